@@ -1,0 +1,16 @@
+/**
+ * How API resources appear on a cluster: one namespaced custom resource per ARM resource, of
+ * group `mq.iotoperations.azure.com`, version `v1beta1`, kind = the resource type's tag; its
+ * `spec` is the ARM `properties` object with the same field names.
+ */
+export const CR_GROUP = 'mq.iotoperations.azure.com';
+export const CR_VERSION = 'v1beta1';
+export const CR_API_VERSION = `${CR_GROUP}/${CR_VERSION}`;
+
+export function crPlural(kind: string): string {
+  return `${kind.toLowerCase()}s`;
+}
+
+export function crdName(kind: string): string {
+  return `${crPlural(kind)}.${CR_GROUP}`;
+}

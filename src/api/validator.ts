@@ -1,0 +1,80 @@
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import { loadOpenApi, type OpenApiDocument } from './openapi.js';
+
+// ajv-formats ships CommonJS with a default export; under NodeNext it arrives wrapped.
+const addFormats = (addFormatsModule as unknown as { default: typeof addFormatsModule }).default ?? addFormatsModule;
+
+/** One offending property, in ARM's terms: `target` is the JSON path into the request body. */
+export interface SchemaViolation {
+  target: string;
+  message: string;
+}
+
+/**
+ * Validates JSON values against the components of the emitted OpenAPI 3 document. One compiled
+ * function per schema name, built on first use.
+ */
+export class SchemaValidator {
+  private readonly ajv: Ajv;
+  private readonly compiled = new Map<string, ValidateFunction>();
+
+  constructor(private readonly document: OpenApiDocument = loadOpenApi()) {
+    this.ajv = new Ajv({ allErrors: true, strict: false, validateFormats: true });
+    addFormats(this.ajv);
+    // Azure formats without a JSON Schema counterpart: checked elsewhere (ids) or free-form.
+    this.ajv.addFormat('arm-id', true);
+    this.ajv.addFormat('duration', true);
+    this.ajv.addFormat('int32', { type: 'number', validate: (n: number) => Number.isInteger(n) && n >= -(2 ** 31) && n < 2 ** 31 });
+    this.ajv.addFormat('int64', { type: 'number', validate: (n: number) => Number.isInteger(n) });
+    this.ajv.addFormat('float', { type: 'number', validate: () => true });
+    this.ajv.addFormat('double', { type: 'number', validate: () => true });
+    this.ajv.addSchema({ components: document.components }, 'openapi');
+  }
+
+  /** Violations of `value` against `#/components/schemas/<schemaName>`; empty when valid. */
+  validate(schemaName: string, value: unknown): SchemaViolation[] {
+    const validate = this.compile(schemaName);
+    if (validate(value)) return [];
+    return (validate.errors ?? []).map(toViolation);
+  }
+
+  private compile(schemaName: string): ValidateFunction {
+    let validate = this.compiled.get(schemaName);
+    if (!validate) {
+      if (!this.document.components.schemas[schemaName]) throw new Error(`unknown schema ${schemaName}`);
+      validate = this.ajv.getSchema(`openapi#/components/schemas/${schemaName}`)!;
+      this.compiled.set(schemaName, validate);
+    }
+    return validate;
+  }
+}
+
+function toViolation(error: ErrorObject): SchemaViolation {
+  const path = error.instancePath
+    .split('/')
+    .slice(1)
+    .map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (error.keyword === 'required') path.push(String(error.params.missingProperty));
+  if (error.keyword === 'additionalProperties') path.push(String(error.params.additionalProperty));
+  const target = path.map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+  return { target, message: describe(error, target) };
+}
+
+function describe(error: ErrorObject, target: string): string {
+  const subject = target ? `'${target}'` : 'The request body';
+  switch (error.keyword) {
+    case 'required':
+      return `${subject} is required.`;
+    case 'enum':
+      return `${subject} must be one of: ${(error.params.allowedValues as unknown[]).join(', ')}.`;
+    case 'type':
+      return `${subject} must be of type ${error.params.type}.`;
+    case 'pattern':
+      return `${subject} must match the pattern ${error.params.pattern}.`;
+    case 'additionalProperties':
+      return `${subject} is not a known property.`;
+    default:
+      return `${subject} ${error.message ?? 'is invalid'}.`;
+  }
+}
