@@ -1,0 +1,161 @@
+import { PassThrough } from 'node:stream';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { apiError } from '../common/errors.js';
+import type { ChangeEvent, Store } from '../store/index.js';
+import type { TokenVerifier } from './auth.js';
+import type { ClusterSync, StatusReport } from './cluster-sync.js';
+
+/** Path prefix of the agent-facing API; `{clusterId}` is the URL-encoded connected-cluster id. */
+export const AGENT_API_PREFIX = '/agent/v1/clusters';
+
+/** One line of the NDJSON feed. */
+export type FeedEvent =
+  | { type: 'upsert'; revision: number; id: string; etag: string; resource: Record<string, unknown> }
+  | { type: 'delete'; revision: number; id: string }
+  | { type: 'bookmark'; revision: number };
+
+export interface AgentApiOptions {
+  store: Store;
+  sync: ClusterSync;
+  verify: TokenVerifier;
+  /** Idle time after which the watch sends a bookmark (keeps proxies and the agent's resume point fresh). */
+  bookmarkIntervalMs?: number;
+}
+
+const PAGE = 500;
+
+/**
+ * The agent-facing API: a list+watch feed of the resources bound to a cluster's custom locations,
+ * and the status intake that completes async operations. Only the cluster's own identity (its
+ * token's `xms_mirid`) may use it.
+ */
+export function registerAgentApi(app: FastifyInstance, options: AgentApiOptions): void {
+  const { store, sync } = options;
+  const bookmarkIntervalMs = options.bookmarkIntervalMs ?? 15_000;
+
+  const authorize = async (request: FastifyRequest<{ Params: { clusterId: string } }>): Promise<string> => {
+    const caller = await options.verify(request.headers.authorization);
+    const clusterId = request.params.clusterId;
+    const identity = caller.claims.xms_mirid;
+    if (typeof identity !== 'string' || identity.toLowerCase() !== clusterId.toLowerCase()) {
+      throw apiError('AuthorizationFailed', { reason: `The caller is not the agent of cluster '${clusterId}'.` });
+    }
+    return clusterId;
+  };
+
+  app.get<{ Params: { clusterId: string }; Querystring: { since?: string; watch?: string } }>(
+    `${AGENT_API_PREFIX}/:clusterId/resources`,
+    async (request, reply) => {
+      const clusterId = await authorize(request);
+      const scope = await sync.scopeOf(clusterId);
+      const watch = request.query.watch === '1' || request.query.watch === 'true';
+      const sinceText = request.query.since;
+      if (sinceText !== undefined && !/^\d+$/.test(sinceText)) {
+        throw apiError('BadRequest', { message: "'since' must be a revision number." }, { target: 'since' });
+      }
+
+      let since: number;
+      const first: FeedEvent[] = [];
+      if (sinceText === undefined) {
+        // Relist: everything in scope, then a bookmark to watch from.
+        since = await store.feed.currentRevision();
+        let skipToken: string | undefined;
+        do {
+          const page = await store.resources.listByCustomLocations(scope, { top: PAGE, skipToken });
+          for (const row of page.items) first.push({ type: 'upsert', revision: row.revision, id: row.id, etag: row.etag, resource: row.body });
+          skipToken = page.nextSkipToken;
+        } while (skipToken);
+        first.push({ type: 'bookmark', revision: since });
+      } else {
+        since = Number(sinceText);
+        const batch = await readBatch(store, scope, since); // throws Gone (410) before any byte is sent
+        first.push(...batch.events);
+        since = batch.next;
+        if (!watch) first.push({ type: 'bookmark', revision: since });
+      }
+
+      const stream = new PassThrough();
+      const write = (event: FeedEvent) => stream.write(`${JSON.stringify(event)}\n`);
+      first.forEach(write);
+      if (!watch) {
+        stream.end();
+        return sendNdjson(reply, stream);
+      }
+      const abort = new AbortController();
+      request.raw.once('close', () => abort.abort());
+      void streamChanges(store, scope, since, write, abort.signal, bookmarkIntervalMs).finally(() => stream.end());
+      return sendNdjson(reply, stream);
+    },
+  );
+
+  app.post<{ Params: { clusterId: string }; Body: unknown }>(`${AGENT_API_PREFIX}/:clusterId/status`, async (request, reply) => {
+    const clusterId = await authorize(request);
+    const reports = parseReports(request.body);
+    const outcomes = [];
+    for (const report of reports) outcomes.push({ resourceId: report.resourceId, outcome: await sync.report(clusterId, report) });
+    return reply.code(200).send({ results: outcomes });
+  });
+}
+
+function sendNdjson(reply: FastifyReply, stream: PassThrough) {
+  return reply.code(200).header('content-type', 'application/x-ndjson; charset=utf-8').header('cache-control', 'no-store').send(stream);
+}
+
+async function readBatch(store: Store, scope: string[], since: number): Promise<{ events: FeedEvent[]; next: number }> {
+  const current = await store.feed.currentRevision();
+  const changes = await store.feed.changesSince(scope, since, PAGE).catch((error: { code?: string; oldestRevision?: number }) => {
+    if (error.code === 'Gone') throw apiError('Gone', { since, oldest: error.oldestRevision ?? 0 }, { cause: error });
+    throw error;
+  });
+  const events = changes.map(toFeedEvent);
+  // With a short page the feed is complete up to `current`, even if nothing of ours changed.
+  const next = changes.length < PAGE ? Math.max(current, changes.at(-1)?.revision ?? since) : changes.at(-1)!.revision;
+  return { events, next };
+}
+
+async function streamChanges(
+  store: Store,
+  scope: string[],
+  since: number,
+  write: (event: FeedEvent) => void,
+  signal: AbortSignal,
+  bookmarkIntervalMs: number,
+): Promise<void> {
+  let lastWrite = Date.now();
+  while (!signal.aborted) {
+    try {
+      const { events, next } = await readBatch(store, scope, since);
+      events.forEach(write);
+      if (events.length) lastWrite = Date.now();
+      since = next;
+      if (events.length === PAGE) continue;
+      const timeout = AbortSignal.timeout(Math.max(1, bookmarkIntervalMs - (Date.now() - lastWrite)));
+      const woke = await store.feed.waitForRevision(since, AbortSignal.any([signal, timeout]));
+      if (woke === undefined && !signal.aborted) {
+        write({ type: 'bookmark', revision: since });
+        lastWrite = Date.now();
+      }
+    } catch {
+      return; // Gone mid-stream or the store closed: end the stream, the agent reconnects
+    }
+  }
+}
+
+function toFeedEvent(change: ChangeEvent): FeedEvent {
+  if (change.kind === 'delete') return { type: 'delete', revision: change.revision, id: change.id };
+  return { type: 'upsert', revision: change.revision, id: change.id, etag: change.etag!, resource: change.body! };
+}
+
+const STATUSES = new Set(['Provisioning', 'Updating', 'Succeeded', 'Failed', 'Deleted']);
+
+function parseReports(body: unknown): StatusReport[] {
+  const list = Array.isArray((body as { reports?: unknown })?.reports) ? (body as { reports: unknown[] }).reports : [body];
+  return list.map((item, i) => {
+    const r = item as Partial<StatusReport> | null;
+    const target = list.length > 1 ? `reports[${i}]` : '';
+    if (!r || typeof r.resourceId !== 'string' || typeof r.etag !== 'string' || !STATUSES.has(r.status as string)) {
+      throw apiError('BadRequest', { message: `A status report needs resourceId, etag and status (${[...STATUSES].join(', ')}).` }, { target });
+    }
+    return { resourceId: r.resourceId, etag: r.etag, status: r.status!, error: r.error };
+  });
+}

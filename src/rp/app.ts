@@ -1,0 +1,223 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { loadOpenApi, PROVIDER_NAMESPACE, SUPPORTED_API_VERSIONS, type OpenApiDocument } from '../api/openapi.js';
+import { providerOperations } from '../api/operations.js';
+import { buildRegistry } from '../api/registry.js';
+import { SchemaValidator } from '../api/validator.js';
+import { ApiError, apiError } from '../common/errors.js';
+import { componentLogger } from '../common/log.js';
+import type { Store } from '../store/index.js';
+import { registerAgentApi } from './agent-api.js';
+import { parseArmPath, type ArmRoute } from './arm-path.js';
+import { createTokenVerifier, type Caller, type TokenVerifier, type TokenVerifierOptions } from './auth.js';
+import { ClusterSync } from './cluster-sync.js';
+import type { CustomLocationDirectory } from './custom-locations.js';
+import { ResourceSchemas } from './resource-schema.js';
+import { ResourceService, type RpRequest, type RpResponse } from './resources.js';
+import { putSubscription } from './subscriptions.js';
+
+export interface RpOptions {
+  store: Store;
+  customLocations: CustomLocationDirectory;
+  /** How bearer tokens are validated (issuer's JWKS), or a ready verifier. */
+  auth: TokenVerifierOptions | TokenVerifier;
+  /** Default 5 minutes. */
+  operationDeadlineMs?: number;
+  /** Default 10 s; tests use 1 s [ASYNC-7]. */
+  retryAfterSeconds?: number;
+  /** How often expired operations are failed. Default 1 s. */
+  expiryIntervalMs?: number;
+  bookmarkIntervalMs?: number;
+  document?: OpenApiDocument;
+}
+
+/** ARM's request size limit; larger bodies get 413 in ARM's error shape. */
+export const BODY_LIMIT_BYTES = 4 * 1024 * 1024;
+const SUBSCRIPTION_LIFECYCLE_VERSION = '2.0';
+const log = componentLogger('rp');
+
+/** The resource provider as a fastify app: every path of the API, the operations API, async status, agent API. */
+export async function buildRp(options: RpOptions): Promise<FastifyInstance> {
+  const document = options.document ?? loadOpenApi();
+  const registry = buildRegistry(document);
+  const verify = typeof options.auth === 'function' ? options.auth : createTokenVerifier(options.auth);
+  const sync = new ClusterSync(options.store, options.customLocations);
+  const service = new ResourceService({
+    store: options.store,
+    validator: new SchemaValidator(document),
+    schemas: new ResourceSchemas(document),
+    registry,
+    customLocations: options.customLocations,
+    operationDeadlineMs: options.operationDeadlineMs ?? 5 * 60_000,
+    retryAfterSeconds: options.retryAfterSeconds ?? 10,
+  });
+  const operationsList = [
+    {
+      name: `${PROVIDER_NAMESPACE}/register/action`,
+      isDataAction: false,
+      display: { provider: 'Azure IoT MQ', resource: 'Subscription', operation: 'Register Provider', description: 'Registers the subscription for the provider.' },
+      origin: 'user,system',
+    },
+    ...providerOperations(registry),
+  ];
+
+  const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT_BYTES, return503OnClosing: false, maxParamLength: 2048 });
+
+  // JSON bodies parse here so that bad JSON is an ARM error, not fastify's own shape.
+  app.addContentTypeParser(['application/json', 'application/merge-patch+json'], { parseAs: 'string' }, (_request, text, done) => {
+    if (text === '' || (typeof text === 'string' && text.trim() === '')) return done(null, undefined);
+    try {
+      done(null, JSON.parse(text as string));
+    } catch (error) {
+      done(apiError('InvalidRequestContent', { reason: (error as Error).message }, { cause: error }), undefined);
+    }
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-ms-request-id', randomUUID());
+    const correlation = header(request, 'x-ms-correlation-request-id') ?? randomUUID();
+    reply.header('x-ms-correlation-request-id', correlation);
+    if (header(request, 'x-ms-return-client-request-id')?.toLowerCase() === 'true') {
+      const clientRequestId = header(request, 'x-ms-client-request-id');
+      if (clientRequestId) reply.header('x-ms-client-request-id', clientRequestId);
+    }
+  });
+
+  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
+    const apiErr = toApiError(error, reply);
+    if (apiErr.status >= 500) {
+      log.error({ err: error, method: request.method, url: request.url, correlationId: reply.getHeader('x-ms-correlation-request-id') }, 'request failed');
+    }
+    return reply.code(apiErr.status).headers(apiErr.headers).type('application/json; charset=utf-8').send(apiErr.toBody());
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const error = apiError('NotFound', { method: request.method, path: request.url.split('?')[0]! });
+    return reply.code(404).type('application/json; charset=utf-8').send(error.toBody());
+  });
+
+  registerAgentApi(app, { store: options.store, sync, verify, bookmarkIntervalMs: options.bookmarkIntervalMs });
+
+  const handle = async (request: FastifyRequest, reply: FastifyReply) => {
+    const caller = await verify(request.headers.authorization);
+    const route = parseArmPath(request.url, registry);
+    if (!route) throw apiError('NotFound', { method: request.method, path: request.url.split('?')[0]! });
+    const query = queryOf(request);
+    checkApiVersion(route, query['api-version']);
+    const rpRequest: RpRequest = {
+      baseUrl: baseUrlOf(request),
+      apiVersion: query['api-version']!,
+      caller,
+      systemDataHeader: header(request, 'x-ms-arm-resource-system-data'),
+      ifMatch: header(request, 'if-match'),
+      ifNoneMatch: header(request, 'if-none-match'),
+      query,
+    };
+    const response = await dispatch(route, request.method, request.body, rpRequest, caller);
+    reply.code(response.status);
+    if (response.headers) reply.headers(response.headers);
+    if (response.body === undefined) return reply.send();
+    return reply.type('application/json; charset=utf-8').send(response.body);
+  };
+
+  const dispatch = async (route: ArmRoute, method: string, body: unknown, request: RpRequest, caller: Caller): Promise<RpResponse> => {
+    const notAllowed = () => apiError('MethodNotAllowed', { method, path: route.kind });
+    switch (route.kind) {
+      case 'operations':
+        if (method !== 'GET') throw notAllowed();
+        return { status: 200, body: { value: operationsList } };
+      case 'subscription':
+        if (method !== 'PUT') throw notAllowed();
+        void caller;
+        return { status: 200, body: await putSubscription(options.store, route.subscriptionId, body) };
+      case 'operationStatus':
+        if (method !== 'GET') throw notAllowed();
+        return service.operationStatus(route, request);
+      case 'operationResult':
+        if (method !== 'GET') throw notAllowed();
+        return service.operationResult(route, request);
+      case 'collection': {
+        if (method !== 'GET') throw notAllowed();
+        return service.list(route, request, topOf(request.query), request.query.$skipToken ?? request.query.skipToken);
+      }
+      case 'resource':
+        switch (method) {
+          case 'GET':
+            return service.get(route);
+          case 'PUT':
+            return service.put(route, body, request);
+          case 'PATCH':
+            return service.patch(route, body, request);
+          case 'DELETE':
+            return service.delete(route, request);
+          default:
+            throw notAllowed();
+        }
+    }
+  };
+
+  app.route({ method: ['GET', 'PUT', 'PATCH', 'DELETE', 'POST', 'HEAD', 'OPTIONS'], url: '/*', handler: handle });
+
+  const expiry = setInterval(() => {
+    sync.expireOperations().catch((error: unknown) => log.error({ err: error }, 'expiring operations failed'));
+  }, options.expiryIntervalMs ?? 1000);
+  expiry.unref();
+  app.addHook('onClose', async () => clearInterval(expiry));
+  return app;
+}
+
+function checkApiVersion(route: ArmRoute, version: string | undefined): void {
+  if (version === undefined || version === '') throw apiError('MissingApiVersionParameter');
+  const supported = route.kind === 'subscription' ? [SUBSCRIPTION_LIFECYCLE_VERSION] : SUPPORTED_API_VERSIONS;
+  if (!supported.includes(version)) throw apiError('InvalidApiVersionParameter', { version, supported: supported.join(', ') });
+}
+
+function topOf(query: Record<string, string>): number | undefined {
+  const text = query.$top ?? query.top;
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > 1000) {
+    throw apiError('BadRequest', { message: "'$top' must be an integer from 1 to 1000." }, { target: '$top' });
+  }
+  return Number(text);
+}
+
+function queryOf(request: FastifyRequest): Record<string, string> {
+  const query: Record<string, string> = {};
+  for (const [key, value] of new URLSearchParams(request.url.split('?')[1] ?? '')) query[key] = value;
+  return query;
+}
+
+function header(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Absolute URLs use the host the client called, which ARM passes as Referer [HDR-4]. */
+function baseUrlOf(request: FastifyRequest): string {
+  const referer = header(request, 'referer');
+  if (referer) {
+    try {
+      return new URL(referer).origin;
+    } catch {
+      // fall through: a bad Referer must not fail the request
+    }
+  }
+  return `${request.protocol}://${request.host}`;
+}
+
+/** Everything that escapes a handler becomes ARM's error shape; only real faults are 5xx. */
+function toApiError(error: Error & { statusCode?: number; code?: string }, reply: FastifyReply): ApiError {
+  if (error instanceof ApiError) return error;
+  if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return apiError('RequestTooLarge', { limit: BODY_LIMIT_BYTES });
+  if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return apiError('UnsupportedMediaType', { type: 'given' });
+  if (error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' || error.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') {
+    return apiError('InvalidRequestContent', { reason: error.message });
+  }
+  const status = (error as { status?: number }).status;
+  if (typeof status === 'number' && typeof error.code === 'string' && status >= 400 && status < 500) {
+    return new ApiError(status, { code: error.code, message: error.message }); // typed store errors
+  }
+  if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+    return new ApiError(error.statusCode, { code: 'BadRequest', message: error.message });
+  }
+  return apiError('InternalServerError', { correlationId: String(reply.getHeader('x-ms-correlation-request-id') ?? '') }, { cause: error });
+}
