@@ -104,6 +104,7 @@ export class ResourceService {
     const existing = await this.store.resources.get(route.id);
     const desired = await this.desiredState(route, input, existing, parent);
 
+    checkPreconditions(route.id, existing, request);
     const active = existing ? await this.store.operations.activeFor(route.id) : undefined;
     if (active && existing) {
       if (active.kind === 'delete') throw apiError('Conflict', { id: route.id, reason: 'the resource is being deleted.' });
@@ -111,7 +112,6 @@ export class ResourceService {
       if (sameDesiredState(existing.body, desired)) return this.acceptedPut(existing, active, request, false);
       throw apiError('Conflict', { id: route.id, reason: 'an update with different content is still in progress.' });
     }
-    checkPreconditions(route.id, existing, request);
     // No-op: nothing to converge, answer synchronously without async headers [PUT-5].
     if (existing && stateOf(existing.body) === 'Succeeded' && sameDesiredState(existing.body, desired)) {
       return { status: 200, headers: etagHeader(existing), body: existing.body };

@@ -1,0 +1,45 @@
+// A minimal agent over the real agent API, for RP tests: reads the feed and reports states. The
+// real agent (extension/agent) is tested against this same API in test/integration/agent.
+import type { FeedEvent } from '../../../src/rp/index.js';
+
+export async function readFeed(url: string, token: string, clusterId: string, since?: number): Promise<{ events: FeedEvent[] }> {
+  const query = since === undefined ? '' : `?since=${since}`;
+  const response = await fetch(`${url}/agent/v1/clusters/${encodeURIComponent(clusterId)}/resources${query}`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+  if (response.status !== 200) throw new Error(`feed: ${response.status} ${await response.text()}`);
+  const text = await response.text();
+  return { events: text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as FeedEvent) };
+}
+
+/**
+ * Reports every resource of the cluster whose state is not terminal: `statuses[0]` for resources in
+ * provisioning, `Deleted` for those being deleted when asked. Returns how many were reported.
+ */
+export async function completeOperations(
+  url: string,
+  token: string,
+  clusterId: string,
+  options: { statuses?: string[]; error?: { code: string; message: string } } = {},
+): Promise<number> {
+  const { events } = await readFeed(url, token, clusterId);
+  const wanted = options.statuses ?? ['Succeeded'];
+  const reports = [];
+  for (const event of events) {
+    if (event.type !== 'upsert') continue;
+    const state = (event.resource.properties as { provisioningState?: string }).provisioningState;
+    if (state === 'Deleting') {
+      if (wanted.includes('Deleted')) reports.push({ resourceId: event.id, etag: event.etag, status: 'Deleted' });
+    } else if (!['Succeeded', 'Failed'].includes(state ?? 'Succeeded') && !wanted.includes('Deleted')) {
+      reports.push({ resourceId: event.id, etag: event.etag, status: wanted[0], error: options.error });
+    }
+  }
+  if (reports.length === 0) return 0;
+  const response = await fetch(`${url}/agent/v1/clusters/${encodeURIComponent(clusterId)}/status`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ reports }),
+  });
+  if (response.status !== 200) throw new Error(`status: ${response.status} ${await response.text()}`);
+  return reports.length;
+}
