@@ -29,6 +29,8 @@ export interface RpOptions {
   expiryIntervalMs?: number;
   bookmarkIntervalMs?: number;
   document?: OpenApiDocument;
+  /** Serve HTTPS with this key and certificate chain (PEM); ARM clients refuse plain HTTP. */
+  https?: { key: string; cert: string };
 }
 
 /** ARM's request size limit; larger bodies get 413 in ARM's error shape. */
@@ -61,7 +63,13 @@ export async function buildRp(options: RpOptions): Promise<FastifyInstance> {
     ...providerOperations(registry),
   ];
 
-  const app = Fastify({ logger: false, bodyLimit: BODY_LIMIT_BYTES, return503OnClosing: false, maxParamLength: 2048 });
+  const app = Fastify({
+    logger: false,
+    bodyLimit: BODY_LIMIT_BYTES,
+    return503OnClosing: false,
+    maxParamLength: 2048,
+    ...(options.https ? { https: options.https } : {}),
+  }) as unknown as FastifyInstance;
 
   // JSON bodies parse here so that bad JSON is an ARM error, not fastify's own shape.
   app.addContentTypeParser(['application/json', 'application/merge-patch+json'], { parseAs: 'string' }, (_request, text, done) => {
@@ -143,6 +151,14 @@ export async function buildRp(options: RpOptions): Promise<FastifyInstance> {
         switch (method) {
           case 'GET':
             return service.get(route);
+          case 'HEAD': {
+            // checkExistence: 204 or 404, no body.
+            const found = await service.get(route).then(
+              () => true,
+              (error: unknown) => (error instanceof ApiError && error.status === 404 ? false : Promise.reject(error)),
+            );
+            return { status: found ? 204 : 404 };
+          }
           case 'PUT':
             return service.put(route, body, request);
           case 'PATCH':

@@ -1,15 +1,27 @@
 // A minimal agent over the real agent API, for RP tests: reads the feed and reports states. The
 // real agent (extension/agent) is tested against this same API in test/integration/agent.
 import type { FeedEvent } from '../../../src/rp/index.js';
+import { httpRequest } from './harness.js';
 
-export async function readFeed(url: string, token: string, clusterId: string, since?: number): Promise<{ events: FeedEvent[] }> {
-  const query = since === undefined ? '' : `?since=${since}`;
-  const response = await fetch(`${url}/agent/v1/clusters/${encodeURIComponent(clusterId)}/resources${query}`, {
-    headers: { authorization: `Bearer ${token}` },
+export interface AgentClientOptions {
+  /** CA to trust when the RP serves HTTPS with a test certificate. */
+  ca?: string;
+}
+
+function request(url: string, method: string, token: string, body: unknown, options: AgentClientOptions) {
+  return httpRequest(url, {
+    method,
+    ca: options.ca,
+    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
   });
-  if (response.status !== 200) throw new Error(`feed: ${response.status} ${await response.text()}`);
-  const text = await response.text();
-  return { events: text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as FeedEvent) };
+}
+
+export async function readFeed(url: string, token: string, clusterId: string, since?: number, options: AgentClientOptions = {}): Promise<{ events: FeedEvent[] }> {
+  const query = since === undefined ? '' : `?since=${since}`;
+  const response = await request(`${url}/agent/v1/clusters/${encodeURIComponent(clusterId)}/resources${query}`, 'GET', token, undefined, options);
+  if (response.status !== 200) throw new Error(`feed: ${response.status} ${response.text}`);
+  return { events: response.text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as FeedEvent) };
 }
 
 /**
@@ -20,9 +32,9 @@ export async function completeOperations(
   url: string,
   token: string,
   clusterId: string,
-  options: { statuses?: string[]; error?: { code: string; message: string } } = {},
+  options: { statuses?: string[]; error?: { code: string; message: string } } & AgentClientOptions = {},
 ): Promise<number> {
-  const { events } = await readFeed(url, token, clusterId);
+  const { events } = await readFeed(url, token, clusterId, undefined, options);
   const wanted = options.statuses ?? ['Succeeded'];
   const reports = [];
   for (const event of events) {
@@ -35,11 +47,7 @@ export async function completeOperations(
     }
   }
   if (reports.length === 0) return 0;
-  const response = await fetch(`${url}/agent/v1/clusters/${encodeURIComponent(clusterId)}/status`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ reports }),
-  });
-  if (response.status !== 200) throw new Error(`status: ${response.status} ${await response.text()}`);
+  const response = await request(`${url}/agent/v1/clusters/${encodeURIComponent(clusterId)}/status`, 'POST', token, { reports }, options);
+  if (response.status !== 200) throw new Error(`status: ${response.status} ${response.text}`);
   return reports.length;
 }

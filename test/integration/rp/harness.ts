@@ -2,6 +2,8 @@
 // private PostgreSQL of test/peers). Tokens are signed with a key made here and published as the
 // RP's JWKS: the token issuer of the local ARM stand-in replaces this key in the e2e tests.
 import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { exportJWK, generateKeyPair, SignJWT, type JWK, type KeyLike } from 'jose';
@@ -36,6 +38,8 @@ export interface HarnessOptions {
   storeUrl?: string;
   operationDeadlineMs?: number;
   customLocations?: CustomLocation[];
+  /** Serve HTTPS with a certificate from this CA (the Azure SDK refuses plain HTTP). */
+  tls?: { certPem: string; keyPem: string; caPem: string };
 }
 
 export async function startRp(options: HarnessOptions = {}): Promise<RpHarness> {
@@ -56,10 +60,11 @@ export async function startRp(options: HarnessOptions = {}): Promise<RpHarness> 
     retryAfterSeconds: 1,
     expiryIntervalMs: 100,
     bookmarkIntervalMs: 500,
+    https: options.tls ? { key: options.tls.keyPem, cert: options.tls.certPem } : undefined,
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const address = app.server.address() as { port: number };
-  const url = `http://127.0.0.1:${address.port}`;
+  const url = `${options.tls ? 'https' : 'http'}://127.0.0.1:${address.port}`;
 
   const sign = async (claims: Record<string, unknown>, opts: { expiresIn?: string; audience?: string; key?: KeyLike } = {}) =>
     new SignJWT({ tid: TENANT, ...claims })
@@ -77,8 +82,9 @@ export async function startRp(options: HarnessOptions = {}): Promise<RpHarness> 
     token: (claims = {}, opts) => sign({ upn: 'ops@contoso.com', oid: '0b6a2e1f-0000-4000-8000-000000000001', ...claims }, opts),
     agentToken: (clusterId = CLUSTER) => sign({ appid: 'iotmq-agent', idtyp: 'app', xms_mirid: clusterId }),
     async call(method, pathAndQuery, body, headers = {}) {
-      const response = await fetch(`${url}${pathAndQuery}`, {
+      const response = await httpRequest(`${url}${pathAndQuery}`, {
         method,
+        ca: options.tls?.caPem,
         headers: {
           authorization: `Bearer ${await harness.token()}`,
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
@@ -86,12 +92,11 @@ export async function startRp(options: HarnessOptions = {}): Promise<RpHarness> 
         },
         body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
       });
-      const text = await response.text();
       let parsed: unknown = undefined;
       try {
-        parsed = text ? JSON.parse(text) : undefined;
+        parsed = response.text ? JSON.parse(response.text) : undefined;
       } catch {
-        parsed = text;
+        parsed = response.text;
       }
       return { status: response.status, headers: response.headers, body: parsed };
     },
@@ -102,6 +107,29 @@ export async function startRp(options: HarnessOptions = {}): Promise<RpHarness> 
     },
   };
   return harness;
+}
+
+/** One HTTP(S) request with node's client (fetch cannot be told to trust a test CA per call). */
+export function httpRequest(
+  url: string,
+  options: { method: string; headers?: Record<string, string>; body?: string; ca?: string },
+): Promise<{ status: number; headers: Headers; text: string }> {
+  const target = new URL(url);
+  const transport = target.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = transport.request(target, { method: options.method, headers: options.headers, ca: options.ca }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        const headers = new Headers();
+        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+        resolve({ status: res.statusCode ?? 0, headers, text: Buffer.concat(chunks).toString('utf8') });
+      });
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
 }
 
 /** `PUT /subscriptions/{id}?api-version=2.0` as ARM sends it when a subscription registers the provider. */
