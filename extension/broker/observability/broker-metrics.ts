@@ -1,0 +1,27 @@
+// The broker's metric families, declared once so /metrics lists them even before first use.
+import type { SessionBackend } from '../session/session-backend.js';
+import type { Metrics } from './metrics.js';
+
+export function defineBrokerMetrics(metrics: Metrics, backend: SessionBackend, connections: () => number): void {
+  const counter = (name: string, help: string): void => metrics.define(name, 'counter', help);
+  const gauge = (name: string, help: string, read: () => number): void =>
+    metrics.define(name, 'gauge', help, () => [{ value: read() }]);
+  counter('aio_mq_publishes_received', 'PUBLISH packets received from clients, by QoS');
+  counter('aio_mq_publishes_sent', 'PUBLISH packets sent to clients, by QoS');
+  counter('aio_mq_payload_bytes_received', 'Application payload bytes received');
+  counter('aio_mq_payload_bytes_sent', 'Application payload bytes sent');
+  counter('aio_mq_authentication_successes', 'Successful authentications, by listener');
+  counter('aio_mq_authentication_failures', 'Failed authentications, by listener');
+  counter('aio_mq_authorization_allow', 'Authorization decisions that allowed, by method');
+  counter('aio_mq_authorization_deny', 'Authorization decisions that denied, by method');
+  counter('aio_mq_connections_accepted', 'CONNECTs accepted, by listener');
+  counter('aio_mq_connections_refused', 'CONNECTs refused, by reason code');
+  counter('aio_mq_messages_dropped', 'Messages dropped, by reason');
+  gauge('aio_mq_connections', 'Open network connections', connections);
+  gauge('aio_mq_connected_sessions', 'Sessions with a live connection', () => backend.stats().connectedSessions);
+  gauge('aio_mq_total_sessions', 'Sessions, connected or not', () => backend.stats().sessions);
+  gauge('aio_mq_total_subscriptions', 'Subscriptions', () => backend.stats().subscriptions);
+  gauge('aio_mq_store_retained_messages', 'Retained messages', () => backend.stats().retainedMessages);
+  gauge('aio_mq_queued_messages', 'QoS 1/2 messages queued for sessions (queue depth)', () => backend.stats().queuedMessages);
+  gauge('aio_mq_inflight_messages', 'QoS 1/2 messages sent and not yet acknowledged', () => backend.stats().inflightMessages);
+}

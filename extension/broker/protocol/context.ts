@@ -1,0 +1,43 @@
+// What a connection needs from the broker: the session back end (through its interface only),
+// listener security, limits, metrics. Passed to every packet handler.
+import type { Logger } from '../../../src/common/log.js';
+import type { ListenerSecurity } from '../auth/types.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { SessionBackend } from '../session/session-backend.js';
+
+export interface BrokerLimits {
+  /** Largest packet we accept; advertised in CONNACK [MQTT-3.2.2-*]. */
+  maximumPacketSize: number;
+  /** QoS 1/2 PUBLISHes a client may have unacknowledged towards us. */
+  receiveMaximum: number;
+  /** Highest topic alias a client may use towards us. */
+  topicAliasMaximum: number;
+  /** Keep alive the server imposes (Server Keep Alive) when the client asks for more or for none; 0 = never. */
+  maxKeepAlive: number;
+  /** Cap on the Session Expiry Interval clients ask for (seconds). */
+  maxSessionExpiry: number;
+  /** Seconds a connection may stay open without a CONNECT. */
+  connectTimeout: number;
+}
+
+export interface ConnectionInfo {
+  /** Name of the listener the connection came in on (selects authn/authz). */
+  listener: string;
+  remoteAddress?: string;
+  /** PEM chain the client presented in the TLS handshake, leaf first. */
+  certificateChain?: string[];
+  /** Did the chain verify against the listener's trusted client CAs? */
+  certificateAuthorized?: boolean;
+}
+
+export interface BrokerContext {
+  backend: SessionBackend;
+  security(listener: string): ListenerSecurity;
+  limits: BrokerLimits;
+  metrics: Metrics;
+  log: Logger;
+  /** Random, unique id for a client that sent an empty one [MQTT-3.1.3-6]. */
+  assignClientId(): string;
+  /** Connections by id, so reload can revisit them. */
+  connections: Map<string, import('./connection.js').Connection>;
+}

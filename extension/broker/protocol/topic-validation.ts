@@ -1,0 +1,46 @@
+// Topic name / filter validity (spec 4.7, 1.5.4). Throws ProtocolError with the reason code the
+// caller would send.
+import { ProtocolError } from './protocol-error.js';
+import { ReasonCode } from './reason-codes.js';
+import { parseSharedFilter } from '../session/topic-filter.js';
+
+const MAX_UTF8_BYTES = 65535;
+
+/**
+ * UTF-8 strings must not contain U+0000 [MQTT-1.5.4-2] and must be well-formed [MQTT-1.5.4-1].
+ * mqtt-packet decodes with replacement, so ill-formed input shows up as U+FFFD; we refuse that
+ * character too (a legitimate U+FFFD in a topic is vanishingly rare and not worth the ambiguity).
+ */
+export function isValidMqttString(s: string): boolean {
+  return !s.includes('\u0000') && !s.includes('\ufffd') && Buffer.byteLength(s) <= MAX_UTF8_BYTES;
+}
+
+export function assertTopicName(topic: string): void {
+  if (topic.length === 0) throw new ProtocolError(ReasonCode.TopicNameInvalid, 'empty topic name'); // [MQTT-4.7.3-1]
+  if (!isValidMqttString(topic)) throw new ProtocolError(ReasonCode.TopicNameInvalid, 'malformed UTF-8 in topic name');
+  // Wildcards are not allowed in topic names [MQTT-3.3.2-2]
+  if (topic.includes('+') || topic.includes('#'))
+    throw new ProtocolError(ReasonCode.TopicNameInvalid, 'wildcard in topic name');
+}
+
+/** Returns a reason code for an invalid filter, or null when it is valid. */
+export function topicFilterError(filter: string): string | null {
+  if (filter.length === 0) return 'empty topic filter'; // [MQTT-4.7.3-1]
+  if (!isValidMqttString(filter)) return 'malformed UTF-8 in topic filter';
+  const shared = parseSharedFilter(filter);
+  if (shared) {
+    // ShareName must be non-empty and contain no wildcards or slash [MQTT-4.8.2-1, MQTT-4.8.2-2]
+    if (shared.group.length === 0 || /[+#]/.test(shared.group)) return 'invalid share name';
+    if (shared.filter.length === 0) return 'shared subscription without a filter';
+    return topicFilterError(shared.filter);
+  }
+  const levels = filter.split('/');
+  for (let i = 0; i < levels.length; i++) {
+    const level = levels[i];
+    // '#' must be the last character and alone in its level [MQTT-4.7.1-1]
+    if (level.includes('#') && (level !== '#' || i !== levels.length - 1)) return "misplaced '#'";
+    // '+' must occupy an entire level [MQTT-4.7.1-2]
+    if (level.includes('+') && level !== '+') return "misplaced '+'";
+  }
+  return null;
+}

@@ -1,0 +1,517 @@
+// The state side of the broker: sessions, subscriptions, routing, retained messages, in-flight
+// QoS 1/2 state, queues of offline persistent sessions, wills and session expiry.
+//
+// The connection side reaches it only through `SessionBackend` (async, plain data) and receives
+// deliveries through the `SessionLink` it registers at connect, so that a network can later sit
+// between the two (DESIGN.md "Broker"). Working state lives in memory; every change to a
+// persistent session (expiry > 0) and to retained messages is written through a SessionStore.
+import { componentLogger } from '../../../src/common/log.js';
+import type { SessionStore } from './session-store.js';
+import { parseSharedFilter, topicMatches } from './topic-filter.js';
+import { createTopicTrie } from './topic-trie.js';
+import {
+  SESSION_NEVER_EXPIRES,
+  type Delivery,
+  type Message,
+  type OutboxEntry,
+  type QoS,
+  type SessionRecord,
+  type Subscription,
+  type WillMessage,
+} from './types.js';
+
+/** The back end's handle on a live connection (implemented by the front end). */
+export interface SessionLink {
+  readonly connectionId: string;
+  deliver(delivery: Delivery): void;
+  /** Close the connection with this reason (session takeover: 0x8E). */
+  close(reasonCode: number): void;
+}
+
+export interface ConnectRequest {
+  clientId: string;
+  cleanStart: boolean;
+  expiryInterval: number;
+  /** The client's Receive Maximum: QoS 1/2 PUBLISHes in flight towards it [MQTT-3.3.4-7]. */
+  receiveMaximum: number;
+  will?: WillMessage;
+}
+
+export interface DisconnectRequest {
+  /** Publish the will (abnormal close, DISCONNECT 0x04, protocol error). */
+  publishWill: boolean;
+  /** Updated Session Expiry Interval from a v5 DISCONNECT. */
+  expiryInterval?: number;
+}
+
+export interface SubscribeResult {
+  /** A subscription with this filter already existed (retain handling 1) [MQTT-3.3.1-10]. */
+  existed: boolean;
+}
+
+export interface BackendStats {
+  sessions: number;
+  connectedSessions: number;
+  subscriptions: number;
+  retainedMessages: number;
+  queuedMessages: number;
+  inflightMessages: number;
+}
+
+export interface SessionBackend {
+  connect(request: ConnectRequest, link: SessionLink): Promise<{ sessionPresent: boolean }>;
+  disconnect(clientId: string, connectionId: string, request: DisconnectRequest): Promise<void>;
+  /** Route an application message; resolves to the number of sessions it was routed to. */
+  publish(message: Message): Promise<number>;
+  subscribe(clientId: string, subscriptions: Subscription[]): Promise<SubscribeResult[]>;
+  unsubscribe(clientId: string, filters: string[]): Promise<boolean[]>;
+  subscriptions(clientId: string): Promise<Subscription[]>;
+  /** PUBACK / PUBREC / PUBCOMP from the client for a message we sent; false when the packet id is unknown. */
+  acknowledge(clientId: string, packetId: number, kind: 'puback' | 'pubrec' | 'pubcomp', failed?: boolean): Promise<boolean>;
+  /**
+   * First sight of an incoming QoS 2 PUBLISH: remember the packet id and route the message.
+   * Method B of [MQTT-4.3.3-*]: delivered onwards at once, duplicates ignored until PUBREL.
+   */
+  receiveQos2(clientId: string, packetId: number, message: Message): Promise<{ duplicate: boolean; routed: number }>;
+  /** PUBREL: forget the packet id; false when it was unknown. */
+  releaseQos2(clientId: string, packetId: number): Promise<boolean>;
+  stats(): BackendStats;
+  close(): Promise<void>;
+}
+
+export interface SessionBackendOptions {
+  store: SessionStore;
+  /** Queued QoS 1/2 messages per offline session before new ones are dropped. */
+  maxQueuedMessages?: number;
+  now?: () => number;
+  onDropped?: (reason: 'expired' | 'queue-full' | 'offline-qos0') => void;
+}
+
+interface Session {
+  record: SessionRecord;
+  link?: SessionLink;
+  receiveMaximum: number;
+  subscriptions: Map<string, Subscription>;
+  queue: OutboxEntry[];
+  inflight: Map<number, OutboxEntry>;
+  incomingQos2: Set<number>;
+  nextPacketId: number;
+  willTimer?: NodeJS.Timeout;
+  expiryTimer?: NodeJS.Timeout;
+}
+
+interface TrieValue {
+  clientId: string;
+  group?: string;
+  subscription: Subscription;
+}
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export function createSessionBackend(options: SessionBackendOptions): SessionBackend {
+  const { store } = options;
+  const now = options.now ?? Date.now;
+  const maxQueued = options.maxQueuedMessages ?? 100_000;
+  const log = componentLogger('broker-session');
+  const sessions = new Map<string, Session>();
+  const trie = createTopicTrie<TrieValue>();
+  const retained = new Map<string, Message>();
+  const sharedCursor = new Map<string, number>();
+  let seq = 1;
+  let closed = false;
+
+  const persistent = (s: Session): boolean => s.record.expiryInterval > 0;
+  const trieKey = (clientId: string, group?: string): string => `${group ?? ''}\u0000${clientId}`;
+
+  // ---- recovery -------------------------------------------------------------------------
+  const state = store.load();
+  for (const m of state.retained) retained.set(m.topic, m);
+  for (const p of state.sessions) {
+    const { subscriptions, outbox, incomingQos2, ...record } = p;
+    const s: Session = {
+      record,
+      receiveMaximum: 65535,
+      subscriptions: new Map(),
+      queue: [],
+      inflight: new Map(),
+      incomingQos2: new Set(incomingQos2),
+      nextPacketId: 1,
+    };
+    sessions.set(record.clientId, s);
+    for (const sub of subscriptions) addToIndex(s, sub);
+    for (const e of outbox) {
+      seq = Math.max(seq, e.seq + 1);
+      if (e.packetId !== undefined) {
+        s.inflight.set(e.packetId, e);
+        s.nextPacketId = Math.max(s.nextPacketId, (e.packetId % 65535) + 1);
+      } else s.queue.push(e);
+    }
+    // Every session is offline after a restart; a session connected when the broker stopped
+    // was closed abnormally, so its will is due (after its delay) and its expiry clock runs.
+    const disconnectedAt = record.disconnectedAt ?? now();
+    if (record.disconnectedAt === undefined) {
+      record.disconnectedAt = disconnectedAt;
+      store.saveSession(record);
+    }
+    if (record.will) scheduleWill(s);
+    scheduleExpiry(s, record.expiryInterval * 1000 - (now() - disconnectedAt));
+  }
+  if (state.sessions.length > 0) log.info({ sessions: state.sessions.length, retained: retained.size }, 'recovered');
+
+  // ---- helpers --------------------------------------------------------------------------
+  function addToIndex(s: Session, sub: Subscription): void {
+    const shared = parseSharedFilter(sub.filter);
+    s.subscriptions.set(sub.filter, sub);
+    trie.add(shared ? shared.filter : sub.filter, trieKey(s.record.clientId, shared?.group), {
+      clientId: s.record.clientId,
+      group: shared?.group,
+      subscription: sub,
+    });
+  }
+
+  function removeFromIndex(s: Session, filter: string): boolean {
+    if (!s.subscriptions.delete(filter)) return false;
+    const shared = parseSharedFilter(filter);
+    trie.remove(shared ? shared.filter : filter, trieKey(s.record.clientId, shared?.group));
+    return true;
+  }
+
+  function endSession(s: Session): void {
+    clearTimeout(s.willTimer);
+    clearTimeout(s.expiryTimer);
+    if (s.record.will) publishWillNow(s);
+    for (const filter of [...s.subscriptions.keys()]) removeFromIndex(s, filter);
+    sessions.delete(s.record.clientId);
+    store.deleteSession(s.record.clientId);
+  }
+
+  function publishWillNow(s: Session): void {
+    const will = s.record.will;
+    if (!will) return;
+    clearTimeout(s.willTimer);
+    s.willTimer = undefined;
+    s.record.will = undefined;
+    if (persistent(s) && sessions.get(s.record.clientId) === s) store.saveSession(s.record);
+    const expiresAt = will.messageExpiryInterval !== undefined ? now() + will.messageExpiryInterval * 1000 : undefined;
+    route({ ...will.message, expiresAt });
+  }
+
+  function scheduleWill(s: Session): void {
+    // The will waits for its delay or the end of the session, whichever is first [MQTT-3.1.3-9]
+    const delay = Math.min(s.record.will!.delayInterval, s.record.expiryInterval);
+    if (delay <= 0) return publishWillNow(s);
+    clearTimeout(s.willTimer);
+    s.willTimer = setTimeout(() => publishWillNow(s), Math.min(delay * 1000, MAX_TIMER_MS));
+    s.willTimer.unref();
+  }
+
+  function scheduleExpiry(s: Session, remainingMs: number): void {
+    clearTimeout(s.expiryTimer);
+    if (s.record.expiryInterval === SESSION_NEVER_EXPIRES) return;
+    if (remainingMs <= 0) return endSession(s);
+    s.expiryTimer = setTimeout(() => endSession(s), Math.min(remainingMs, MAX_TIMER_MS));
+    s.expiryTimer.unref();
+  }
+
+  function remainingExpiry(m: Message): number | undefined | null {
+    if (m.expiresAt === undefined) return undefined;
+    const left = Math.ceil((m.expiresAt - now()) / 1000);
+    return left > 0 ? left : null; // null = expired
+  }
+
+  function allocatePacketId(s: Session): number {
+    for (let i = 0; i < 65535; i++) {
+      const id = s.nextPacketId;
+      s.nextPacketId = (id % 65535) + 1;
+      if (!s.inflight.has(id)) return id;
+    }
+    throw new Error('no free packet identifier'); // unreachable: receive maximum ≤ 65535
+  }
+
+  /** Move queued messages into flight while the client's Receive Maximum allows [MQTT-3.3.4-9]. */
+  function pump(s: Session): void {
+    while (s.link && s.inflight.size < s.receiveMaximum && s.queue.length > 0) {
+      const entry = s.queue.shift()!;
+      const left = remainingExpiry(entry.message);
+      if (left === null) {
+        // expired while queued: dropped, never delivered [MQTT-3.3.2-5]
+        if (persistent(s)) store.deleteOutbox(s.record.clientId, entry.seq);
+        options.onDropped?.('expired');
+        continue;
+      }
+      entry.packetId = allocatePacketId(s);
+      entry.state = 'sent';
+      s.inflight.set(entry.packetId, entry);
+      if (persistent(s)) store.saveOutbox(s.record.clientId, entry);
+      s.link.deliver(publishDelivery(entry, false, left));
+    }
+  }
+
+  function publishDelivery(entry: OutboxEntry, dup: boolean, left: number | undefined): Delivery {
+    return {
+      kind: 'publish',
+      message: entry.message,
+      qos: entry.qos,
+      retain: entry.retain,
+      dup,
+      packetId: entry.packetId,
+      subscriptionIdentifiers: entry.subscriptionIdentifiers,
+      messageExpiryInterval: left,
+    };
+  }
+
+  function deliverTo(s: Session, message: Message, qos: QoS, retain: boolean, subscriptionIdentifiers: number[]): void {
+    if (qos === 0) {
+      const left = remainingExpiry(message);
+      if (left === null) return options.onDropped?.('expired');
+      // QoS 0 is not queued for offline sessions (the product's later behaviour; the spec allows either)
+      if (!s.link) return options.onDropped?.('offline-qos0');
+      s.link.deliver({
+        kind: 'publish',
+        message,
+        qos: 0,
+        retain,
+        dup: false,
+        subscriptionIdentifiers,
+        messageExpiryInterval: left,
+      });
+      return;
+    }
+    if (!s.link && s.queue.length >= maxQueued) return options.onDropped?.('queue-full');
+    const entry: OutboxEntry = { seq: seq++, message, qos, retain, subscriptionIdentifiers, state: 'queued' };
+    s.queue.push(entry);
+    if (persistent(s)) store.saveOutbox(s.record.clientId, entry);
+    pump(s);
+  }
+
+  function route(message: Message): number {
+    if (message.retain) {
+      // A retained message with an empty payload removes the retained message [MQTT-3.3.1-6]
+      if (message.payload.length === 0) {
+        if (retained.delete(message.topic)) store.deleteRetained(message.topic);
+      } else {
+        retained.set(message.topic, message);
+        store.saveRetained(message);
+      }
+    }
+    // One delivery per session however many of its subscriptions overlap, at the highest QoS,
+    // carrying every matching subscription identifier [MQTT-3.3.4-2, MQTT-3.3.4-3].
+    const perSession = new Map<string, { qos: QoS; retain: boolean; ids: number[] }>();
+    const sharedGroups = new Map<string, TrieValue[]>();
+    for (const v of trie.match(message.topic)) {
+      if (v.group !== undefined) {
+        const key = `${v.group}\u0000${parseSharedFilter(v.subscription.filter)!.filter}`;
+        (sharedGroups.get(key) ?? sharedGroups.set(key, []).get(key)!).push(v);
+        continue;
+      }
+      // no-local: never back to the publishing connection's session [MQTT-3.8.3-3]
+      if (v.subscription.noLocal && message.origin === v.clientId) continue;
+      add(v);
+    }
+    // Shared subscriptions: one member per group, round-robin, preferring connected members [MQTT-4.8.2-*]
+    for (const [key, members] of sharedGroups) {
+      members.sort((a, b) => (a.clientId < b.clientId ? -1 : 1));
+      const online = members.filter((m) => sessions.get(m.clientId)?.link);
+      const pool = online.length > 0 ? online : members;
+      const cursor = sharedCursor.get(key) ?? 0;
+      sharedCursor.set(key, cursor + 1);
+      add(pool[cursor % pool.length]);
+    }
+    function add(v: TrieValue): void {
+      const sub = v.subscription;
+      const e = perSession.get(v.clientId) ?? { qos: 0 as QoS, retain: false, ids: [] };
+      e.qos = Math.max(e.qos, Math.min(sub.qos, message.qos)) as QoS;
+      // retain-as-published keeps the flag, otherwise forwarded messages carry 0 [MQTT-3.3.1-12, MQTT-3.3.1-13]
+      e.retain ||= sub.retainAsPublished && message.retain;
+      if (sub.subscriptionIdentifier !== undefined) e.ids.push(sub.subscriptionIdentifier);
+      perSession.set(v.clientId, e);
+    }
+    for (const [clientId, e] of perSession) {
+      const s = sessions.get(clientId);
+      if (s) deliverTo(s, message, e.qos, e.retain, e.ids);
+    }
+    return perSession.size;
+  }
+
+  function sendRetained(s: Session, sub: Subscription): void {
+    for (const m of retained.values()) {
+      if (!topicMatches(sub.filter, m.topic)) continue;
+      if (remainingExpiry(m) === null) {
+        retained.delete(m.topic);
+        store.deleteRetained(m.topic);
+        continue;
+      }
+      const ids = sub.subscriptionIdentifier !== undefined ? [sub.subscriptionIdentifier] : [];
+      // Retained messages sent because of a new subscription carry retain=1 [MQTT-3.3.1-9 (v5: 3.3.1.3)]
+      deliverTo(s, m, Math.min(sub.qos, m.qos) as QoS, true, ids);
+    }
+  }
+
+  function requireSession(clientId: string): Session {
+    const s = sessions.get(clientId);
+    if (!s) throw new Error(`no session for client ${clientId}`);
+    return s;
+  }
+
+  // ---- the interface --------------------------------------------------------------------
+  return {
+    async connect(req, link) {
+      if (closed) throw new Error('session back end is closed');
+      let s = sessions.get(req.clientId);
+      if (s?.link) {
+        // Session takeover [MQTT-3.1.4-3]: the old connection is closed with 0x8E. Its will goes
+        // out now unless the session continues and the will is delayed [MQTT-3.1.3-9].
+        const old = s.link;
+        s.link = undefined;
+        if (s.record.will && (req.cleanStart || s.record.will.delayInterval === 0)) publishWillNow(s);
+        old.close(0x8e);
+      }
+      if (s && req.cleanStart) {
+        endSession(s); // publishes a pending delayed will: the session ends now
+        s = undefined;
+      }
+      const sessionPresent = s !== undefined;
+      if (s) {
+        // Reconnected before the will delay passed: the will is not sent [MQTT-3.1.3-9]
+        clearTimeout(s.willTimer);
+        clearTimeout(s.expiryTimer);
+        s.willTimer = s.expiryTimer = undefined;
+        if (req.expiryInterval === 0 && persistent(s)) store.deleteSession(req.clientId);
+      } else {
+        s = {
+          record: { clientId: req.clientId, expiryInterval: req.expiryInterval },
+          receiveMaximum: req.receiveMaximum,
+          subscriptions: new Map(),
+          queue: [],
+          inflight: new Map(),
+          incomingQos2: new Set(),
+          nextPacketId: 1,
+        };
+        sessions.set(req.clientId, s);
+      }
+      const wasPersistent = persistent(s);
+      s.record = { clientId: req.clientId, expiryInterval: req.expiryInterval, will: req.will };
+      s.receiveMaximum = req.receiveMaximum;
+      s.link = link;
+      if (persistent(s)) {
+        store.saveSession(s.record);
+        if (!wasPersistent) {
+          for (const sub of s.subscriptions.values()) store.saveSubscription(req.clientId, sub);
+          for (const e of [...s.inflight.values(), ...s.queue]) store.saveOutbox(req.clientId, e);
+        }
+      }
+      // Resend unacknowledged PUBLISH (DUP=1) and PUBREL in their original order [MQTT-4.4.0-1]
+      for (const e of [...s.inflight.values()].sort((a, b) => a.seq - b.seq)) {
+        if (e.state === 'released') link.deliver({ kind: 'pubrel', packetId: e.packetId! });
+        else link.deliver(publishDelivery(e, true, remainingExpiry(e.message) ?? undefined));
+      }
+      pump(s);
+      return { sessionPresent };
+    },
+
+    async disconnect(clientId, connectionId, req) {
+      const s = sessions.get(clientId);
+      if (!s || s.link?.connectionId !== connectionId) return; // already taken over
+      s.link = undefined;
+      if (req.expiryInterval !== undefined) s.record.expiryInterval = req.expiryInterval;
+      s.record.disconnectedAt = now();
+      if (!req.publishWill) s.record.will = undefined; // normal DISCONNECT discards the will [MQTT-3.1.2-10]
+      if (s.record.expiryInterval === 0) return endSession(s);
+      store.saveSession(s.record);
+      if (s.record.will) scheduleWill(s);
+      scheduleExpiry(s, s.record.expiryInterval * 1000);
+    },
+
+    async publish(message) {
+      return route(message);
+    },
+
+    async subscribe(clientId, subs) {
+      const s = requireSession(clientId);
+      return subs.map((sub) => {
+        const existed = s.subscriptions.has(sub.filter);
+        if (existed) removeFromIndex(s, sub.filter); // replaced, not duplicated [MQTT-3.8.4-3]
+        addToIndex(s, sub);
+        if (persistent(s)) store.saveSubscription(clientId, sub);
+        // Retain handling 0: always, 1: only for a new subscription, 2: never; never for shared [MQTT-3.3.1-9..11]
+        const shared = parseSharedFilter(sub.filter) !== null;
+        if (!shared && (sub.retainHandling === 0 || (sub.retainHandling === 1 && !existed))) sendRetained(s, sub);
+        return { existed };
+      });
+    },
+
+    async unsubscribe(clientId, filters) {
+      const s = requireSession(clientId);
+      return filters.map((f) => {
+        const removed = removeFromIndex(s, f);
+        if (removed && persistent(s)) store.deleteSubscription(clientId, f);
+        return removed;
+      });
+    },
+
+    async subscriptions(clientId) {
+      return [...(sessions.get(clientId)?.subscriptions.values() ?? [])];
+    },
+
+    async acknowledge(clientId, packetId, kind, failed = false) {
+      const s = sessions.get(clientId);
+      const e = s?.inflight.get(packetId);
+      if (!s || !e) return false;
+      const expected = kind === 'puback' ? e.qos === 1 : kind === 'pubrec' ? e.qos === 2 && e.state === 'sent' : e.state === 'released';
+      if (!expected) return kind === 'pubrec' && e.state === 'released'; // a repeated PUBREC is answered again
+      if (kind === 'pubrec' && !failed) {
+        e.state = 'released';
+        if (persistent(s)) store.saveOutbox(clientId, e);
+        return true;
+      }
+      // PUBACK, PUBCOMP, or a PUBREC with an error reason: the exchange is complete [MQTT-4.3.3-*]
+      s.inflight.delete(packetId);
+      if (persistent(s)) store.deleteOutbox(clientId, e.seq);
+      pump(s);
+      return true;
+    },
+
+    async receiveQos2(clientId, packetId, message) {
+      const s = requireSession(clientId);
+      if (s.incomingQos2.has(packetId)) return { duplicate: true, routed: 0 };
+      s.incomingQos2.add(packetId);
+      if (persistent(s)) store.saveIncomingQos2(clientId, packetId);
+      return { duplicate: false, routed: route(message) };
+    },
+
+    async releaseQos2(clientId, packetId) {
+      const s = sessions.get(clientId);
+      if (!s?.incomingQos2.delete(packetId)) return false;
+      if (persistent(s)) store.deleteIncomingQos2(clientId, packetId);
+      return true;
+    },
+
+    stats() {
+      let connected = 0;
+      let queued = 0;
+      let inflight = 0;
+      for (const s of sessions.values()) {
+        if (s.link) connected++;
+        queued += s.queue.length;
+        inflight += s.inflight.size;
+      }
+      return {
+        sessions: sessions.size,
+        connectedSessions: connected,
+        subscriptions: trie.size,
+        retainedMessages: retained.size,
+        queuedMessages: queued,
+        inflightMessages: inflight,
+      };
+    },
+
+    async close() {
+      closed = true;
+      for (const s of sessions.values()) {
+        clearTimeout(s.willTimer);
+        clearTimeout(s.expiryTimer);
+      }
+      store.close();
+    },
+  };
+}
