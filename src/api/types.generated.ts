@@ -72,10 +72,480 @@ export interface paths {
         patch: operations["Mq_update"];
         trace?: never;
     };
+    "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.IoTOperationsMQ/mq/{mqName}/broker": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description List BrokerResource resources by MqResource */
+        get: operations["Broker_listByMqResource"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.IoTOperationsMQ/mq/{mqName}/broker/{brokerName}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Get a BrokerResource */
+        get: operations["Broker_get"];
+        /** @description Create a BrokerResource */
+        put: operations["Broker_createOrUpdate"];
+        post?: never;
+        /** @description Delete a BrokerResource */
+        delete: operations["Broker_delete"];
+        options?: never;
+        head?: never;
+        /** @description Update a BrokerResource */
+        patch: operations["Broker_update"];
+        trace?: never;
+    };
+    "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.IoTOperationsMQ/mq/{mqName}/broker/{brokerName}/authentication": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description List BrokerAuthenticationResource resources by BrokerResource */
+        get: operations["BrokerAuthentication_listByBrokerResource"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.IoTOperationsMQ/mq/{mqName}/broker/{brokerName}/authentication/{authenticationName}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Get a BrokerAuthenticationResource */
+        get: operations["BrokerAuthentication_get"];
+        /** @description Create a BrokerAuthenticationResource */
+        put: operations["BrokerAuthentication_createOrUpdate"];
+        post?: never;
+        /** @description Delete a BrokerAuthenticationResource */
+        delete: operations["BrokerAuthentication_delete"];
+        options?: never;
+        head?: never;
+        /** @description Update a BrokerAuthenticationResource */
+        patch: operations["BrokerAuthentication_update"];
+        trace?: never;
+    };
+    "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.IoTOperationsMQ/mq/{mqName}/broker/{brokerName}/authorization": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description List BrokerAuthorizationResource resources by BrokerResource */
+        get: operations["BrokerAuthorization_listByBrokerResource"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.IoTOperationsMQ/mq/{mqName}/broker/{brokerName}/authorization/{authorizationName}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Get a BrokerAuthorizationResource */
+        get: operations["BrokerAuthorization_get"];
+        /** @description Create a BrokerAuthorizationResource */
+        put: operations["BrokerAuthorization_createOrUpdate"];
+        post?: never;
+        /** @description Delete a BrokerAuthorizationResource */
+        delete: operations["BrokerAuthorization_delete"];
+        options?: never;
+        head?: never;
+        /** @description Update a BrokerAuthorizationResource */
+        patch: operations["BrokerAuthorization_update"];
+        trace?: never;
+    };
+    "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.IoTOperationsMQ/mq/{mqName}/broker/{brokerName}/listener": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description List BrokerListenerResource resources by BrokerResource */
+        get: operations["BrokerListener_listByBrokerResource"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.IoTOperationsMQ/mq/{mqName}/broker/{brokerName}/listener/{listenerName}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Get a BrokerListenerResource */
+        get: operations["BrokerListener_get"];
+        /** @description Create a BrokerListenerResource */
+        put: operations["BrokerListener_createOrUpdate"];
+        post?: never;
+        /** @description Delete a BrokerListenerResource */
+        delete: operations["BrokerListener_delete"];
+        options?: never;
+        head?: never;
+        /** @description Update a BrokerListenerResource */
+        patch: operations["BrokerListener_update"];
+        trace?: never;
+    };
+    "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.IoTOperationsMQ/mq/{mqName}/dataLakeConnector": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description List DataLakeConnectorResource resources by MqResource */
+        get: operations["DataLakeConnector_listByMqResource"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.IoTOperationsMQ/mq/{mqName}/dataLakeConnector/{dataLakeConnectorName}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Get a DataLakeConnectorResource */
+        get: operations["DataLakeConnector_get"];
+        /** @description Create a DataLakeConnectorResource */
+        put: operations["DataLakeConnector_createOrUpdate"];
+        post?: never;
+        /** @description Delete a DataLakeConnectorResource */
+        delete: operations["DataLakeConnector_delete"];
+        options?: never;
+        head?: never;
+        /** @description Update a DataLakeConnectorResource */
+        patch: operations["DataLakeConnector_update"];
+        trace?: never;
+    };
+    "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.IoTOperationsMQ/mq/{mqName}/dataLakeConnector/{dataLakeConnectorName}/topicMap": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description List DataLakeTopicMapResource resources by DataLakeConnectorResource */
+        get: operations["DataLakeConnectorTopicMap_listByDataLakeConnectorResource"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.IoTOperationsMQ/mq/{mqName}/dataLakeConnector/{dataLakeConnectorName}/topicMap/{topicMapName}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Get a DataLakeTopicMapResource */
+        get: operations["DataLakeConnectorTopicMap_get"];
+        /** @description Create a DataLakeTopicMapResource */
+        put: operations["DataLakeConnectorTopicMap_createOrUpdate"];
+        post?: never;
+        /** @description Delete a DataLakeTopicMapResource */
+        delete: operations["DataLakeConnectorTopicMap_delete"];
+        options?: never;
+        head?: never;
+        /** @description Update a DataLakeTopicMapResource */
+        patch: operations["DataLakeConnectorTopicMap_update"];
+        trace?: never;
+    };
+    "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.IoTOperationsMQ/mq/{mqName}/diagnosticService": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description List DiagnosticServiceResource resources by MqResource */
+        get: operations["DiagnosticService_listByMqResource"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.IoTOperationsMQ/mq/{mqName}/diagnosticService/{diagnosticServiceName}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Get a DiagnosticServiceResource */
+        get: operations["DiagnosticService_get"];
+        /** @description Create a DiagnosticServiceResource */
+        put: operations["DiagnosticService_createOrUpdate"];
+        post?: never;
+        /** @description Delete a DiagnosticServiceResource */
+        delete: operations["DiagnosticService_delete"];
+        options?: never;
+        head?: never;
+        /** @description Update a DiagnosticServiceResource */
+        patch: operations["DiagnosticService_update"];
+        trace?: never;
+    };
+    "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.IoTOperationsMQ/mq/{mqName}/kafkaConnector": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description List KafkaConnectorResource resources by MqResource */
+        get: operations["KafkaConnector_listByMqResource"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.IoTOperationsMQ/mq/{mqName}/kafkaConnector/{kafkaConnectorName}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Get a KafkaConnectorResource */
+        get: operations["KafkaConnector_get"];
+        /** @description Create a KafkaConnectorResource */
+        put: operations["KafkaConnector_createOrUpdate"];
+        post?: never;
+        /** @description Delete a KafkaConnectorResource */
+        delete: operations["KafkaConnector_delete"];
+        options?: never;
+        head?: never;
+        /** @description Update a KafkaConnectorResource */
+        patch: operations["KafkaConnector_update"];
+        trace?: never;
+    };
+    "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.IoTOperationsMQ/mq/{mqName}/kafkaConnector/{kafkaConnectorName}/topicMap": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description List KafkaTopicMapResource resources by KafkaConnectorResource */
+        get: operations["KafkaConnectorTopicMap_listByKafkaConnectorResource"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.IoTOperationsMQ/mq/{mqName}/kafkaConnector/{kafkaConnectorName}/topicMap/{topicMapName}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Get a KafkaTopicMapResource */
+        get: operations["KafkaConnectorTopicMap_get"];
+        /** @description Create a KafkaTopicMapResource */
+        put: operations["KafkaConnectorTopicMap_createOrUpdate"];
+        post?: never;
+        /** @description Delete a KafkaTopicMapResource */
+        delete: operations["KafkaConnectorTopicMap_delete"];
+        options?: never;
+        head?: never;
+        /** @description Update a KafkaTopicMapResource */
+        patch: operations["KafkaConnectorTopicMap_update"];
+        trace?: never;
+    };
+    "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.IoTOperationsMQ/mq/{mqName}/mqttBridgeConnector": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description List MqttBridgeConnectorResource resources by MqResource */
+        get: operations["MqttBridgeConnector_listByMqResource"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.IoTOperationsMQ/mq/{mqName}/mqttBridgeConnector/{mqttBridgeConnectorName}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Get a MqttBridgeConnectorResource */
+        get: operations["MqttBridgeConnector_get"];
+        /** @description Create a MqttBridgeConnectorResource */
+        put: operations["MqttBridgeConnector_createOrUpdate"];
+        post?: never;
+        /** @description Delete a MqttBridgeConnectorResource */
+        delete: operations["MqttBridgeConnector_delete"];
+        options?: never;
+        head?: never;
+        /** @description Update a MqttBridgeConnectorResource */
+        patch: operations["MqttBridgeConnector_update"];
+        trace?: never;
+    };
+    "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.IoTOperationsMQ/mq/{mqName}/mqttBridgeConnector/{mqttBridgeConnectorName}/topicMap": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description List MqttBridgeTopicMapResource resources by MqttBridgeConnectorResource */
+        get: operations["MqttBridgeTopicMap_listByMqttBridgeConnectorResource"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.IoTOperationsMQ/mq/{mqName}/mqttBridgeConnector/{mqttBridgeConnectorName}/topicMap/{topicMapName}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Get a MqttBridgeTopicMapResource */
+        get: operations["MqttBridgeTopicMap_get"];
+        /** @description Create a MqttBridgeTopicMapResource */
+        put: operations["MqttBridgeTopicMap_createOrUpdate"];
+        post?: never;
+        /** @description Delete a MqttBridgeTopicMapResource */
+        delete: operations["MqttBridgeTopicMap_delete"];
+        options?: never;
+        head?: never;
+        /** @description Update a MqttBridgeTopicMapResource */
+        patch: operations["MqttBridgeTopicMap_update"];
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description One allow rule: who (principals) may do what (brokerResources). */
+        AuthorizationBasicRule: {
+            /** @description Actions and topics the rule allows. */
+            brokerResources: components["schemas"]["ResourceInfoDefinition"][];
+            /** @description Clients the rule applies to. */
+            principals: components["schemas"]["PrincipalDefinition"];
+        };
+        /** @description A set of allow rules. */
+        AuthorizationConfig: {
+            /**
+             * @description Whether decisions are cached.
+             * @default true
+             */
+            enableCache: boolean;
+            /** @description Allow rules; with none, everything is denied. */
+            rules?: components["schemas"]["AuthorizationBasicRule"][];
+        };
+        /** @description Server certificate issued and renewed by cert-manager. */
+        AutomaticCertMethod: {
+            /**
+             * @description Validity of the certificate, as a Go duration.
+             * @default 720h
+             */
+            duration: string;
+            /** @description The issuer that signs the certificate. */
+            issuerRef: components["schemas"]["CertManagerIssuerRef"];
+            /** @description Key pair settings. */
+            privateKey?: components["schemas"]["CertManagerPrivateKey"];
+            /**
+             * @description How long before expiry the certificate is renewed, as a Go duration.
+             * @default 240h
+             */
+            renewBefore: string;
+            /** @description Extra subject alternative names. */
+            san?: components["schemas"]["SanForCert"];
+            /** @description Secret the certificate is written to; its previous content is replaced. */
+            secretName?: string;
+            /** @description Namespace of that secret; the broker's namespace when omitted. */
+            secretNamespace?: string;
+        };
+        /** @description Server certificate issued and renewed by cert-manager. */
+        AutomaticCertMethodUpdate: {
+            /**
+             * @description Validity of the certificate, as a Go duration.
+             * @default 720h
+             */
+            duration: string;
+            /** @description The issuer that signs the certificate. */
+            issuerRef?: components["schemas"]["CertManagerIssuerRefUpdate"];
+            /** @description Key pair settings. */
+            privateKey?: components["schemas"]["CertManagerPrivateKeyUpdate"];
+            /**
+             * @description How long before expiry the certificate is renewed, as a Go duration.
+             * @default 240h
+             */
+            renewBefore: string;
+            /** @description Extra subject alternative names. */
+            san?: components["schemas"]["SanForCertUpdate"];
+            /** @description Secret the certificate is written to; its previous content is replaced. */
+            secretName?: string;
+            /** @description Namespace of that secret; the broker's namespace when omitted. */
+            secretNamespace?: string;
+        };
         /** @description Represents an Azure Resource Type. */
         "Azure.Core.armResourceType": string;
         /** @description Represents an Azure geography region where supported resource providers live. */
@@ -155,15 +625,6 @@ export interface components {
             /** @description The error object. */
             error?: components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorDetail"];
         };
-        /** @description The complex type of the extended location. */
-        "Azure.ResourceManager.CommonTypes.ExtendedLocation": {
-            /** @description The name of the extended location. */
-            name: string;
-            /** @description The type of the extended location. */
-            type: components["schemas"]["Azure.ResourceManager.CommonTypes.ExtendedLocationType"];
-        };
-        /** @description The supported ExtendedLocation types. */
-        "Azure.ResourceManager.CommonTypes.ExtendedLocationType": ("EdgeZone" | "CustomLocation") | string;
         /** @description The base extension resource. */
         "Azure.ResourceManager.CommonTypes.ExtensionResource": components["schemas"]["Azure.ResourceManager.CommonTypes.Resource"];
         /** @description Identity for the resource. */
@@ -447,14 +908,1617 @@ export interface components {
         } & components["schemas"]["Azure.ResourceManager.CommonTypes.Resource"];
         /** @description The provisioning state of a resource type. */
         "Azure.ResourceManager.ResourceProvisioningState": ("Succeeded" | "Failed" | "Canceled") | string;
-        /** @description Properties of an mq. */
-        MqProperties: {
-            /** @description Status of the last operation. */
+        /** @description Backend layout: partitions of replicated chains. */
+        BackendChain: {
+            /**
+             * Format: int32
+             * @description Number of backend chains (partitions) the data is sharded over.
+             */
+            partitions: number;
+            /**
+             * Format: int32
+             * @description Number of broker pods in each chain (copies of the data).
+             */
+            redundancyFactor: number;
+            /** @description Internal knob: whether the backend may move data to disk. */
+            temporaryDiskTransferEnabled?: boolean;
+            /**
+             * Format: int32
+             * @description Internal knob: buffer pool usage above which disk transfer starts, in percent.
+             */
+            temporaryDiskTransferHighWatermarkPercent?: number;
+            /**
+             * Format: int32
+             * @description Internal knob: buffer pool usage below which disk transfer stops, in percent.
+             */
+            temporaryDiskTransferLowWatermarkPercent?: number;
+            /**
+             * Format: int32
+             * @description Internal knob: memory ceiling of a backend pod, in percent.
+             */
+            temporaryMaxBackendMemUsagePercent?: number;
+            /** @description Internal knob: queue and in-flight limits of the backend. */
+            temporaryResourceLimits?: components["schemas"]["TemporaryResourceLimitsConfig"];
+            /**
+             * Format: int32
+             * @description Worker threads per backend pod.
+             * @default 1
+             */
+            workers: number;
+        };
+        /** @description Backend layout: partitions of replicated chains. */
+        BackendChainUpdate: {
+            /**
+             * Format: int32
+             * @description Number of backend chains (partitions) the data is sharded over.
+             */
+            partitions?: number;
+            /**
+             * Format: int32
+             * @description Number of broker pods in each chain (copies of the data).
+             */
+            redundancyFactor?: number;
+            /** @description Internal knob: whether the backend may move data to disk. */
+            temporaryDiskTransferEnabled?: boolean;
+            /**
+             * Format: int32
+             * @description Internal knob: buffer pool usage above which disk transfer starts, in percent.
+             */
+            temporaryDiskTransferHighWatermarkPercent?: number;
+            /**
+             * Format: int32
+             * @description Internal knob: buffer pool usage below which disk transfer stops, in percent.
+             */
+            temporaryDiskTransferLowWatermarkPercent?: number;
+            /**
+             * Format: int32
+             * @description Internal knob: memory ceiling of a backend pod, in percent.
+             */
+            temporaryMaxBackendMemUsagePercent?: number;
+            /** @description Internal knob: queue and in-flight limits of the backend. */
+            temporaryResourceLimits?: components["schemas"]["TemporaryResourceLimitsConfigUpdate"];
+            /**
+             * Format: int32
+             * @description Worker threads per backend pod.
+             * @default 1
+             */
+            workers: number;
+        };
+        /** @description Settings of a broker authentication. */
+        BrokerAuthenticationProperties: {
+            /** @description Methods tried in order; each entry sets exactly one method. */
+            authenticationMethods: components["schemas"]["BrokerAuthenticatorMethods"][];
+            /** @description Names of the BrokerListener custom resources these methods apply to. */
+            listenerRef: string[];
+            /** @description Outcome of the most recent create, update or delete. */
             readonly provisioningState?: components["schemas"]["ProvisioningState"];
         };
-        /** @description Top-level grouping resource. */
+        /** @description Client authentication rules of a broker. */
+        BrokerAuthenticationResource: {
+            /** @description The custom location the resource is placed on. */
+            extendedLocation: components["schemas"]["ExtendedLocationProperty"];
+            /** @description The resource-specific properties for this resource. */
+            properties?: components["schemas"]["BrokerAuthenticationProperties"];
+        } & components["schemas"]["Azure.ResourceManager.CommonTypes.TrackedResource"];
+        /** @description The response of a BrokerAuthenticationResource list operation. */
+        BrokerAuthenticationResourceListResult: {
+            /**
+             * Format: uri
+             * @description The link to the next page of items
+             */
+            nextLink?: string;
+            /** @description The BrokerAuthenticationResource items on this page */
+            value: components["schemas"]["BrokerAuthenticationResource"][];
+        };
+        /** @description The type used for update operations of the BrokerAuthenticationResource. */
+        BrokerAuthenticationResourceUpdate: {
+            /** @description The resource-specific properties for this resource. */
+            properties?: components["schemas"]["BrokerAuthenticationResourceUpdateProperties"];
+            /** @description Resource tags. */
+            tags?: {
+                [key: string]: string;
+            };
+        };
+        /** @description The updatable properties of the BrokerAuthenticationResource. */
+        BrokerAuthenticationResourceUpdateProperties: {
+            /** @description Methods tried in order; each entry sets exactly one method. */
+            authenticationMethods?: components["schemas"]["BrokerAuthenticatorMethods"][];
+            /** @description Names of the BrokerListener custom resources these methods apply to. */
+            listenerRef?: string[];
+        };
+        /** @description Credentials the broker presents to the custom authentication server. */
+        BrokerAuthenticatorCustomAuth: {
+            /** @description A client certificate. */
+            x509: components["schemas"]["BrokerAuthenticatorCustomAuthX509"];
+        };
+        /** @description Client certificate for the custom server; set exactly one source. */
+        BrokerAuthenticatorCustomAuthX509: {
+            /** @description Certificate from Azure Key Vault. */
+            keyVault?: components["schemas"]["KeyVaultCertificateProperties"];
+            /** @description Kubernetes TLS secret with the certificate. */
+            secretName?: string;
+        };
+        /** @description External authentication server. */
+        BrokerAuthenticatorMethodCustom: {
+            /** @description How the broker authenticates to the server. */
+            auth?: components["schemas"]["BrokerAuthenticatorCustomAuth"];
+            /** @description ConfigMap with the CA that verifies the server's certificate. */
+            caCertConfigMap?: string;
+            /** @description HTTPS URL of the server. */
+            endpoint: string;
+            /** @description Extra HTTP headers sent with each request. */
+            headers?: {
+                [key: string]: string;
+            };
+        };
+        /** @description One authentication method; set exactly one field. */
+        BrokerAuthenticatorMethods: {
+            /** @description Delegate to an external HTTPS authentication server. */
+            custom?: components["schemas"]["BrokerAuthenticatorMethodCustom"];
+            /** @description Kubernetes service account tokens. */
+            sat?: components["schemas"]["BrokerAuthenticatorMethodSat"];
+            /** @description SPIFFE SVIDs. */
+            svid?: components["schemas"]["BrokerAuthenticatorMethodSvid"];
+            /** @description Username and password checked against a password database. */
+            usernamePassword?: components["schemas"]["BrokerAuthenticatorMethodUsernamePassword"];
+            /** @description X.509 client certificates. */
+            x509?: components["schemas"]["BrokerAuthenticatorMethodX509"];
+        };
+        /** @description Service account token authentication. */
+        BrokerAuthenticatorMethodSat: {
+            /** @description Token audiences that are accepted. */
+            audiences: string[];
+        };
+        /** @description SPIFFE SVID authentication. */
+        BrokerAuthenticatorMethodSvid: {
+            /** @description Path of the SPIFFE workload API socket. */
+            agentSocketPath: string;
+            /**
+             * Format: int64
+             * @description Attempts to fetch the identity before giving up.
+             * @default 3
+             */
+            identityMaxRetry: number;
+            /**
+             * Format: int64
+             * @description Wait between attempts to fetch the identity, in milliseconds.
+             * @default 5000
+             */
+            identityWaitRetryMs: number;
+        };
+        /** @description Username and password authentication; set exactly one source of the password database. */
+        BrokerAuthenticatorMethodUsernamePassword: {
+            /** @description Password database from Azure Key Vault. */
+            keyVault?: components["schemas"]["KeyVaultSecretProperties"];
+            /** @description Kubernetes secret holding passwords.toml. */
+            secretName?: string;
+        };
+        /** @description X.509 client certificate authentication. */
+        BrokerAuthenticatorMethodX509: {
+            /** @description Attributes attached to certificates, used by authorization rules. */
+            attributes?: components["schemas"]["BrokerAuthenticatorMethodX509Attributes"];
+            /**
+             * @description ConfigMap with the CAs trusted to sign client certificates.
+             * @default client-ca
+             */
+            trustedClientCaCertConfigMap: string;
+        };
+        /** @description Source of the certificate attributes file; set exactly one. */
+        BrokerAuthenticatorMethodX509Attributes: {
+            /** @description Attributes from Azure Key Vault. */
+            keyVault?: components["schemas"]["KeyVaultSecretProperties"];
+            /** @description Kubernetes secret holding the attributes. */
+            secretName?: string;
+        };
+        /** @description Settings of a broker authorization. */
+        BrokerAuthorizationProperties: {
+            /** @description The rules. */
+            authorizationPolicies: components["schemas"]["AuthorizationConfig"];
+            /** @description Names of the BrokerListener custom resources these rules apply to. */
+            listenerRef: string[];
+            /** @description Outcome of the most recent create, update or delete. */
+            readonly provisioningState?: components["schemas"]["ProvisioningState"];
+        };
+        /** @description Authorization rules of a broker. */
+        BrokerAuthorizationResource: {
+            /** @description The custom location the resource is placed on. */
+            extendedLocation: components["schemas"]["ExtendedLocationProperty"];
+            /** @description The resource-specific properties for this resource. */
+            properties?: components["schemas"]["BrokerAuthorizationProperties"];
+        } & components["schemas"]["Azure.ResourceManager.CommonTypes.TrackedResource"];
+        /** @description The response of a BrokerAuthorizationResource list operation. */
+        BrokerAuthorizationResourceListResult: {
+            /**
+             * Format: uri
+             * @description The link to the next page of items
+             */
+            nextLink?: string;
+            /** @description The BrokerAuthorizationResource items on this page */
+            value: components["schemas"]["BrokerAuthorizationResource"][];
+        };
+        /** @description The type used for update operations of the BrokerAuthorizationResource. */
+        BrokerAuthorizationResourceUpdate: {
+            /** @description The resource-specific properties for this resource. */
+            properties?: components["schemas"]["BrokerAuthorizationResourceUpdateProperties"];
+            /** @description Resource tags. */
+            tags?: {
+                [key: string]: string;
+            };
+        };
+        /** @description The updatable properties of the BrokerAuthorizationResource. */
+        BrokerAuthorizationResourceUpdateProperties: {
+            /** @description The rules. */
+            authorizationPolicies?: components["schemas"]["AuthorizationConfig"];
+            /** @description Names of the BrokerListener custom resources these rules apply to. */
+            listenerRef?: string[];
+        };
+        /** @description Diagnostics of the broker pods. */
+        BrokerDiagnostics: {
+            /** @description Address of the diagnostic service the broker reports to. */
+            diagnosticServiceEndpoint?: string;
+            /**
+             * @description Whether metrics are collected.
+             * @default true
+             */
+            enableMetrics: boolean;
+            /**
+             * @description Whether a probe periodically checks the broker end to end.
+             * @default true
+             */
+            enableSelfCheck: boolean;
+            /**
+             * @description Whether a sample message is traced every selfTraceFrequencySeconds even without trace context.
+             * @default true
+             */
+            enableSelfTracing: boolean;
+            /**
+             * @description Whether tracing is on at all.
+             * @default true
+             */
+            enableTracing: boolean;
+            /**
+             * @description Log output format (text or json).
+             * @default text
+             */
+            logFormat: string;
+            /**
+             * @description Log filter, in RUST_LOG syntax.
+             * @default info,hyper=off,kube_client=off,tower=off,conhash=off,h2=off
+             */
+            logLevel: string;
+            /**
+             * Format: int64
+             * @description Lifetime of the cell map.
+             * @default 60
+             */
+            maxCellMapLifetime: number;
+            /**
+             * Format: int64
+             * @description Interval between metric updates, in seconds.
+             * @default 30
+             */
+            metricUpdateFrequencySeconds: number;
+            /**
+             * @description Image of the self-check probe.
+             * @default sample.azurecr.io/diagnostics-probe:0.5.0
+             */
+            probeImage: string;
+            /**
+             * Format: int64
+             * @description Interval between self checks, in seconds.
+             * @default 30
+             */
+            selfCheckFrequencySeconds: number;
+            /**
+             * Format: int64
+             * @description Time a self check may take, in seconds.
+             * @default 15
+             */
+            selfCheckTimeoutSeconds: number;
+            /**
+             * Format: int64
+             * @description Interval between self-traced messages, in seconds.
+             * @default 30
+             */
+            selfTraceFrequencySeconds: number;
+            /**
+             * Format: int64
+             * @description Capacity of the span channel, in spans.
+             * @default 1000
+             */
+            spanChannelCapacity: number;
+        };
+        /** @description Settings of a listener. */
+        BrokerListenerProperties: {
+            /**
+             * @description Whether clients must authenticate on this port; false lets anyone connect.
+             * @default false
+             */
+            authenticationEnabled: boolean;
+            /**
+             * @description Whether authorization rules apply on this port; false allows every action.
+             * @default false
+             */
+            authorizationEnabled: boolean;
+            /** @description Name of the Broker custom resource this listener belongs to. */
+            brokerRef: string;
+            /**
+             * Format: int32
+             * @description Node port used when serviceType is nodePort.
+             */
+            nodePort?: number;
+            /**
+             * Format: int32
+             * @description TCP port the listener accepts connections on.
+             */
+            port: number;
+            /** @description Outcome of the most recent create, update or delete. */
+            readonly provisioningState?: components["schemas"]["ProvisioningState"];
+            /**
+             * @description Name of the Kubernetes Service exposing the port.
+             * @default aio-mq-dmqtt-frontend
+             */
+            serviceName: string;
+            /**
+             * @description Type of the Kubernetes Service exposing the port.
+             * @default clusterIp
+             */
+            serviceType: components["schemas"]["ServiceType"];
+            /** @description Server certificate; exactly one method may be set. Plain TCP when absent. */
+            tls?: components["schemas"]["TlsCertMethod"];
+        };
+        /** @description A listener of a broker. */
+        BrokerListenerResource: {
+            /** @description The custom location the resource is placed on. */
+            extendedLocation: components["schemas"]["ExtendedLocationProperty"];
+            /** @description The resource-specific properties for this resource. */
+            properties?: components["schemas"]["BrokerListenerProperties"];
+        } & components["schemas"]["Azure.ResourceManager.CommonTypes.TrackedResource"];
+        /** @description The response of a BrokerListenerResource list operation. */
+        BrokerListenerResourceListResult: {
+            /**
+             * Format: uri
+             * @description The link to the next page of items
+             */
+            nextLink?: string;
+            /** @description The BrokerListenerResource items on this page */
+            value: components["schemas"]["BrokerListenerResource"][];
+        };
+        /** @description The type used for update operations of the BrokerListenerResource. */
+        BrokerListenerResourceUpdate: {
+            /** @description The resource-specific properties for this resource. */
+            properties?: components["schemas"]["BrokerListenerResourceUpdateProperties"];
+            /** @description Resource tags. */
+            tags?: {
+                [key: string]: string;
+            };
+        };
+        /** @description The updatable properties of the BrokerListenerResource. */
+        BrokerListenerResourceUpdateProperties: {
+            /**
+             * @description Whether clients must authenticate on this port; false lets anyone connect.
+             * @default false
+             */
+            authenticationEnabled: boolean;
+            /**
+             * @description Whether authorization rules apply on this port; false allows every action.
+             * @default false
+             */
+            authorizationEnabled: boolean;
+            /** @description Name of the Broker custom resource this listener belongs to. */
+            brokerRef?: string;
+            /**
+             * Format: int32
+             * @description Node port used when serviceType is nodePort.
+             */
+            nodePort?: number;
+            /**
+             * Format: int32
+             * @description TCP port the listener accepts connections on.
+             */
+            port?: number;
+            /**
+             * @description Name of the Kubernetes Service exposing the port.
+             * @default aio-mq-dmqtt-frontend
+             */
+            serviceName: string;
+            /**
+             * @description Type of the Kubernetes Service exposing the port.
+             * @default clusterIp
+             */
+            serviceType: components["schemas"]["ServiceType"];
+            /** @description Server certificate; exactly one method may be set. Plain TCP when absent. */
+            tls?: components["schemas"]["TlsCertMethodUpdate"];
+        };
+        /** @description Memory footprint presets of the broker. */
+        BrokerMemoryProfile: string | ("tiny" | "low" | "medium" | "high");
+        /** @description Settings of a broker deployment. */
+        BrokerProperties: {
+            /** @description Image of the authentication server. */
+            authImage: components["schemas"]["ContainerImage"];
+            /** @description Image of the broker pods. */
+            brokerImage: components["schemas"]["ContainerImage"];
+            /** @description Toleration applied to the broker pods. */
+            brokerNodeTolerations?: components["schemas"]["NodeTolerations"];
+            /** @description Pod counts and sizing, used in distributed mode. */
+            cardinality?: components["schemas"]["Cardinality"];
+            /** @description Logging, metrics, tracing and self-check settings. */
+            diagnostics?: components["schemas"]["BrokerDiagnostics"];
+            /** @description Spills messages to disk when memory runs low; absent means no disk buffer. */
+            diskBackedMessageBufferSettings?: components["schemas"]["DiskBackedMessageBufferSettings"];
+            /**
+             * @description Whether traffic between broker pods is encrypted with TLS.
+             * @default true
+             */
+            encryptInternalTraffic: boolean;
+            /** @description Image of the health manager. */
+            healthManagerImage: components["schemas"]["ContainerImage"];
+            /** @description Toleration applied to the health manager pods. */
+            healthManagerNodeTolerations?: components["schemas"]["NodeTolerations"];
+            /** @description The internal CA that secures pod-to-pod traffic. */
+            internalCerts?: components["schemas"]["CertManagerCertOptions"];
+            /**
+             * @description Memory footprint preset of the broker pods.
+             * @default medium
+             */
+            memoryProfile: components["schemas"]["BrokerMemoryProfile"];
+            /** @description How pod counts are decided. */
+            mode: components["schemas"]["RunMode"];
+            /** @description Outcome of the most recent create, update or delete. */
+            readonly provisioningState?: components["schemas"]["ProvisioningState"];
+        };
+        /** @description The MQTT broker of an mq. */
+        BrokerResource: {
+            /** @description The custom location the resource is placed on. */
+            extendedLocation: components["schemas"]["ExtendedLocationProperty"];
+            /** @description The resource-specific properties for this resource. */
+            properties?: components["schemas"]["BrokerProperties"];
+        } & components["schemas"]["Azure.ResourceManager.CommonTypes.TrackedResource"];
+        /** @description The response of a BrokerResource list operation. */
+        BrokerResourceListResult: {
+            /**
+             * Format: uri
+             * @description The link to the next page of items
+             */
+            nextLink?: string;
+            /** @description The BrokerResource items on this page */
+            value: components["schemas"]["BrokerResource"][];
+        };
+        /** @description The type used for update operations of the BrokerResource. */
+        BrokerResourceUpdate: {
+            /** @description The resource-specific properties for this resource. */
+            properties?: components["schemas"]["BrokerResourceUpdateProperties"];
+            /** @description Resource tags. */
+            tags?: {
+                [key: string]: string;
+            };
+        };
+        /** @description The updatable properties of the BrokerResource. */
+        BrokerResourceUpdateProperties: {
+            /** @description Image of the authentication server. */
+            authImage?: components["schemas"]["ContainerImageUpdate"];
+            /** @description Image of the broker pods. */
+            brokerImage?: components["schemas"]["ContainerImageUpdate"];
+            /** @description Toleration applied to the broker pods. */
+            brokerNodeTolerations?: components["schemas"]["NodeTolerationsUpdate"];
+            /** @description Pod counts and sizing, used in distributed mode. */
+            cardinality?: components["schemas"]["CardinalityUpdate"];
+            /** @description Logging, metrics, tracing and self-check settings. */
+            diagnostics?: components["schemas"]["BrokerDiagnostics"];
+            /** @description Spills messages to disk when memory runs low; absent means no disk buffer. */
+            diskBackedMessageBufferSettings?: components["schemas"]["DiskBackedMessageBufferSettingsUpdate"];
+            /**
+             * @description Whether traffic between broker pods is encrypted with TLS.
+             * @default true
+             */
+            encryptInternalTraffic: boolean;
+            /** @description Image of the health manager. */
+            healthManagerImage?: components["schemas"]["ContainerImageUpdate"];
+            /** @description Toleration applied to the health manager pods. */
+            healthManagerNodeTolerations?: components["schemas"]["NodeTolerationsUpdate"];
+            /** @description The internal CA that secures pod-to-pod traffic. */
+            internalCerts?: components["schemas"]["CertManagerCertOptionsUpdate"];
+            /**
+             * @description Memory footprint preset of the broker pods.
+             * @default medium
+             */
+            memoryProfile: components["schemas"]["BrokerMemoryProfile"];
+            /** @description How pod counts are decided. */
+            mode?: components["schemas"]["RunMode"];
+        };
+        /** @description Number and shape of frontend and backend pods. */
+        Cardinality: {
+            /** @description Backend chains. */
+            backendChain: components["schemas"]["BackendChain"];
+            /** @description Frontend pods. */
+            frontend: components["schemas"]["Frontend"];
+        };
+        /** @description Number and shape of frontend and backend pods. */
+        CardinalityUpdate: {
+            /** @description Backend chains. */
+            backendChain?: components["schemas"]["BackendChainUpdate"];
+            /** @description Frontend pods. */
+            frontend?: components["schemas"]["FrontendUpdate"];
+        };
+        /** @description Lifetime and key settings of a cert-manager certificate. */
+        CertManagerCertOptions: {
+            /**
+             * @description Validity of the certificate, as a Go duration (e.g. 720h).
+             * @default 720h
+             */
+            duration: string;
+            /** @description Key pair settings. */
+            privateKey: components["schemas"]["CertManagerPrivateKey"];
+            /**
+             * @description How long before expiry the certificate is renewed, as a Go duration.
+             * @default 240h
+             */
+            renewBefore: string;
+        };
+        /** @description Lifetime and key settings of a cert-manager certificate. */
+        CertManagerCertOptionsUpdate: {
+            /**
+             * @description Validity of the certificate, as a Go duration (e.g. 720h).
+             * @default 720h
+             */
+            duration: string;
+            /** @description Key pair settings. */
+            privateKey?: components["schemas"]["CertManagerPrivateKeyUpdate"];
+            /**
+             * @description How long before expiry the certificate is renewed, as a Go duration.
+             * @default 240h
+             */
+            renewBefore: string;
+        };
+        /** @description Reference to the cert-manager issuer that signs a certificate. */
+        CertManagerIssuerRef: {
+            /**
+             * @description API group of the issuer.
+             * @default cert-manager.io
+             */
+            group: string;
+            /** @description Issuer or ClusterIssuer. */
+            kind: string;
+            /** @description Name of the issuer. */
+            name: string;
+        };
+        /** @description Reference to the cert-manager issuer that signs a certificate. */
+        CertManagerIssuerRefUpdate: {
+            /**
+             * @description API group of the issuer.
+             * @default cert-manager.io
+             */
+            group: string;
+            /** @description Issuer or ClusterIssuer. */
+            kind?: string;
+            /** @description Name of the issuer. */
+            name?: string;
+        };
+        /** @description Key pair settings passed to cert-manager. */
+        CertManagerPrivateKey: {
+            /**
+             * @description Key algorithm (ECDSA or RSA).
+             * @default ECDSA
+             */
+            algorithm: string;
+            /**
+             * @description cert-manager rotation policy (Always or Never).
+             * @default Always
+             */
+            rotationPolicy: string;
+            /**
+             * Format: int32
+             * @description Key size in bits.
+             * @default 256
+             */
+            size: number;
+        };
+        /** @description Key pair settings passed to cert-manager. */
+        CertManagerPrivateKeyUpdate: {
+            /**
+             * @description Key algorithm (ECDSA or RSA).
+             * @default ECDSA
+             */
+            algorithm: string;
+            /**
+             * @description cert-manager rotation policy (Always or Never).
+             * @default Always
+             */
+            rotationPolicy: string;
+            /**
+             * Format: int32
+             * @description Key size in bits.
+             * @default 256
+             */
+            size: number;
+        };
+        /** @description A container image and how to pull it. */
+        ContainerImage: {
+            /** @description Kubernetes imagePullPolicy (Always, IfNotPresent, Never). */
+            pullPolicy?: string;
+            /** @description Name of the Kubernetes secret used to pull the image. */
+            pullSecrets?: string;
+            /** @description Image repository, e.g. mcr.microsoft.com/azureiotoperations/dmqtt-pod. */
+            repository: string;
+            /** @description Image tag. */
+            tag: string;
+        };
+        /** @description A container image and how to pull it. */
+        ContainerImageUpdate: {
+            /** @description Kubernetes imagePullPolicy (Always, IfNotPresent, Never). */
+            pullPolicy?: string;
+            /** @description Name of the Kubernetes secret used to pull the image. */
+            pullSecrets?: string;
+            /** @description Image repository, e.g. mcr.microsoft.com/azureiotoperations/dmqtt-pod. */
+            repository?: string;
+            /** @description Image tag. */
+            tag?: string;
+        };
+        /** @description How messages of one topic become rows of one table. */
+        DataLakeConnectorMap: {
+            /**
+             * Format: int32
+             * @description Longest a message may wait before it is written, in seconds.
+             */
+            allowedLatencySecs: number;
+            /** @description MQTT client id of the subscription. */
+            clientId: string;
+            /**
+             * Format: int64
+             * @description Largest batch written at once, in messages.
+             */
+            maxMessagesPerBatch: number;
+            /** @description Payload encoding of the messages (e.g. json). */
+            messagePayloadType: string;
+            /** @description MQTT topic filter subscribed to. */
+            mqttSourceTopic: string;
+            /**
+             * Format: int32
+             * @description QoS of the subscription.
+             * @default 1
+             */
+            qos: number;
+            /** @description Table written to. */
+            table: components["schemas"]["DeltaTable"];
+        };
+        /** @description How messages of one topic become rows of one table. */
+        DataLakeConnectorMapUpdate: {
+            /**
+             * Format: int32
+             * @description Longest a message may wait before it is written, in seconds.
+             */
+            allowedLatencySecs?: number;
+            /** @description MQTT client id of the subscription. */
+            clientId?: string;
+            /**
+             * Format: int64
+             * @description Largest batch written at once, in messages.
+             */
+            maxMessagesPerBatch?: number;
+            /** @description Payload encoding of the messages (e.g. json). */
+            messagePayloadType?: string;
+            /** @description MQTT topic filter subscribed to. */
+            mqttSourceTopic?: string;
+            /**
+             * Format: int32
+             * @description QoS of the subscription.
+             * @default 1
+             */
+            qos: number;
+            /** @description Table written to. */
+            table?: components["schemas"]["DeltaTableUpdate"];
+        };
+        /** @description Settings of a data lake connector. */
+        DataLakeConnectorProperties: {
+            /** @description Table format written. */
+            databaseFormat: components["schemas"]["DataLakeDatabaseFormat"];
+            /** @description Image of the connector. */
+            image: components["schemas"]["ContainerImage"];
+            /**
+             * Format: int32
+             * @description Number of connector pods.
+             */
+            instances?: number;
+            /** @description How the connector reaches the local broker. */
+            localBrokerConnection?: components["schemas"]["LocalBrokerConnectionSpec"];
+            /** @description Log level of the connector pods. */
+            logLevel?: string;
+            /** @description Toleration applied to the connector pods. */
+            nodeTolerations?: components["schemas"]["NodeTolerations"];
+            /** @description MQTT version used towards the local broker. */
+            protocol: components["schemas"]["MqttProtocol"];
+            /** @description Outcome of the most recent create, update or delete. */
+            readonly provisioningState?: components["schemas"]["ProvisioningState"];
+            /** @description Where data is written; set exactly one storage. */
+            target: components["schemas"]["DataLakeTargetStorage"];
+        };
+        /** @description A connector that stores MQTT messages in a data lake. */
+        DataLakeConnectorResource: {
+            /** @description The custom location the resource is placed on. */
+            extendedLocation: components["schemas"]["ExtendedLocationProperty"];
+            /** @description The resource-specific properties for this resource. */
+            properties?: components["schemas"]["DataLakeConnectorProperties"];
+        } & components["schemas"]["Azure.ResourceManager.CommonTypes.TrackedResource"];
+        /** @description The response of a DataLakeConnectorResource list operation. */
+        DataLakeConnectorResourceListResult: {
+            /**
+             * Format: uri
+             * @description The link to the next page of items
+             */
+            nextLink?: string;
+            /** @description The DataLakeConnectorResource items on this page */
+            value: components["schemas"]["DataLakeConnectorResource"][];
+        };
+        /** @description The type used for update operations of the DataLakeConnectorResource. */
+        DataLakeConnectorResourceUpdate: {
+            /** @description The resource-specific properties for this resource. */
+            properties?: components["schemas"]["DataLakeConnectorResourceUpdateProperties"];
+            /** @description Resource tags. */
+            tags?: {
+                [key: string]: string;
+            };
+        };
+        /** @description The updatable properties of the DataLakeConnectorResource. */
+        DataLakeConnectorResourceUpdateProperties: {
+            /** @description Table format written. */
+            databaseFormat?: components["schemas"]["DataLakeDatabaseFormat"];
+            /** @description Image of the connector. */
+            image?: components["schemas"]["ContainerImageUpdate"];
+            /**
+             * Format: int32
+             * @description Number of connector pods.
+             */
+            instances?: number;
+            /** @description How the connector reaches the local broker. */
+            localBrokerConnection?: components["schemas"]["LocalBrokerConnectionSpecUpdate"];
+            /** @description Log level of the connector pods. */
+            logLevel?: string;
+            /** @description Toleration applied to the connector pods. */
+            nodeTolerations?: components["schemas"]["NodeTolerationsUpdate"];
+            /** @description MQTT version used towards the local broker. */
+            protocol?: components["schemas"]["MqttProtocol"];
+            /** @description Where data is written; set exactly one storage. */
+            target?: components["schemas"]["DataLakeTargetStorageUpdate"];
+        };
+        /** @description Settings of a data lake topic map. */
+        DataLakeConnectorTopicMapProperties: {
+            /** @description Name of the DataLakeConnector custom resource the mapping belongs to. */
+            dataLakeConnectorRef: string;
+            /** @description The mapping. */
+            mapping: components["schemas"]["DataLakeConnectorMap"];
+            /** @description Outcome of the most recent create, update or delete. */
+            readonly provisioningState?: components["schemas"]["ProvisioningState"];
+        };
+        /** @description Table formats the connector writes. */
+        DataLakeDatabaseFormat: string | ("delta" | "parquet");
+        /** @description Microsoft Fabric OneLake target. */
+        DataLakeFabricStorage: {
+            /** @description How the connector authenticates. */
+            authentication: components["schemas"]["DataLakeFabricStorageAuthentication"];
+            /** @description OneLake endpoint URL. */
+            endpoint: string;
+            /** @description Whether data lands under Files or Tables. */
+            fabricPath: components["schemas"]["FabricPathType"];
+            /** @description Workspace and lakehouse, by GUID. */
+            guids?: components["schemas"]["FabricGuids"];
+            /** @description Workspace and lakehouse, by name. */
+            names?: components["schemas"]["FabricNames"];
+        };
+        /** @description Authentication towards OneLake. */
+        DataLakeFabricStorageAuthentication: {
+            /** @description The Arc extension's managed identity. */
+            systemAssignedManagedIdentity: components["schemas"]["ManagedIdentityAuthentication"];
+        };
+        /** @description Authentication towards OneLake. */
+        DataLakeFabricStorageAuthenticationUpdate: {
+            /** @description The Arc extension's managed identity. */
+            systemAssignedManagedIdentity?: components["schemas"]["ManagedIdentityAuthenticationUpdate"];
+        };
+        /** @description Microsoft Fabric OneLake target. */
+        DataLakeFabricStorageUpdate: {
+            /** @description How the connector authenticates. */
+            authentication?: components["schemas"]["DataLakeFabricStorageAuthenticationUpdate"];
+            /** @description OneLake endpoint URL. */
+            endpoint?: string;
+            /** @description Whether data lands under Files or Tables. */
+            fabricPath?: components["schemas"]["FabricPathType"];
+            /** @description Workspace and lakehouse, by GUID. */
+            guids?: components["schemas"]["FabricGuidsUpdate"];
+            /** @description Workspace and lakehouse, by name. */
+            names?: components["schemas"]["FabricNamesUpdate"];
+        };
+        /** @description Local volume target. */
+        DataLakeLocalStorage: {
+            /** @description Name of the volume written to. */
+            volumeName: string;
+        };
+        /** @description Local volume target. */
+        DataLakeLocalStorageUpdate: {
+            /** @description Name of the volume written to. */
+            volumeName?: string;
+        };
+        /** @description Azure Data Lake Storage Gen2 target. */
+        DataLakeServiceStorage: {
+            /** @description How the connector authenticates; set exactly one method. */
+            authentication: components["schemas"]["DataLakeServiceStorageAuthentication"];
+            /** @description Storage account endpoint URL. */
+            endpoint: string;
+        };
+        /** @description Authentication towards Data Lake Storage; set exactly one method. */
+        DataLakeServiceStorageAuthentication: {
+            /** @description Kubernetes secret holding a SAS token. */
+            accessTokenSecretName?: string;
+            /** @description The Arc extension's managed identity. */
+            systemAssignedManagedIdentity?: components["schemas"]["ManagedIdentityAuthentication"];
+        };
+        /** @description Authentication towards Data Lake Storage; set exactly one method. */
+        DataLakeServiceStorageAuthenticationUpdate: {
+            /** @description Kubernetes secret holding a SAS token. */
+            accessTokenSecretName?: string;
+            /** @description The Arc extension's managed identity. */
+            systemAssignedManagedIdentity?: components["schemas"]["ManagedIdentityAuthenticationUpdate"];
+        };
+        /** @description Azure Data Lake Storage Gen2 target. */
+        DataLakeServiceStorageUpdate: {
+            /** @description How the connector authenticates; set exactly one method. */
+            authentication?: components["schemas"]["DataLakeServiceStorageAuthenticationUpdate"];
+            /** @description Storage account endpoint URL. */
+            endpoint?: string;
+        };
+        /** @description Storage the connector writes to; set exactly one. */
+        DataLakeTargetStorage: {
+            /** @description Azure Data Lake Storage Gen2. */
+            datalakeStorage?: components["schemas"]["DataLakeServiceStorage"];
+            /** @description Microsoft Fabric OneLake. */
+            fabricOneLake?: components["schemas"]["DataLakeFabricStorage"];
+            /** @description A volume mounted in the connector pods. */
+            localStorage?: components["schemas"]["DataLakeLocalStorage"];
+        };
+        /** @description Storage the connector writes to; set exactly one. */
+        DataLakeTargetStorageUpdate: {
+            /** @description Azure Data Lake Storage Gen2. */
+            datalakeStorage?: components["schemas"]["DataLakeServiceStorageUpdate"];
+            /** @description Microsoft Fabric OneLake. */
+            fabricOneLake?: components["schemas"]["DataLakeFabricStorageUpdate"];
+            /** @description A volume mounted in the connector pods. */
+            localStorage?: components["schemas"]["DataLakeLocalStorageUpdate"];
+        };
+        /** @description Topic-to-table mapping of a data lake connector. */
+        DataLakeTopicMapResource: {
+            /** @description The custom location the resource is placed on. */
+            extendedLocation: components["schemas"]["ExtendedLocationProperty"];
+            /** @description The resource-specific properties for this resource. */
+            properties?: components["schemas"]["DataLakeConnectorTopicMapProperties"];
+        } & components["schemas"]["Azure.ResourceManager.CommonTypes.TrackedResource"];
+        /** @description The response of a DataLakeTopicMapResource list operation. */
+        DataLakeTopicMapResourceListResult: {
+            /**
+             * Format: uri
+             * @description The link to the next page of items
+             */
+            nextLink?: string;
+            /** @description The DataLakeTopicMapResource items on this page */
+            value: components["schemas"]["DataLakeTopicMapResource"][];
+        };
+        /** @description The type used for update operations of the DataLakeTopicMapResource. */
+        DataLakeTopicMapResourceUpdate: {
+            /** @description The resource-specific properties for this resource. */
+            properties?: components["schemas"]["DataLakeTopicMapResourceUpdateProperties"];
+            /** @description Resource tags. */
+            tags?: {
+                [key: string]: string;
+            };
+        };
+        /** @description The updatable properties of the DataLakeTopicMapResource. */
+        DataLakeTopicMapResourceUpdateProperties: {
+            /** @description Name of the DataLakeConnector custom resource the mapping belongs to. */
+            dataLakeConnectorRef?: string;
+            /** @description The mapping. */
+            mapping?: components["schemas"]["DataLakeConnectorMapUpdate"];
+        };
+        /** @description A table and its columns. */
+        DeltaTable: {
+            /** @description Columns of the table. */
+            schema: components["schemas"]["DeltaTableSchema"][];
+            /** @description Name of the table. */
+            tableName: string;
+            /** @description Path of the table in the storage. */
+            tablePath?: string;
+        };
+        /** @description Column types. */
+        DeltaTableFormatEnum: string | ("boolean" | "int8" | "int16" | "int32" | "uInt8" | "uInt16" | "uInt32" | "uInt64" | "float16" | "float32" | "float64" | "date32" | "date64" | "binary" | "utf8");
+        /** @description One column of a table. */
+        DeltaTableSchema: {
+            /** @description Column type. */
+            format: components["schemas"]["DeltaTableFormatEnum"];
+            /** @description JSONPath-like expression selecting the value from the message ($data, $property, $topic ...). */
+            mapping: string;
+            /** @description Column name. */
+            name: string;
+            /** @description Whether the column may be null. */
+            optional: boolean;
+        };
+        /** @description A table and its columns. */
+        DeltaTableUpdate: {
+            /** @description Columns of the table. */
+            schema?: components["schemas"]["DeltaTableSchema"][];
+            /** @description Name of the table. */
+            tableName?: string;
+            /** @description Path of the table in the storage. */
+            tablePath?: string;
+        };
+        /** @description Settings of the diagnostic service. */
+        DiagnosticServiceProperties: {
+            /**
+             * Format: int32
+             * @description Interval between data exports, in seconds.
+             * @default 10
+             */
+            dataExportFrequencySeconds: number;
+            /** @description Image of the diagnostic service. */
+            image: components["schemas"]["ContainerImage"];
+            /**
+             * @description Log output format (text or json).
+             * @default json
+             */
+            logFormat: string;
+            /**
+             * @description Log level.
+             * @default info
+             */
+            logLevel: string;
+            /**
+             * Format: int64
+             * @description Storage for collected data, in MiB.
+             * @default 16
+             */
+            maxDataStorageSize: number;
+            /**
+             * Format: int32
+             * @description Port the Prometheus metrics endpoint listens on.
+             * @default 9600
+             */
+            metricsPort: number;
+            /** @description OpenTelemetry collector the service pushes traces to. */
+            openTelemetryTracesCollectorAddr?: string;
+            /** @description Outcome of the most recent create, update or delete. */
+            readonly provisioningState?: components["schemas"]["ProvisioningState"];
+            /**
+             * Format: int32
+             * @description Time after which a metric that stopped updating is dropped, in seconds.
+             * @default 600
+             */
+            staleDataTimeoutSeconds: number;
+        };
+        /** @description The diagnostic service of an mq. */
+        DiagnosticServiceResource: {
+            /** @description The custom location the resource is placed on. */
+            extendedLocation: components["schemas"]["ExtendedLocationProperty"];
+            /** @description The resource-specific properties for this resource. */
+            properties?: components["schemas"]["DiagnosticServiceProperties"];
+        } & components["schemas"]["Azure.ResourceManager.CommonTypes.TrackedResource"];
+        /** @description The response of a DiagnosticServiceResource list operation. */
+        DiagnosticServiceResourceListResult: {
+            /**
+             * Format: uri
+             * @description The link to the next page of items
+             */
+            nextLink?: string;
+            /** @description The DiagnosticServiceResource items on this page */
+            value: components["schemas"]["DiagnosticServiceResource"][];
+        };
+        /** @description The type used for update operations of the DiagnosticServiceResource. */
+        DiagnosticServiceResourceUpdate: {
+            /** @description The resource-specific properties for this resource. */
+            properties?: components["schemas"]["DiagnosticServiceResourceUpdateProperties"];
+            /** @description Resource tags. */
+            tags?: {
+                [key: string]: string;
+            };
+        };
+        /** @description The updatable properties of the DiagnosticServiceResource. */
+        DiagnosticServiceResourceUpdateProperties: {
+            /**
+             * Format: int32
+             * @description Interval between data exports, in seconds.
+             * @default 10
+             */
+            dataExportFrequencySeconds: number;
+            /** @description Image of the diagnostic service. */
+            image?: components["schemas"]["ContainerImageUpdate"];
+            /**
+             * @description Log output format (text or json).
+             * @default json
+             */
+            logFormat: string;
+            /**
+             * @description Log level.
+             * @default info
+             */
+            logLevel: string;
+            /**
+             * Format: int64
+             * @description Storage for collected data, in MiB.
+             * @default 16
+             */
+            maxDataStorageSize: number;
+            /**
+             * Format: int32
+             * @description Port the Prometheus metrics endpoint listens on.
+             * @default 9600
+             */
+            metricsPort: number;
+            /** @description OpenTelemetry collector the service pushes traces to. */
+            openTelemetryTracesCollectorAddr?: string;
+            /**
+             * Format: int32
+             * @description Time after which a metric that stopped updating is dropped, in seconds.
+             * @default 600
+             */
+            staleDataTimeoutSeconds: number;
+        };
+        /** @description Disk-backed message buffer. */
+        DiskBackedMessageBufferSettings: {
+            /** @description Claim template for a generic ephemeral volume holding the buffer. */
+            ephemeralVolumeClaimSpec?: components["schemas"]["VolumeClaimSpec"];
+            /** @description Buffer size as a Kubernetes quantity (e.g. 1G); request and limit of the claim, or the emptyDir limit when no claim is given. */
+            maxSize: string;
+            /** @description Claim template for a persistent volume holding the buffer. */
+            persistentVolumeClaimSpec?: components["schemas"]["VolumeClaimSpec"];
+        };
+        /** @description Disk-backed message buffer. */
+        DiskBackedMessageBufferSettingsUpdate: {
+            /** @description Claim template for a generic ephemeral volume holding the buffer. */
+            ephemeralVolumeClaimSpec?: components["schemas"]["VolumeClaimSpecUpdate"];
+            /** @description Buffer size as a Kubernetes quantity (e.g. 1G); request and limit of the claim, or the emptyDir limit when no claim is given. */
+            maxSize?: string;
+            /** @description Claim template for a persistent volume holding the buffer. */
+            persistentVolumeClaimSpec?: components["schemas"]["VolumeClaimSpecUpdate"];
+        };
+        /** @description Where a resource runs: the custom location of an Arc-enabled cluster. */
+        ExtendedLocationProperty: {
+            /** @description Resource id of the custom location. */
+            name: string;
+            /** @description Kind of extended location. */
+            type: components["schemas"]["ExtendedLocationType"];
+        };
+        /** @description Kinds of extended location this provider accepts. */
+        ExtendedLocationType: string | "CustomLocation";
+        /** @description OneLake workspace and lakehouse GUIDs. */
+        FabricGuids: {
+            /** @description Lakehouse GUID. */
+            lakehouseGuid: string;
+            /** @description Workspace GUID. */
+            workspaceGuid: string;
+        };
+        /** @description OneLake workspace and lakehouse GUIDs. */
+        FabricGuidsUpdate: {
+            /** @description Lakehouse GUID. */
+            lakehouseGuid?: string;
+            /** @description Workspace GUID. */
+            workspaceGuid?: string;
+        };
+        /** @description OneLake workspace and lakehouse names. */
+        FabricNames: {
+            /** @description Lakehouse name. */
+            lakehouseName: string;
+            /** @description Workspace name. */
+            workspaceName: string;
+        };
+        /** @description OneLake workspace and lakehouse names. */
+        FabricNamesUpdate: {
+            /** @description Lakehouse name. */
+            lakehouseName?: string;
+            /** @description Workspace name. */
+            workspaceName?: string;
+        };
+        /** @description OneLake areas data can land in. */
+        FabricPathType: string | ("files" | "tables");
+        /** @description Frontend layout: the pods clients connect to. */
+        Frontend: {
+            /**
+             * Format: int32
+             * @description Number of frontend pods.
+             */
+            replicas: number;
+            /** @description Internal knob: queue and in-flight limits of the frontend. */
+            temporaryResourceLimits?: components["schemas"]["TemporaryResourceLimitsConfig"];
+            /**
+             * Format: int32
+             * @description Worker threads per frontend pod.
+             * @default 2
+             */
+            workers: number;
+        };
+        /** @description Frontend layout: the pods clients connect to. */
+        FrontendUpdate: {
+            /**
+             * Format: int32
+             * @description Number of frontend pods.
+             */
+            replicas?: number;
+            /** @description Internal knob: queue and in-flight limits of the frontend. */
+            temporaryResourceLimits?: components["schemas"]["TemporaryResourceLimitsConfigUpdate"];
+            /**
+             * Format: int32
+             * @description Worker threads per frontend pod.
+             * @default 2
+             */
+            workers: number;
+        };
+        /** @description Kafka producer acknowledgement levels. */
+        KafkaAcks: string | ("zero" | "one" | "all");
+        /** @description Settings of a Kafka connector. */
+        KafkaConnectorProperties: {
+            /** @description Prefix of the client ids the connector generates. */
+            clientIdPrefix?: string;
+            /** @description Image of the connector. */
+            image?: components["schemas"]["ContainerImage"];
+            /**
+             * Format: int32
+             * @description Number of connector pods.
+             */
+            instances?: number;
+            /** @description How the connector reaches the Kafka broker. */
+            kafkaConnection: components["schemas"]["KafkaRemoteBrokerConnectionSpec"];
+            /** @description How the connector reaches the local broker. */
+            localBrokerConnection?: components["schemas"]["LocalBrokerConnectionSpec"];
+            /**
+             * @description Log level of the connector pods.
+             * @default info
+             */
+            logLevel: string;
+            /** @description Toleration applied to the connector pods. */
+            nodeTolerations?: components["schemas"]["NodeTolerations"];
+            /** @description Outcome of the most recent create, update or delete. */
+            readonly provisioningState?: components["schemas"]["ProvisioningState"];
+        };
+        /** @description A connector to a Kafka-compatible broker. */
+        KafkaConnectorResource: {
+            /** @description The custom location the resource is placed on. */
+            extendedLocation: components["schemas"]["ExtendedLocationProperty"];
+            /** @description The resource-specific properties for this resource. */
+            properties?: components["schemas"]["KafkaConnectorProperties"];
+        } & components["schemas"]["Azure.ResourceManager.CommonTypes.TrackedResource"];
+        /** @description The response of a KafkaConnectorResource list operation. */
+        KafkaConnectorResourceListResult: {
+            /**
+             * Format: uri
+             * @description The link to the next page of items
+             */
+            nextLink?: string;
+            /** @description The KafkaConnectorResource items on this page */
+            value: components["schemas"]["KafkaConnectorResource"][];
+        };
+        /** @description The type used for update operations of the KafkaConnectorResource. */
+        KafkaConnectorResourceUpdate: {
+            /** @description The resource-specific properties for this resource. */
+            properties?: components["schemas"]["KafkaConnectorResourceUpdateProperties"];
+            /** @description Resource tags. */
+            tags?: {
+                [key: string]: string;
+            };
+        };
+        /** @description The updatable properties of the KafkaConnectorResource. */
+        KafkaConnectorResourceUpdateProperties: {
+            /** @description Prefix of the client ids the connector generates. */
+            clientIdPrefix?: string;
+            /** @description Image of the connector. */
+            image?: components["schemas"]["ContainerImageUpdate"];
+            /**
+             * Format: int32
+             * @description Number of connector pods.
+             */
+            instances?: number;
+            /** @description How the connector reaches the Kafka broker. */
+            kafkaConnection?: components["schemas"]["KafkaRemoteBrokerConnectionSpecUpdate"];
+            /** @description How the connector reaches the local broker. */
+            localBrokerConnection?: components["schemas"]["LocalBrokerConnectionSpecUpdate"];
+            /**
+             * @description Log level of the connector pods.
+             * @default info
+             */
+            logLevel: string;
+            /** @description Toleration applied to the connector pods. */
+            nodeTolerations?: components["schemas"]["NodeTolerationsUpdate"];
+        };
+        /** @description Compression codecs for Kafka messages. */
+        KafkaMessageCompressionType: string | ("none" | "gzip" | "snappy" | "lz4");
+        /** @description Ways of picking a Kafka partition. */
+        KafkaPartitionStrategy: string | ("default" | "static" | "topic" | "property");
+        /** @description Authentication towards Kafka. */
+        KafkaRemoteBrokerAuthenticationProperties: {
+            /** @description The method; set exactly one. */
+            authType?: components["schemas"]["KafkaRemoteBrokerAuthenticationTypes"];
+            /** @description Whether the connector authenticates at all. */
+            enabled: boolean;
+        };
+        /** @description Authentication towards Kafka. */
+        KafkaRemoteBrokerAuthenticationPropertiesUpdate: {
+            /** @description The method; set exactly one. */
+            authType?: components["schemas"]["KafkaRemoteBrokerAuthenticationTypesUpdate"];
+            /** @description Whether the connector authenticates at all. */
+            enabled?: boolean;
+        };
+        /** @description Authentication methods towards Kafka; set exactly one. */
+        KafkaRemoteBrokerAuthenticationTypes: {
+            /** @description SASL. */
+            sasl?: components["schemas"]["SaslRemoteBrokerBasicAuthentication"];
+            /** @description The Arc extension's managed identity (e.g. for Event Hubs). */
+            systemAssignedManagedIdentity?: components["schemas"]["ManagedIdentityAuthentication"];
+            /** @description A client certificate. */
+            x509?: components["schemas"]["KafkaX509Authentication"];
+        };
+        /** @description Authentication methods towards Kafka; set exactly one. */
+        KafkaRemoteBrokerAuthenticationTypesUpdate: {
+            /** @description SASL. */
+            sasl?: components["schemas"]["SaslRemoteBrokerBasicAuthenticationUpdate"];
+            /** @description The Arc extension's managed identity (e.g. for Event Hubs). */
+            systemAssignedManagedIdentity?: components["schemas"]["ManagedIdentityAuthenticationUpdate"];
+            /** @description A client certificate. */
+            x509?: components["schemas"]["KafkaX509AuthenticationUpdate"];
+        };
+        /** @description Connection to the Kafka broker. */
+        KafkaRemoteBrokerConnectionSpec: {
+            /** @description Authentication towards Kafka. */
+            authentication: components["schemas"]["KafkaRemoteBrokerAuthenticationProperties"];
+            /** @description Bootstrap server as host:port. */
+            endpoint: string;
+            /** @description TLS towards Kafka. */
+            tls: components["schemas"]["KafkaRemoteBrokerConnectionTls"];
+        };
+        /** @description Connection to the Kafka broker. */
+        KafkaRemoteBrokerConnectionSpecUpdate: {
+            /** @description Authentication towards Kafka. */
+            authentication?: components["schemas"]["KafkaRemoteBrokerAuthenticationPropertiesUpdate"];
+            /** @description Bootstrap server as host:port. */
+            endpoint?: string;
+            /** @description TLS towards Kafka. */
+            tls?: components["schemas"]["KafkaRemoteBrokerConnectionTlsUpdate"];
+        };
+        /** @description TLS towards Kafka. */
+        KafkaRemoteBrokerConnectionTls: {
+            /** @description Whether the connection uses TLS. */
+            tlsEnabled: boolean;
+            /** @description ConfigMap holding the CA bundle that verifies the Kafka broker's certificate. */
+            trustedCaCertificateConfigMap?: string;
+        };
+        /** @description TLS towards Kafka. */
+        KafkaRemoteBrokerConnectionTlsUpdate: {
+            /** @description Whether the connection uses TLS. */
+            tlsEnabled?: boolean;
+            /** @description ConfigMap holding the CA bundle that verifies the Kafka broker's certificate. */
+            trustedCaCertificateConfigMap?: string;
+        };
+        /** @description One route; set exactly one direction. */
+        KafkaRoutes: {
+            /** @description From a Kafka topic to MQTT. */
+            kafkaToMqtt?: components["schemas"]["KafkaToMqttRoutes"];
+            /** @description From MQTT to a Kafka topic. */
+            mqttToKafka?: components["schemas"]["MqttToKafkaRoutes"];
+        };
+        /** @description SASL mechanisms. */
+        KafkaSaslType: string | ("plain" | "scramSha256" | "scramSha512");
+        /** @description Shared subscription settings of a route. */
+        KafkaSharedSubscriptionProperties: {
+            /**
+             * Format: int32
+             * @description Number of connector clients that join the share group.
+             */
+            groupMinimumShareNumber: number;
+            /** @description Name of the share group. */
+            groupName: string;
+        };
+        /** @description SASL credential held in Azure Key Vault. */
+        KafkaTokenKeyVaultProperties: {
+            /** @description SASL username. */
+            username?: string;
+            /** @description The vault and how to reach it. */
+            vault: components["schemas"]["KeyVaultConnectionProperties"];
+            /** @description Secret holding the password or token. */
+            vaultSecret: components["schemas"]["KeyVaultSecretObject"];
+        };
+        /** @description SASL credential held in Azure Key Vault. */
+        KafkaTokenKeyVaultPropertiesUpdate: {
+            /** @description SASL username. */
+            username?: string;
+            /** @description The vault and how to reach it. */
+            vault?: components["schemas"]["KeyVaultConnectionPropertiesUpdate"];
+            /** @description Secret holding the password or token. */
+            vaultSecret?: components["schemas"]["KeyVaultSecretObjectUpdate"];
+        };
+        /** @description Route from a Kafka topic to an MQTT topic. */
+        KafkaToMqttRoutes: {
+            /** @description Kafka consumer group id. */
+            consumerGroupId?: string;
+            /** @description Kafka topic consumed. */
+            kafkaTopic: string;
+            /** @description MQTT topic published to. */
+            mqttTopic: string;
+            /** @description Name of the route. */
+            name: string;
+            /**
+             * Format: int32
+             * @description QoS of the MQTT publish.
+             * @default 1
+             */
+            qos: number;
+        };
+        /** @description Batching of messages sent to Kafka. */
+        KafkaTopicMapBatching: {
+            /**
+             * @description Whether messages are batched.
+             * @default false
+             */
+            enabled: boolean;
+            /**
+             * Format: int32
+             * @description Longest a message waits for its batch, in milliseconds.
+             * @default 5
+             */
+            latencyMs: number;
+            /**
+             * Format: int64
+             * @description Largest batch, in bytes.
+             * @default 1000000
+             */
+            maxBytes: number;
+            /**
+             * Format: int64
+             * @description Largest batch, in messages.
+             * @default 100000
+             */
+            maxMessages: number;
+        };
+        /** @description Settings of a Kafka topic map. */
+        KafkaTopicMapProperties: {
+            /** @description Batching of messages sent to Kafka. */
+            batching?: components["schemas"]["KafkaTopicMapBatching"];
+            /**
+             * @description Compression of messages sent to Kafka.
+             * @default none
+             */
+            compression: components["schemas"]["KafkaMessageCompressionType"];
+            /** @description Whether MQTT properties are copied into Kafka headers ("true"/"false"). */
+            copyMqttProperties?: string;
+            /** @description Name of the KafkaConnector custom resource the routes belong to. */
+            kafkaConnectorRef: string;
+            /** @description MQTT user property whose value is the Kafka key, for the property strategy. */
+            partitionKeyProperty?: string;
+            /**
+             * @description How a Kafka partition is chosen for a message.
+             * @default default
+             */
+            partitionStrategy: components["schemas"]["KafkaPartitionStrategy"];
+            /** @description Outcome of the most recent create, update or delete. */
+            readonly provisioningState?: components["schemas"]["ProvisioningState"];
+            /** @description The routes; each entry sets exactly one direction. */
+            routes: components["schemas"]["KafkaRoutes"][];
+        };
+        /** @description Routes of a Kafka connector. */
+        KafkaTopicMapResource: {
+            /** @description The custom location the resource is placed on. */
+            extendedLocation: components["schemas"]["ExtendedLocationProperty"];
+            /** @description The resource-specific properties for this resource. */
+            properties?: components["schemas"]["KafkaTopicMapProperties"];
+        } & components["schemas"]["Azure.ResourceManager.CommonTypes.TrackedResource"];
+        /** @description The response of a KafkaTopicMapResource list operation. */
+        KafkaTopicMapResourceListResult: {
+            /**
+             * Format: uri
+             * @description The link to the next page of items
+             */
+            nextLink?: string;
+            /** @description The KafkaTopicMapResource items on this page */
+            value: components["schemas"]["KafkaTopicMapResource"][];
+        };
+        /** @description The type used for update operations of the KafkaTopicMapResource. */
+        KafkaTopicMapResourceUpdate: {
+            /** @description The resource-specific properties for this resource. */
+            properties?: components["schemas"]["KafkaTopicMapResourceUpdateProperties"];
+            /** @description Resource tags. */
+            tags?: {
+                [key: string]: string;
+            };
+        };
+        /** @description The updatable properties of the KafkaTopicMapResource. */
+        KafkaTopicMapResourceUpdateProperties: {
+            /** @description Batching of messages sent to Kafka. */
+            batching?: components["schemas"]["KafkaTopicMapBatching"];
+            /**
+             * @description Compression of messages sent to Kafka.
+             * @default none
+             */
+            compression: components["schemas"]["KafkaMessageCompressionType"];
+            /** @description Whether MQTT properties are copied into Kafka headers ("true"/"false"). */
+            copyMqttProperties?: string;
+            /** @description Name of the KafkaConnector custom resource the routes belong to. */
+            kafkaConnectorRef?: string;
+            /** @description MQTT user property whose value is the Kafka key, for the property strategy. */
+            partitionKeyProperty?: string;
+            /**
+             * @description How a Kafka partition is chosen for a message.
+             * @default default
+             */
+            partitionStrategy: components["schemas"]["KafkaPartitionStrategy"];
+            /** @description The routes; each entry sets exactly one direction. */
+            routes?: components["schemas"]["KafkaRoutes"][];
+        };
+        /** @description Client certificate for Kafka; set exactly one source. */
+        KafkaX509Authentication: {
+            /** @description Certificate from Azure Key Vault. */
+            keyVault?: components["schemas"]["KeyVaultCertificateProperties"];
+            /** @description Kubernetes TLS secret with the certificate. */
+            secretName?: string;
+        };
+        /** @description Client certificate for Kafka; set exactly one source. */
+        KafkaX509AuthenticationUpdate: {
+            /** @description Certificate from Azure Key Vault. */
+            keyVault?: components["schemas"]["KeyVaultCertificatePropertiesUpdate"];
+            /** @description Kubernetes TLS secret with the certificate. */
+            secretName?: string;
+        };
+        /** @description A certificate (and optional CA chain) read from Azure Key Vault. */
+        KeyVaultCertificateProperties: {
+            /** @description The vault and how to reach it. */
+            vault: components["schemas"]["KeyVaultConnectionProperties"];
+            /** @description Secret holding the CA chain presented with the certificate. */
+            vaultCaChainSecret?: components["schemas"]["KeyVaultSecretObject"];
+            /** @description Secret holding the certificate and its key. */
+            vaultCert: components["schemas"]["KeyVaultSecretObject"];
+        };
+        /** @description A certificate (and optional CA chain) read from Azure Key Vault. */
+        KeyVaultCertificatePropertiesUpdate: {
+            /** @description The vault and how to reach it. */
+            vault?: components["schemas"]["KeyVaultConnectionPropertiesUpdate"];
+            /** @description Secret holding the CA chain presented with the certificate. */
+            vaultCaChainSecret?: components["schemas"]["KeyVaultSecretObjectUpdate"];
+            /** @description Secret holding the certificate and its key. */
+            vaultCert?: components["schemas"]["KeyVaultSecretObjectUpdate"];
+        };
+        /** @description An Azure Key Vault and the credentials used to read it. */
+        KeyVaultConnectionProperties: {
+            /** @description Credentials for the vault. */
+            credentials: components["schemas"]["KeyVaultCredentialsProperties"];
+            /** @description Microsoft Entra tenant (directory) id of the vault. */
+            directoryId: string;
+            /** @description Name of the vault. */
+            name: string;
+        };
+        /** @description An Azure Key Vault and the credentials used to read it. */
+        KeyVaultConnectionPropertiesUpdate: {
+            /** @description Credentials for the vault. */
+            credentials?: components["schemas"]["KeyVaultCredentialsPropertiesUpdate"];
+            /** @description Microsoft Entra tenant (directory) id of the vault. */
+            directoryId?: string;
+            /** @description Name of the vault. */
+            name?: string;
+        };
+        /** @description Credentials used to read a Key Vault. */
+        KeyVaultCredentialsProperties: {
+            /** @description Kubernetes secret with the service principal's clientid and clientsecret. */
+            servicePrincipalLocalSecretName: string;
+        };
+        /** @description Credentials used to read a Key Vault. */
+        KeyVaultCredentialsPropertiesUpdate: {
+            /** @description Kubernetes secret with the service principal's clientid and clientsecret. */
+            servicePrincipalLocalSecretName?: string;
+        };
+        /** @description One Key Vault secret. */
+        KeyVaultSecretObject: {
+            /** @description Name of the secret. */
+            name: string;
+            /** @description Version of the secret; the latest when omitted. */
+            version?: string;
+        };
+        /** @description One Key Vault secret. */
+        KeyVaultSecretObjectUpdate: {
+            /** @description Name of the secret. */
+            name?: string;
+            /** @description Version of the secret; the latest when omitted. */
+            version?: string;
+        };
+        /** @description A secret read from Azure Key Vault. */
+        KeyVaultSecretProperties: {
+            /** @description The vault and how to reach it. */
+            vault: components["schemas"]["KeyVaultConnectionProperties"];
+            /** @description The secret to read. */
+            vaultSecret: components["schemas"]["KeyVaultSecretObject"];
+        };
+        /** @description Authentication towards the local broker (Kubernetes service account tokens only). */
+        LocalBrokerAuthenticationMethods: {
+            /** @description Authenticate with a projected service account token. */
+            kubernetes: components["schemas"]["LocalBrokerKubernetesAuthentication"];
+        };
+        /** @description Authentication towards the local broker (Kubernetes service account tokens only). */
+        LocalBrokerAuthenticationMethodsUpdate: {
+            /** @description Authenticate with a projected service account token. */
+            kubernetes?: components["schemas"]["LocalBrokerKubernetesAuthentication"];
+        };
+        /** @description How a connector reaches the MQ broker on its own cluster. */
+        LocalBrokerConnectionSpec: {
+            /** @description How the connector authenticates; only one method may be given. */
+            authentication?: components["schemas"]["LocalBrokerAuthenticationMethods"];
+            /**
+             * @description Broker address as host:port.
+             * @default aio-mq-dmqtt-frontend:1883
+             */
+            endpoint: string;
+            /** @description TLS towards the local broker. */
+            tls?: components["schemas"]["LocalBrokerConnectionTls"];
+        };
+        /** @description How a connector reaches the MQ broker on its own cluster. */
+        LocalBrokerConnectionSpecUpdate: {
+            /** @description How the connector authenticates; only one method may be given. */
+            authentication?: components["schemas"]["LocalBrokerAuthenticationMethodsUpdate"];
+            /**
+             * @description Broker address as host:port.
+             * @default aio-mq-dmqtt-frontend:1883
+             */
+            endpoint: string;
+            /** @description TLS towards the local broker. */
+            tls?: components["schemas"]["LocalBrokerConnectionTls"];
+        };
+        /** @description TLS towards the local broker. */
+        LocalBrokerConnectionTls: {
+            /**
+             * @description Whether the connection uses TLS.
+             * @default false
+             */
+            tlsEnabled: boolean;
+            /** @description ConfigMap holding the CA bundle that verifies the broker's certificate. */
+            trustedCaCertificateConfigMap?: string;
+        };
+        /** @description Where the service account token is mounted in the connector pod. */
+        LocalBrokerKubernetesAuthentication: {
+            /**
+             * @description Directory the token is mounted in.
+             * @default /var/run/serviceaccount/localbroker
+             */
+            secretPath: string;
+            /**
+             * @description File name of the token inside secretPath.
+             * @default sat
+             */
+            serviceAccountTokenName: string;
+        };
+        /** @description Authentication with the system-assigned identity of the MQ Arc extension. */
+        ManagedIdentityAuthentication: {
+            /** @description Audience the token is requested for. */
+            audience: string;
+            /** @description Name of the Arc extension whose identity is used. */
+            extensionName?: string;
+        };
+        /** @description Authentication with the system-assigned identity of the MQ Arc extension. */
+        ManagedIdentityAuthenticationUpdate: {
+            /** @description Audience the token is requested for. */
+            audience?: string;
+            /** @description Name of the Arc extension whose identity is used. */
+            extensionName?: string;
+        };
+        /** @description Server certificate from an existing Kubernetes TLS secret. */
+        ManualCertMethod: {
+            /** @description Name of the kubernetes.io/tls secret. */
+            secretName: string;
+            /** @description Namespace of the secret; the broker's namespace when omitted. */
+            secretNamespace?: string;
+        };
+        /** @description Server certificate from an existing Kubernetes TLS secret. */
+        ManualCertMethodUpdate: {
+            /** @description Name of the kubernetes.io/tls secret. */
+            secretName?: string;
+            /** @description Namespace of the secret; the broker's namespace when omitted. */
+            secretNamespace?: string;
+        };
+        /** @description Properties of an mq; it carries no settings of its own. */
+        MqProperties: {
+            /** @description Outcome of the most recent create, update or delete. */
+            readonly provisioningState?: components["schemas"]["ProvisioningState"];
+        };
+        /** @description Top-level grouping resource; every other MQ resource lives under one. */
         MqResource: {
-            extendedLocation?: components["schemas"]["Azure.ResourceManager.CommonTypes.ExtendedLocation"];
+            /** @description The custom location the resource is placed on. */
+            extendedLocation: components["schemas"]["ExtendedLocationProperty"];
             /** @description The resource-specific properties for this resource. */
             properties?: components["schemas"]["MqProperties"];
         } & components["schemas"]["Azure.ResourceManager.CommonTypes.TrackedResource"];
@@ -468,12 +2532,272 @@ export interface components {
             /** @description The MqResource items on this page */
             value: components["schemas"]["MqResource"][];
         };
-        /** @description The type used for updating tags in MqResource resources. */
-        MqResourceTagsUpdate: {
+        /** @description The type used for update operations of the MqResource. */
+        MqResourceUpdate: {
             /** @description Resource tags. */
             tags?: {
                 [key: string]: string;
             };
+        };
+        /** @description Settings of an MQTT bridge. */
+        MqttBridgeConnectorProperties: {
+            /**
+             * Format: int32
+             * @description Number of bridge pods.
+             */
+            bridgeInstances?: number;
+            /** @description Prefix of the client ids the bridge generates. */
+            clientIdPrefix?: string;
+            /** @description Image of the bridge. */
+            image: components["schemas"]["ContainerImage"];
+            /** @description How the bridge reaches the local broker. */
+            localBrokerConnection?: components["schemas"]["LocalBrokerConnectionSpec"];
+            /** @description Log level of the bridge pods. */
+            logLevel?: string;
+            /** @description Toleration applied to the bridge pods. */
+            nodeTolerations?: components["schemas"]["NodeTolerations"];
+            /** @description MQTT version used towards both brokers. */
+            protocol: components["schemas"]["MqttProtocol"];
+            /** @description Outcome of the most recent create, update or delete. */
+            readonly provisioningState?: components["schemas"]["ProvisioningState"];
+            /** @description How the bridge reaches the remote broker. */
+            remoteBrokerConnection: components["schemas"]["MqttBridgeRemoteBrokerConnectionSpec"];
+        };
+        /** @description A bridge to a remote MQTT broker. */
+        MqttBridgeConnectorResource: {
+            /** @description The custom location the resource is placed on. */
+            extendedLocation: components["schemas"]["ExtendedLocationProperty"];
+            /** @description The resource-specific properties for this resource. */
+            properties?: components["schemas"]["MqttBridgeConnectorProperties"];
+        } & components["schemas"]["Azure.ResourceManager.CommonTypes.TrackedResource"];
+        /** @description The response of a MqttBridgeConnectorResource list operation. */
+        MqttBridgeConnectorResourceListResult: {
+            /**
+             * Format: uri
+             * @description The link to the next page of items
+             */
+            nextLink?: string;
+            /** @description The MqttBridgeConnectorResource items on this page */
+            value: components["schemas"]["MqttBridgeConnectorResource"][];
+        };
+        /** @description The type used for update operations of the MqttBridgeConnectorResource. */
+        MqttBridgeConnectorResourceUpdate: {
+            /** @description The resource-specific properties for this resource. */
+            properties?: components["schemas"]["MqttBridgeConnectorResourceUpdateProperties"];
+            /** @description Resource tags. */
+            tags?: {
+                [key: string]: string;
+            };
+        };
+        /** @description The updatable properties of the MqttBridgeConnectorResource. */
+        MqttBridgeConnectorResourceUpdateProperties: {
+            /**
+             * Format: int32
+             * @description Number of bridge pods.
+             */
+            bridgeInstances?: number;
+            /** @description Prefix of the client ids the bridge generates. */
+            clientIdPrefix?: string;
+            /** @description Image of the bridge. */
+            image?: components["schemas"]["ContainerImageUpdate"];
+            /** @description How the bridge reaches the local broker. */
+            localBrokerConnection?: components["schemas"]["LocalBrokerConnectionSpecUpdate"];
+            /** @description Log level of the bridge pods. */
+            logLevel?: string;
+            /** @description Toleration applied to the bridge pods. */
+            nodeTolerations?: components["schemas"]["NodeTolerationsUpdate"];
+            /** @description MQTT version used towards both brokers. */
+            protocol?: components["schemas"]["MqttProtocol"];
+            /** @description How the bridge reaches the remote broker. */
+            remoteBrokerConnection?: components["schemas"]["MqttBridgeRemoteBrokerConnectionSpecUpdate"];
+        };
+        /** @description Authentication towards the remote broker; set exactly one method. */
+        MqttBridgeRemoteBrokerAuthenticationMethods: {
+            /** @description The Arc extension's managed identity (e.g. for Azure Event Grid). */
+            systemAssignedManagedIdentity?: components["schemas"]["ManagedIdentityAuthentication"];
+            /** @description A client certificate. */
+            x509?: components["schemas"]["MqttBridgeRemoteBrokerX509Authentication"];
+        };
+        /** @description Authentication towards the remote broker; set exactly one method. */
+        MqttBridgeRemoteBrokerAuthenticationMethodsUpdate: {
+            /** @description The Arc extension's managed identity (e.g. for Azure Event Grid). */
+            systemAssignedManagedIdentity?: components["schemas"]["ManagedIdentityAuthenticationUpdate"];
+            /** @description A client certificate. */
+            x509?: components["schemas"]["MqttBridgeRemoteBrokerX509AuthenticationUpdate"];
+        };
+        /** @description Connection to the remote MQTT broker. */
+        MqttBridgeRemoteBrokerConnectionSpec: {
+            /** @description How the bridge authenticates; set exactly one method. */
+            authentication: components["schemas"]["MqttBridgeRemoteBrokerAuthenticationMethods"];
+            /** @description Remote broker address as host:port. */
+            endpoint: string;
+            /**
+             * @description Transport towards the remote broker.
+             * @default mqtt
+             */
+            protocol: components["schemas"]["MqttBridgeRemoteBrokerProtocol"];
+            /** @description TLS towards the remote broker. */
+            tls: components["schemas"]["MqttBridgeRemoteBrokerConnectionTls"];
+        };
+        /** @description Connection to the remote MQTT broker. */
+        MqttBridgeRemoteBrokerConnectionSpecUpdate: {
+            /** @description How the bridge authenticates; set exactly one method. */
+            authentication?: components["schemas"]["MqttBridgeRemoteBrokerAuthenticationMethodsUpdate"];
+            /** @description Remote broker address as host:port. */
+            endpoint?: string;
+            /**
+             * @description Transport towards the remote broker.
+             * @default mqtt
+             */
+            protocol: components["schemas"]["MqttBridgeRemoteBrokerProtocol"];
+            /** @description TLS towards the remote broker. */
+            tls?: components["schemas"]["MqttBridgeRemoteBrokerConnectionTlsUpdate"];
+        };
+        /** @description TLS towards the remote broker. */
+        MqttBridgeRemoteBrokerConnectionTls: {
+            /** @description Whether the connection uses TLS. */
+            tlsEnabled: boolean;
+            /** @description ConfigMap holding the CA bundle that verifies the remote broker's certificate. */
+            trustedCaCertificateConfigMap?: string;
+        };
+        /** @description TLS towards the remote broker. */
+        MqttBridgeRemoteBrokerConnectionTlsUpdate: {
+            /** @description Whether the connection uses TLS. */
+            tlsEnabled?: boolean;
+            /** @description ConfigMap holding the CA bundle that verifies the remote broker's certificate. */
+            trustedCaCertificateConfigMap?: string;
+        };
+        /** @description Transports towards a remote MQTT broker. */
+        MqttBridgeRemoteBrokerProtocol: string | ("mqtt" | "webSocket");
+        /** @description Client certificate for the remote broker; set exactly one source. */
+        MqttBridgeRemoteBrokerX509Authentication: {
+            /** @description Certificate from Azure Key Vault. */
+            keyVault?: components["schemas"]["KeyVaultCertificateProperties"];
+            /** @description Kubernetes TLS secret with the certificate. */
+            secretName?: string;
+        };
+        /** @description Client certificate for the remote broker; set exactly one source. */
+        MqttBridgeRemoteBrokerX509AuthenticationUpdate: {
+            /** @description Certificate from Azure Key Vault. */
+            keyVault?: components["schemas"]["KeyVaultCertificatePropertiesUpdate"];
+            /** @description Kubernetes TLS secret with the certificate. */
+            secretName?: string;
+        };
+        /** @description Directions of a bridge route. */
+        MqttBridgeRouteDirection: string | ("remote-to-local" | "local-to-remote");
+        /** @description One route between the two brokers. */
+        MqttBridgeRoutes: {
+            /** @description Which way messages flow. */
+            direction: components["schemas"]["MqttBridgeRouteDirection"];
+            /** @description Name of the route. */
+            name: string;
+            /**
+             * Format: int32
+             * @description QoS used to subscribe and publish.
+             * @default 1
+             */
+            qos: number;
+            /** @description Shared subscription used on the source side. */
+            sharedSubscription?: components["schemas"]["MqttBridgeRouteSharedSubscription"];
+            /** @description Topic filter subscribed to on the source broker. */
+            source: string;
+            /** @description Topic published to on the target broker; the source topic when omitted. */
+            target?: string;
+        };
+        /** @description Shared subscription settings of a route. */
+        MqttBridgeRouteSharedSubscription: {
+            /**
+             * Format: int32
+             * @description Number of bridge clients that join the share group.
+             */
+            groupMinimumShareNumber: number;
+            /** @description Name of the share group. */
+            groupName: string;
+        };
+        /** @description Settings of an MQTT bridge topic map. */
+        MqttBridgeTopicMapProperties: {
+            /** @description Name of the MqttBridgeConnector custom resource the routes belong to. */
+            mqttBridgeConnectorRef: string;
+            /** @description Outcome of the most recent create, update or delete. */
+            readonly provisioningState?: components["schemas"]["ProvisioningState"];
+            /** @description Routes copying messages between the brokers. */
+            routes?: components["schemas"]["MqttBridgeRoutes"][];
+        };
+        /** @description Routes of an MQTT bridge. */
+        MqttBridgeTopicMapResource: {
+            /** @description The custom location the resource is placed on. */
+            extendedLocation: components["schemas"]["ExtendedLocationProperty"];
+            /** @description The resource-specific properties for this resource. */
+            properties?: components["schemas"]["MqttBridgeTopicMapProperties"];
+        } & components["schemas"]["Azure.ResourceManager.CommonTypes.TrackedResource"];
+        /** @description The response of a MqttBridgeTopicMapResource list operation. */
+        MqttBridgeTopicMapResourceListResult: {
+            /**
+             * Format: uri
+             * @description The link to the next page of items
+             */
+            nextLink?: string;
+            /** @description The MqttBridgeTopicMapResource items on this page */
+            value: components["schemas"]["MqttBridgeTopicMapResource"][];
+        };
+        /** @description The type used for update operations of the MqttBridgeTopicMapResource. */
+        MqttBridgeTopicMapResourceUpdate: {
+            /** @description The resource-specific properties for this resource. */
+            properties?: components["schemas"]["MqttBridgeTopicMapResourceUpdateProperties"];
+            /** @description Resource tags. */
+            tags?: {
+                [key: string]: string;
+            };
+        };
+        /** @description The updatable properties of the MqttBridgeTopicMapResource. */
+        MqttBridgeTopicMapResourceUpdateProperties: {
+            /** @description Name of the MqttBridgeConnector custom resource the routes belong to. */
+            mqttBridgeConnectorRef?: string;
+            /** @description Routes copying messages between the brokers. */
+            routes?: components["schemas"]["MqttBridgeRoutes"][];
+        };
+        /** @description MQTT protocol versions. */
+        MqttProtocol: string | ("v3" | "v5");
+        /** @description Route from an MQTT topic to a Kafka topic. */
+        MqttToKafkaRoutes: {
+            /** @description Acknowledgement level the producer waits for. */
+            kafkaAcks: components["schemas"]["KafkaAcks"];
+            /** @description Kafka topic produced to. */
+            kafkaTopic: string;
+            /** @description MQTT topic filter subscribed to. */
+            mqttTopic: string;
+            /** @description Name of the route. */
+            name: string;
+            /**
+             * Format: int32
+             * @description QoS of the MQTT subscription.
+             * @default 1
+             */
+            qos: number;
+            /** @description Shared subscription used for the MQTT side. */
+            sharedSubscription?: components["schemas"]["KafkaSharedSubscriptionProperties"];
+        };
+        /** @description One Kubernetes toleration applied to the pods of a workload. */
+        NodeTolerations: {
+            /** @description Taint effect to tolerate (NoSchedule, PreferNoSchedule, NoExecute). */
+            effect: string;
+            /** @description Taint key the toleration matches. */
+            key: string;
+            /** @description How key and value are compared: Exists or Equal. */
+            operator: string;
+            /** @description Taint value the toleration matches. */
+            value: string;
+        };
+        /** @description One Kubernetes toleration applied to the pods of a workload. */
+        NodeTolerationsUpdate: {
+            /** @description Taint effect to tolerate (NoSchedule, PreferNoSchedule, NoExecute). */
+            effect?: string;
+            /** @description Taint key the toleration matches. */
+            key?: string;
+            /** @description How key and value are compared: Exists or Equal. */
+            operator?: string;
+            /** @description Taint value the toleration matches. */
+            value?: string;
         };
         /** @description A list of REST API operations supported by an Azure Resource Provider. It contains an URL link to get the next set of results. */
         OperationListResult: {
@@ -485,13 +2809,291 @@ export interface components {
             /** @description The Operation items on this page */
             value: components["schemas"]["Azure.ResourceManager.CommonTypes.Operation"][];
         };
-        /** @description States of an asynchronous operation. */
+        /** @description Clients a rule applies to; any match counts. */
+        PrincipalDefinition: {
+            /**
+             * @description Attribute sets (case-sensitive) from authentication; a client matches a set when it has all its pairs.
+             * @default []
+             */
+            attributes: {
+                [key: string]: string;
+            }[];
+            /** @description MQTT client ids (case-sensitive). */
+            clientids?: string[];
+            /** @description MQTT usernames (case-sensitive). */
+            usernames?: string[];
+        };
+        /** @description States of an asynchronous operation on a resource. */
         ProvisioningState: string | components["schemas"]["Azure.ResourceManager.ResourceProvisioningState"] | ("Provisioning" | "Updating" | "Deleting" | "Accepted");
+        /** @description An action, and for publish/subscribe the topics it covers. */
+        ResourceInfoDefinition: {
+            /** @description The MQTT action. */
+            method: components["schemas"]["ResourceInfoDefinitionMethods"];
+            /** @description Topic filters; needed for Publish and Subscribe. */
+            topics?: string[];
+        };
+        /** @description MQTT actions a rule can allow. */
+        ResourceInfoDefinitionMethods: string | ("Connect" | "Publish" | "Subscribe");
+        /** @description How the broker's pod counts are decided. */
+        RunMode: string | ("auto" | "distributed");
+        /** @description Subject alternative names added to a certificate. */
+        SanForCert: {
+            /**
+             * @description DNS names.
+             * @default []
+             */
+            dns: string[];
+            /**
+             * @description IP addresses.
+             * @default []
+             */
+            ip: string[];
+        };
+        /** @description Subject alternative names added to a certificate. */
+        SanForCertUpdate: {
+            /**
+             * @description DNS names.
+             * @default []
+             */
+            dns: string[];
+            /**
+             * @description IP addresses.
+             * @default []
+             */
+            ip: string[];
+        };
+        /** @description SASL authentication towards Kafka. */
+        SaslRemoteBrokerBasicAuthentication: {
+            /** @description SASL mechanism. */
+            saslType: components["schemas"]["KafkaSaslType"];
+            /** @description Where the SASL credential is read from. */
+            token: components["schemas"]["SaslRemoteBrokerBasicAuthenticationToken"];
+        };
+        /** @description Source of the SASL credential; set exactly one. */
+        SaslRemoteBrokerBasicAuthenticationToken: {
+            /** @description Credential from Azure Key Vault. */
+            keyVault?: components["schemas"]["KafkaTokenKeyVaultProperties"];
+            /** @description Kubernetes secret holding the credential. */
+            secretName?: string;
+        };
+        /** @description Source of the SASL credential; set exactly one. */
+        SaslRemoteBrokerBasicAuthenticationTokenUpdate: {
+            /** @description Credential from Azure Key Vault. */
+            keyVault?: components["schemas"]["KafkaTokenKeyVaultPropertiesUpdate"];
+            /** @description Kubernetes secret holding the credential. */
+            secretName?: string;
+        };
+        /** @description SASL authentication towards Kafka. */
+        SaslRemoteBrokerBasicAuthenticationUpdate: {
+            /** @description SASL mechanism. */
+            saslType?: components["schemas"]["KafkaSaslType"];
+            /** @description Where the SASL credential is read from. */
+            token?: components["schemas"]["SaslRemoteBrokerBasicAuthenticationTokenUpdate"];
+        };
+        /** @description Kubernetes Service types a listener can use. */
+        ServiceType: string | ("clusterIp" | "loadBalancer" | "nodePort");
+        /** @description Internal knobs: queue and in-flight limits of broker pods. */
+        TemporaryResourceLimitsConfig: {
+            /**
+             * Format: int32
+             * @description Messages a client may have in flight.
+             */
+            maxInflightMessages: number;
+            /**
+             * Format: int32
+             * @description Patches in flight per node.
+             */
+            maxInflightPatches: number;
+            /**
+             * Format: int32
+             * @description Patches a client may have in flight.
+             */
+            maxInflightPatchesPerClient: number;
+            /**
+             * Format: int64
+             * @description Upper bound of a message expiry interval, in seconds.
+             */
+            maxMessageExpirySecs?: number;
+            /**
+             * Format: int64
+             * @description Messages queued for an external client.
+             */
+            maxQueuedMessages: number;
+            /**
+             * Format: int64
+             * @description QoS 0 messages queued for an external client.
+             */
+            maxQueuedQos0Messages: number;
+            /**
+             * Format: int64
+             * @description Upper bound of a session expiry interval, in seconds.
+             */
+            maxSessionExpirySecs: number;
+        };
+        /** @description Internal knobs: queue and in-flight limits of broker pods. */
+        TemporaryResourceLimitsConfigUpdate: {
+            /**
+             * Format: int32
+             * @description Messages a client may have in flight.
+             */
+            maxInflightMessages?: number;
+            /**
+             * Format: int32
+             * @description Patches in flight per node.
+             */
+            maxInflightPatches?: number;
+            /**
+             * Format: int32
+             * @description Patches a client may have in flight.
+             */
+            maxInflightPatchesPerClient?: number;
+            /**
+             * Format: int64
+             * @description Upper bound of a message expiry interval, in seconds.
+             */
+            maxMessageExpirySecs?: number;
+            /**
+             * Format: int64
+             * @description Messages queued for an external client.
+             */
+            maxQueuedMessages?: number;
+            /**
+             * Format: int64
+             * @description QoS 0 messages queued for an external client.
+             */
+            maxQueuedQos0Messages?: number;
+            /**
+             * Format: int64
+             * @description Upper bound of a session expiry interval, in seconds.
+             */
+            maxSessionExpirySecs?: number;
+        };
+        /** @description Where the listener's server certificate comes from; set exactly one. */
+        TlsCertMethod: {
+            /** @description cert-manager issues and renews the certificate. */
+            automatic?: components["schemas"]["AutomaticCertMethod"];
+            /** @description The certificate is read from Azure Key Vault. */
+            keyVault?: components["schemas"]["KeyVaultCertificateProperties"];
+            /** @description The certificate is read from a Kubernetes TLS secret. */
+            manual?: components["schemas"]["ManualCertMethod"];
+        };
+        /** @description Where the listener's server certificate comes from; set exactly one. */
+        TlsCertMethodUpdate: {
+            /** @description cert-manager issues and renews the certificate. */
+            automatic?: components["schemas"]["AutomaticCertMethodUpdate"];
+            /** @description The certificate is read from Azure Key Vault. */
+            keyVault?: components["schemas"]["KeyVaultCertificatePropertiesUpdate"];
+            /** @description The certificate is read from a Kubernetes TLS secret. */
+            manual?: components["schemas"]["ManualCertMethodUpdate"];
+        };
         /**
          * @description API versions of the provider.
          * @enum {string}
          */
         Versions: "2023-10-04-preview";
+        /** @description Object a volume is populated from (snapshot or PVC). */
+        VolumeClaimDataSource: {
+            /** @description API group of the object; empty for the core group. */
+            apiGroup?: string;
+            /** @description Kind of the object. */
+            kind: string;
+            /** @description Name of the object. */
+            name: string;
+        };
+        /** @description Object a volume is populated from (any populator-supported kind). */
+        VolumeClaimDataSourceRef: {
+            /** @description API group of the object; empty for the core group. */
+            apiGroup?: string;
+            /** @description Kind of the object. */
+            kind: string;
+            /** @description Name of the object. */
+            name: string;
+        };
+        /** @description Object a volume is populated from (any populator-supported kind). */
+        VolumeClaimDataSourceRefUpdate: {
+            /** @description API group of the object; empty for the core group. */
+            apiGroup?: string;
+            /** @description Kind of the object. */
+            kind?: string;
+            /** @description Name of the object. */
+            name?: string;
+        };
+        /** @description Object a volume is populated from (snapshot or PVC). */
+        VolumeClaimDataSourceUpdate: {
+            /** @description API group of the object; empty for the core group. */
+            apiGroup?: string;
+            /** @description Kind of the object. */
+            kind?: string;
+            /** @description Name of the object. */
+            name?: string;
+        };
+        /** @description Storage requests and limits of a claim. */
+        VolumeClaimResourceRequirements: {
+            /** @description Maximum amounts, by resource name (Kubernetes quantities). */
+            limits?: {
+                [key: string]: string;
+            };
+            /** @description Minimum amounts, by resource name (Kubernetes quantities). */
+            requests?: {
+                [key: string]: string;
+            };
+        };
+        /** @description Subset of a Kubernetes PersistentVolumeClaim spec. */
+        VolumeClaimSpec: {
+            /** @description Access modes of the volume (ReadWriteOnce, ...). */
+            accessModes?: string[];
+            /** @description Existing VolumeSnapshot or PVC to populate the volume from. */
+            dataSource?: components["schemas"]["VolumeClaimDataSource"];
+            /** @description Any object (from a non-core API group, or a PVC) to populate the volume from. */
+            dataSourceRef?: components["schemas"]["VolumeClaimDataSourceRef"];
+            /** @description Requested and maximum storage. */
+            resources?: components["schemas"]["VolumeClaimResourceRequirements"];
+            /** @description Label query selecting the volumes that may bind. */
+            selector?: components["schemas"]["VolumeClaimSpecSelector"];
+            /** @description Storage class of the claim. */
+            storageClassName?: string;
+            /** @description Filesystem or Block; Filesystem when omitted. */
+            volumeMode?: string;
+            /** @description Name of the PersistentVolume to bind to. */
+            volumeName?: string;
+        };
+        /** @description Kubernetes label selector. */
+        VolumeClaimSpecSelector: {
+            /** @description Requirements that must all hold. */
+            matchExpressions?: components["schemas"]["VolumeClaimSpecSelectorMatchExpressions"][];
+            /** @description Labels that must all match exactly. */
+            matchLabels?: {
+                [key: string]: string;
+            };
+        };
+        /** @description One label selector requirement. */
+        VolumeClaimSpecSelectorMatchExpressions: {
+            /** @description Label key. */
+            key: string;
+            /** @description In, NotIn, Exists or DoesNotExist. */
+            operator: string;
+            /** @description Values compared with; empty for Exists and DoesNotExist. */
+            values?: string[];
+        };
+        /** @description Subset of a Kubernetes PersistentVolumeClaim spec. */
+        VolumeClaimSpecUpdate: {
+            /** @description Access modes of the volume (ReadWriteOnce, ...). */
+            accessModes?: string[];
+            /** @description Existing VolumeSnapshot or PVC to populate the volume from. */
+            dataSource?: components["schemas"]["VolumeClaimDataSourceUpdate"];
+            /** @description Any object (from a non-core API group, or a PVC) to populate the volume from. */
+            dataSourceRef?: components["schemas"]["VolumeClaimDataSourceRefUpdate"];
+            /** @description Requested and maximum storage. */
+            resources?: components["schemas"]["VolumeClaimResourceRequirements"];
+            /** @description Label query selecting the volumes that may bind. */
+            selector?: components["schemas"]["VolumeClaimSpecSelector"];
+            /** @description Storage class of the claim. */
+            storageClassName?: string;
+            /** @description Filesystem or Block; Filesystem when omitted. */
+            volumeMode?: string;
+            /** @description Name of the PersistentVolume to bind to. */
+            volumeName?: string;
+        };
     };
     responses: never;
     parameters: {
@@ -776,7 +3378,7 @@ export interface operations {
         /** @description The resource properties to be updated. */
         requestBody: {
             content: {
-                "application/json": components["schemas"]["MqResourceTagsUpdate"];
+                "application/json": components["schemas"]["MqResourceUpdate"];
             };
         };
         responses: {
@@ -787,6 +3389,2651 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MqResource"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    Broker_listByMqResource: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Azure operation completed successfully. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrokerResourceListResult"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    Broker_get: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the BrokerResource */
+                brokerName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Azure operation completed successfully. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrokerResource"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    Broker_createOrUpdate: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the BrokerResource */
+                brokerName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        /** @description Resource create parameters. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BrokerResource"];
+            };
+        };
+        responses: {
+            /** @description Resource 'BrokerResource' update operation succeeded */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrokerResource"];
+                };
+            };
+            /** @description Resource 'BrokerResource' create operation succeeded */
+            201: {
+                headers: {
+                    /** @description A link to the status monitor */
+                    "Azure-AsyncOperation"?: string;
+                    /** @description The Retry-After header can indicate how long the client should wait before polling the operation status. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrokerResource"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    Broker_delete: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the BrokerResource */
+                brokerName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Resource deletion accepted. */
+            202: {
+                headers: {
+                    /** @description The Location header contains the URL where the status of the long running operation can be checked. */
+                    Location?: string;
+                    /** @description The Retry-After header can indicate how long the client should wait before polling the operation status. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Resource does not exist. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    Broker_update: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the BrokerResource */
+                brokerName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        /** @description The resource properties to be updated. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BrokerResourceUpdate"];
+            };
+        };
+        responses: {
+            /** @description Azure operation completed successfully. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrokerResource"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    BrokerAuthentication_listByBrokerResource: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the BrokerResource */
+                brokerName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Azure operation completed successfully. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrokerAuthenticationResourceListResult"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    BrokerAuthentication_get: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the BrokerAuthenticationResource */
+                authenticationName: string;
+                /** @description The name of the BrokerResource */
+                brokerName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Azure operation completed successfully. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrokerAuthenticationResource"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    BrokerAuthentication_createOrUpdate: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the BrokerAuthenticationResource */
+                authenticationName: string;
+                /** @description The name of the BrokerResource */
+                brokerName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        /** @description Resource create parameters. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BrokerAuthenticationResource"];
+            };
+        };
+        responses: {
+            /** @description Resource 'BrokerAuthenticationResource' update operation succeeded */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrokerAuthenticationResource"];
+                };
+            };
+            /** @description Resource 'BrokerAuthenticationResource' create operation succeeded */
+            201: {
+                headers: {
+                    /** @description A link to the status monitor */
+                    "Azure-AsyncOperation"?: string;
+                    /** @description The Retry-After header can indicate how long the client should wait before polling the operation status. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrokerAuthenticationResource"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    BrokerAuthentication_delete: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the BrokerAuthenticationResource */
+                authenticationName: string;
+                /** @description The name of the BrokerResource */
+                brokerName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Resource deletion accepted. */
+            202: {
+                headers: {
+                    /** @description The Location header contains the URL where the status of the long running operation can be checked. */
+                    Location?: string;
+                    /** @description The Retry-After header can indicate how long the client should wait before polling the operation status. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Resource does not exist. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    BrokerAuthentication_update: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the BrokerAuthenticationResource */
+                authenticationName: string;
+                /** @description The name of the BrokerResource */
+                brokerName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        /** @description The resource properties to be updated. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BrokerAuthenticationResourceUpdate"];
+            };
+        };
+        responses: {
+            /** @description Azure operation completed successfully. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrokerAuthenticationResource"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    BrokerAuthorization_listByBrokerResource: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the BrokerResource */
+                brokerName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Azure operation completed successfully. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrokerAuthorizationResourceListResult"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    BrokerAuthorization_get: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the BrokerAuthorizationResource */
+                authorizationName: string;
+                /** @description The name of the BrokerResource */
+                brokerName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Azure operation completed successfully. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrokerAuthorizationResource"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    BrokerAuthorization_createOrUpdate: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the BrokerAuthorizationResource */
+                authorizationName: string;
+                /** @description The name of the BrokerResource */
+                brokerName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        /** @description Resource create parameters. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BrokerAuthorizationResource"];
+            };
+        };
+        responses: {
+            /** @description Resource 'BrokerAuthorizationResource' update operation succeeded */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrokerAuthorizationResource"];
+                };
+            };
+            /** @description Resource 'BrokerAuthorizationResource' create operation succeeded */
+            201: {
+                headers: {
+                    /** @description A link to the status monitor */
+                    "Azure-AsyncOperation"?: string;
+                    /** @description The Retry-After header can indicate how long the client should wait before polling the operation status. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrokerAuthorizationResource"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    BrokerAuthorization_delete: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the BrokerAuthorizationResource */
+                authorizationName: string;
+                /** @description The name of the BrokerResource */
+                brokerName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Resource deletion accepted. */
+            202: {
+                headers: {
+                    /** @description The Location header contains the URL where the status of the long running operation can be checked. */
+                    Location?: string;
+                    /** @description The Retry-After header can indicate how long the client should wait before polling the operation status. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Resource does not exist. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    BrokerAuthorization_update: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the BrokerAuthorizationResource */
+                authorizationName: string;
+                /** @description The name of the BrokerResource */
+                brokerName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        /** @description The resource properties to be updated. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BrokerAuthorizationResourceUpdate"];
+            };
+        };
+        responses: {
+            /** @description Azure operation completed successfully. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrokerAuthorizationResource"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    BrokerListener_listByBrokerResource: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the BrokerResource */
+                brokerName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Azure operation completed successfully. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrokerListenerResourceListResult"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    BrokerListener_get: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the BrokerResource */
+                brokerName: string;
+                /** @description The name of the BrokerListenerResource */
+                listenerName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Azure operation completed successfully. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrokerListenerResource"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    BrokerListener_createOrUpdate: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the BrokerResource */
+                brokerName: string;
+                /** @description The name of the BrokerListenerResource */
+                listenerName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        /** @description Resource create parameters. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BrokerListenerResource"];
+            };
+        };
+        responses: {
+            /** @description Resource 'BrokerListenerResource' update operation succeeded */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrokerListenerResource"];
+                };
+            };
+            /** @description Resource 'BrokerListenerResource' create operation succeeded */
+            201: {
+                headers: {
+                    /** @description A link to the status monitor */
+                    "Azure-AsyncOperation"?: string;
+                    /** @description The Retry-After header can indicate how long the client should wait before polling the operation status. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrokerListenerResource"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    BrokerListener_delete: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the BrokerResource */
+                brokerName: string;
+                /** @description The name of the BrokerListenerResource */
+                listenerName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Resource deletion accepted. */
+            202: {
+                headers: {
+                    /** @description The Location header contains the URL where the status of the long running operation can be checked. */
+                    Location?: string;
+                    /** @description The Retry-After header can indicate how long the client should wait before polling the operation status. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Resource does not exist. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    BrokerListener_update: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the BrokerResource */
+                brokerName: string;
+                /** @description The name of the BrokerListenerResource */
+                listenerName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        /** @description The resource properties to be updated. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BrokerListenerResourceUpdate"];
+            };
+        };
+        responses: {
+            /** @description Azure operation completed successfully. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BrokerListenerResource"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    DataLakeConnector_listByMqResource: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Azure operation completed successfully. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DataLakeConnectorResourceListResult"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    DataLakeConnector_get: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the DataLakeConnectorResource */
+                dataLakeConnectorName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Azure operation completed successfully. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DataLakeConnectorResource"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    DataLakeConnector_createOrUpdate: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the DataLakeConnectorResource */
+                dataLakeConnectorName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        /** @description Resource create parameters. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DataLakeConnectorResource"];
+            };
+        };
+        responses: {
+            /** @description Resource 'DataLakeConnectorResource' update operation succeeded */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DataLakeConnectorResource"];
+                };
+            };
+            /** @description Resource 'DataLakeConnectorResource' create operation succeeded */
+            201: {
+                headers: {
+                    /** @description A link to the status monitor */
+                    "Azure-AsyncOperation"?: string;
+                    /** @description The Retry-After header can indicate how long the client should wait before polling the operation status. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DataLakeConnectorResource"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    DataLakeConnector_delete: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the DataLakeConnectorResource */
+                dataLakeConnectorName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Resource deletion accepted. */
+            202: {
+                headers: {
+                    /** @description The Location header contains the URL where the status of the long running operation can be checked. */
+                    Location?: string;
+                    /** @description The Retry-After header can indicate how long the client should wait before polling the operation status. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Resource does not exist. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    DataLakeConnector_update: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the DataLakeConnectorResource */
+                dataLakeConnectorName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        /** @description The resource properties to be updated. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DataLakeConnectorResourceUpdate"];
+            };
+        };
+        responses: {
+            /** @description Azure operation completed successfully. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DataLakeConnectorResource"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    DataLakeConnectorTopicMap_listByDataLakeConnectorResource: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the DataLakeConnectorResource */
+                dataLakeConnectorName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Azure operation completed successfully. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DataLakeTopicMapResourceListResult"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    DataLakeConnectorTopicMap_get: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the DataLakeConnectorResource */
+                dataLakeConnectorName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+                /** @description The name of the DataLakeTopicMapResource */
+                topicMapName: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Azure operation completed successfully. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DataLakeTopicMapResource"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    DataLakeConnectorTopicMap_createOrUpdate: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the DataLakeConnectorResource */
+                dataLakeConnectorName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+                /** @description The name of the DataLakeTopicMapResource */
+                topicMapName: string;
+            };
+            cookie?: never;
+        };
+        /** @description Resource create parameters. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DataLakeTopicMapResource"];
+            };
+        };
+        responses: {
+            /** @description Resource 'DataLakeTopicMapResource' update operation succeeded */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DataLakeTopicMapResource"];
+                };
+            };
+            /** @description Resource 'DataLakeTopicMapResource' create operation succeeded */
+            201: {
+                headers: {
+                    /** @description A link to the status monitor */
+                    "Azure-AsyncOperation"?: string;
+                    /** @description The Retry-After header can indicate how long the client should wait before polling the operation status. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DataLakeTopicMapResource"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    DataLakeConnectorTopicMap_delete: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the DataLakeConnectorResource */
+                dataLakeConnectorName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+                /** @description The name of the DataLakeTopicMapResource */
+                topicMapName: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Resource deletion accepted. */
+            202: {
+                headers: {
+                    /** @description The Location header contains the URL where the status of the long running operation can be checked. */
+                    Location?: string;
+                    /** @description The Retry-After header can indicate how long the client should wait before polling the operation status. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Resource does not exist. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    DataLakeConnectorTopicMap_update: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the DataLakeConnectorResource */
+                dataLakeConnectorName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+                /** @description The name of the DataLakeTopicMapResource */
+                topicMapName: string;
+            };
+            cookie?: never;
+        };
+        /** @description The resource properties to be updated. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DataLakeTopicMapResourceUpdate"];
+            };
+        };
+        responses: {
+            /** @description Azure operation completed successfully. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DataLakeTopicMapResource"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    DiagnosticService_listByMqResource: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Azure operation completed successfully. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DiagnosticServiceResourceListResult"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    DiagnosticService_get: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the DiagnosticServiceResource */
+                diagnosticServiceName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Azure operation completed successfully. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DiagnosticServiceResource"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    DiagnosticService_createOrUpdate: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the DiagnosticServiceResource */
+                diagnosticServiceName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        /** @description Resource create parameters. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DiagnosticServiceResource"];
+            };
+        };
+        responses: {
+            /** @description Resource 'DiagnosticServiceResource' update operation succeeded */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DiagnosticServiceResource"];
+                };
+            };
+            /** @description Resource 'DiagnosticServiceResource' create operation succeeded */
+            201: {
+                headers: {
+                    /** @description A link to the status monitor */
+                    "Azure-AsyncOperation"?: string;
+                    /** @description The Retry-After header can indicate how long the client should wait before polling the operation status. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DiagnosticServiceResource"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    DiagnosticService_delete: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the DiagnosticServiceResource */
+                diagnosticServiceName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Resource deletion accepted. */
+            202: {
+                headers: {
+                    /** @description The Location header contains the URL where the status of the long running operation can be checked. */
+                    Location?: string;
+                    /** @description The Retry-After header can indicate how long the client should wait before polling the operation status. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Resource does not exist. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    DiagnosticService_update: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the DiagnosticServiceResource */
+                diagnosticServiceName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        /** @description The resource properties to be updated. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DiagnosticServiceResourceUpdate"];
+            };
+        };
+        responses: {
+            /** @description Azure operation completed successfully. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DiagnosticServiceResource"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    KafkaConnector_listByMqResource: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Azure operation completed successfully. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KafkaConnectorResourceListResult"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    KafkaConnector_get: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the KafkaConnectorResource */
+                kafkaConnectorName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Azure operation completed successfully. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KafkaConnectorResource"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    KafkaConnector_createOrUpdate: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the KafkaConnectorResource */
+                kafkaConnectorName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        /** @description Resource create parameters. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["KafkaConnectorResource"];
+            };
+        };
+        responses: {
+            /** @description Resource 'KafkaConnectorResource' update operation succeeded */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KafkaConnectorResource"];
+                };
+            };
+            /** @description Resource 'KafkaConnectorResource' create operation succeeded */
+            201: {
+                headers: {
+                    /** @description A link to the status monitor */
+                    "Azure-AsyncOperation"?: string;
+                    /** @description The Retry-After header can indicate how long the client should wait before polling the operation status. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KafkaConnectorResource"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    KafkaConnector_delete: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the KafkaConnectorResource */
+                kafkaConnectorName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Resource deletion accepted. */
+            202: {
+                headers: {
+                    /** @description The Location header contains the URL where the status of the long running operation can be checked. */
+                    Location?: string;
+                    /** @description The Retry-After header can indicate how long the client should wait before polling the operation status. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Resource does not exist. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    KafkaConnector_update: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the KafkaConnectorResource */
+                kafkaConnectorName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        /** @description The resource properties to be updated. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["KafkaConnectorResourceUpdate"];
+            };
+        };
+        responses: {
+            /** @description Azure operation completed successfully. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KafkaConnectorResource"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    KafkaConnectorTopicMap_listByKafkaConnectorResource: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the KafkaConnectorResource */
+                kafkaConnectorName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Azure operation completed successfully. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KafkaTopicMapResourceListResult"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    KafkaConnectorTopicMap_get: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the KafkaConnectorResource */
+                kafkaConnectorName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+                /** @description The name of the KafkaTopicMapResource */
+                topicMapName: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Azure operation completed successfully. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KafkaTopicMapResource"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    KafkaConnectorTopicMap_createOrUpdate: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the KafkaConnectorResource */
+                kafkaConnectorName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+                /** @description The name of the KafkaTopicMapResource */
+                topicMapName: string;
+            };
+            cookie?: never;
+        };
+        /** @description Resource create parameters. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["KafkaTopicMapResource"];
+            };
+        };
+        responses: {
+            /** @description Resource 'KafkaTopicMapResource' update operation succeeded */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KafkaTopicMapResource"];
+                };
+            };
+            /** @description Resource 'KafkaTopicMapResource' create operation succeeded */
+            201: {
+                headers: {
+                    /** @description A link to the status monitor */
+                    "Azure-AsyncOperation"?: string;
+                    /** @description The Retry-After header can indicate how long the client should wait before polling the operation status. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KafkaTopicMapResource"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    KafkaConnectorTopicMap_delete: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the KafkaConnectorResource */
+                kafkaConnectorName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+                /** @description The name of the KafkaTopicMapResource */
+                topicMapName: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Resource deletion accepted. */
+            202: {
+                headers: {
+                    /** @description The Location header contains the URL where the status of the long running operation can be checked. */
+                    Location?: string;
+                    /** @description The Retry-After header can indicate how long the client should wait before polling the operation status. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Resource does not exist. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    KafkaConnectorTopicMap_update: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the KafkaConnectorResource */
+                kafkaConnectorName: string;
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+                /** @description The name of the KafkaTopicMapResource */
+                topicMapName: string;
+            };
+            cookie?: never;
+        };
+        /** @description The resource properties to be updated. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["KafkaTopicMapResourceUpdate"];
+            };
+        };
+        responses: {
+            /** @description Azure operation completed successfully. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["KafkaTopicMapResource"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    MqttBridgeConnector_listByMqResource: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Azure operation completed successfully. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MqttBridgeConnectorResourceListResult"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    MqttBridgeConnector_get: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the MqttBridgeConnectorResource */
+                mqttBridgeConnectorName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Azure operation completed successfully. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MqttBridgeConnectorResource"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    MqttBridgeConnector_createOrUpdate: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the MqttBridgeConnectorResource */
+                mqttBridgeConnectorName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        /** @description Resource create parameters. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MqttBridgeConnectorResource"];
+            };
+        };
+        responses: {
+            /** @description Resource 'MqttBridgeConnectorResource' update operation succeeded */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MqttBridgeConnectorResource"];
+                };
+            };
+            /** @description Resource 'MqttBridgeConnectorResource' create operation succeeded */
+            201: {
+                headers: {
+                    /** @description A link to the status monitor */
+                    "Azure-AsyncOperation"?: string;
+                    /** @description The Retry-After header can indicate how long the client should wait before polling the operation status. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MqttBridgeConnectorResource"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    MqttBridgeConnector_delete: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the MqttBridgeConnectorResource */
+                mqttBridgeConnectorName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Resource deletion accepted. */
+            202: {
+                headers: {
+                    /** @description The Location header contains the URL where the status of the long running operation can be checked. */
+                    Location?: string;
+                    /** @description The Retry-After header can indicate how long the client should wait before polling the operation status. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Resource does not exist. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    MqttBridgeConnector_update: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the MqttBridgeConnectorResource */
+                mqttBridgeConnectorName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        /** @description The resource properties to be updated. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MqttBridgeConnectorResourceUpdate"];
+            };
+        };
+        responses: {
+            /** @description Azure operation completed successfully. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MqttBridgeConnectorResource"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    MqttBridgeTopicMap_listByMqttBridgeConnectorResource: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the MqttBridgeConnectorResource */
+                mqttBridgeConnectorName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Azure operation completed successfully. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MqttBridgeTopicMapResourceListResult"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    MqttBridgeTopicMap_get: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the MqttBridgeConnectorResource */
+                mqttBridgeConnectorName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+                /** @description The name of the MqttBridgeTopicMapResource */
+                topicMapName: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Azure operation completed successfully. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MqttBridgeTopicMapResource"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    MqttBridgeTopicMap_createOrUpdate: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the MqttBridgeConnectorResource */
+                mqttBridgeConnectorName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+                /** @description The name of the MqttBridgeTopicMapResource */
+                topicMapName: string;
+            };
+            cookie?: never;
+        };
+        /** @description Resource create parameters. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MqttBridgeTopicMapResource"];
+            };
+        };
+        responses: {
+            /** @description Resource 'MqttBridgeTopicMapResource' update operation succeeded */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MqttBridgeTopicMapResource"];
+                };
+            };
+            /** @description Resource 'MqttBridgeTopicMapResource' create operation succeeded */
+            201: {
+                headers: {
+                    /** @description A link to the status monitor */
+                    "Azure-AsyncOperation"?: string;
+                    /** @description The Retry-After header can indicate how long the client should wait before polling the operation status. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MqttBridgeTopicMapResource"];
+                };
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    MqttBridgeTopicMap_delete: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the MqttBridgeConnectorResource */
+                mqttBridgeConnectorName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+                /** @description The name of the MqttBridgeTopicMapResource */
+                topicMapName: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Resource deletion accepted. */
+            202: {
+                headers: {
+                    /** @description The Location header contains the URL where the status of the long running operation can be checked. */
+                    Location?: string;
+                    /** @description The Retry-After header can indicate how long the client should wait before polling the operation status. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Resource does not exist. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An unexpected error response. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Azure.ResourceManager.CommonTypes.ErrorResponse"];
+                };
+            };
+        };
+    };
+    MqttBridgeTopicMap_update: {
+        parameters: {
+            query: {
+                /** @description The API version to use for this operation. */
+                "api-version": components["parameters"]["Azure.ResourceManager.CommonTypes.ApiVersionParameter"];
+            };
+            header?: never;
+            path: {
+                /** @description The name of the MqResource */
+                mqName: string;
+                /** @description The name of the MqttBridgeConnectorResource */
+                mqttBridgeConnectorName: string;
+                /** @description The name of the resource group. The name is case insensitive. */
+                resourceGroupName: components["parameters"]["Azure.ResourceManager.CommonTypes.ResourceGroupNameParameter"];
+                /** @description The ID of the target subscription. The value must be an UUID. */
+                subscriptionId: components["parameters"]["Azure.ResourceManager.CommonTypes.SubscriptionIdParameter"];
+                /** @description The name of the MqttBridgeTopicMapResource */
+                topicMapName: string;
+            };
+            cookie?: never;
+        };
+        /** @description The resource properties to be updated. */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MqttBridgeTopicMapResourceUpdate"];
+            };
+        };
+        responses: {
+            /** @description Azure operation completed successfully. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MqttBridgeTopicMapResource"];
                 };
             };
             /** @description An unexpected error response. */

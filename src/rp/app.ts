@@ -67,7 +67,12 @@ export async function buildRp(options: RpOptions): Promise<FastifyInstance> {
     logger: false,
     bodyLimit: BODY_LIMIT_BYTES,
     return503OnClosing: false,
-    maxParamLength: 2048,
+    routerOptions: { maxParamLength: 2048 },
+    // Requests the router cannot even decode (e.g. invalid percent-encoding) still get ARM's shape.
+    frameworkErrors: (error, _request, reply) => {
+      const apiErr = apiError('InvalidRequestContent', { reason: error.message });
+      void reply.code(400).type('application/json; charset=utf-8').send(apiErr.toBody());
+    },
     ...(options.https ? { https: options.https } : {}),
   }) as unknown as FastifyInstance;
 

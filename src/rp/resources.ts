@@ -164,6 +164,10 @@ export class ResourceService {
     };
     if (propertiesChanged) this.validateResource(route.type, { location: desired.location, extendedLocation: desired.extendedLocation, properties: desired.properties });
 
+    // Nothing changes: answer with the resource as it is, without a write (no new systemData either).
+    if (!propertiesChanged && jsonEqual(tags ?? undefined, current.tags ?? undefined)) {
+      return { status: 200, headers: etagHeader(existing), body: current };
+    }
     const active = await this.store.operations.activeFor(route.id);
     if (active && (active.kind === 'delete' || propertiesChanged)) {
       throw apiError('Conflict', { id: route.id, reason: `a ${active.kind === 'delete' ? 'delete' : 'previous update'} is still in progress.` });

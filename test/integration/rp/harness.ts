@@ -117,7 +117,10 @@ export function httpRequest(
   const target = new URL(url);
   const transport = target.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
-    const req = transport.request(target, { method: options.method, headers: options.headers, ca: options.ca }, (res) => {
+    // Node's client sends no length for a GET/DELETE body unless told; the server would then read
+    // the body as the next request on the connection.
+    const headers = { ...options.headers, ...(options.body === undefined ? {} : { 'content-length': String(Buffer.byteLength(options.body)) }) };
+    const req = transport.request(target, { method: options.method, headers, ca: options.ca, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', reject);
