@@ -1,0 +1,61 @@
+// ARM resource → custom resource, and custom resource → the status the RP should hear. Pure.
+import { CR_API_VERSION, crPlural } from '../../src/api/custom-resources.js';
+import type { KubeObject, ObjectType } from '../cluster/index.js';
+import { AGENT_FINALIZER, ETAG_ANNOTATION, PROVIDER_LABEL, PROVIDER_LABEL_VALUE, RESOURCE_ID_ANNOTATION } from './constants.js';
+import type { ArmResource, ReportedStatus, StatusReport } from './feed-event.js';
+
+export function crType(kind: string): ObjectType {
+  return { apiVersion: CR_API_VERSION, kind, plural: crPlural(kind), namespaced: true };
+}
+
+/** The CR name: the last segment of the ARM id (ARM nesting becomes `*Ref` fields, not CR nesting). */
+export function crName(resourceId: string): string {
+  return resourceId.split('/').at(-1)!;
+}
+
+/** The custom resource the agent applies for an ARM resource: exactly the fields it owns. */
+export function toCustomResource(kind: string, namespace: string, resourceId: string, etag: string, resource: ArmResource): KubeObject {
+  const { provisioningState: _state, ...spec } = resource.properties ?? {};
+  return {
+    apiVersion: CR_API_VERSION,
+    kind,
+    metadata: {
+      name: crName(resourceId),
+      namespace,
+      labels: { [PROVIDER_LABEL]: PROVIDER_LABEL_VALUE },
+      annotations: { [RESOURCE_ID_ANNOTATION]: resourceId, [ETAG_ANNOTATION]: etag },
+      finalizers: [AGENT_FINALIZER],
+    },
+    spec,
+  };
+}
+
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason?: string;
+  message?: string;
+  /** `Error` marks a terminal failure; anything else on a False condition is progress. */
+  severity?: 'Error' | 'Warning' | 'Info';
+  observedGeneration?: number;
+  lastTransitionTime?: string;
+}
+
+/**
+ * What the cluster says about the generation the agent applied: Ready True → Succeeded, Ready
+ * False with severity Error → Failed (its reason and message), anything else → still Provisioning.
+ */
+export function statusOf(cr: KubeObject): Omit<StatusReport, 'resourceId' | 'etag'> {
+  const conditions = (cr.status?.conditions ?? []) as Condition[];
+  const ready = conditions.find((c) => c.type === 'Ready');
+  if (!ready || ready.observedGeneration !== cr.metadata.generation) return { status: 'Provisioning' };
+  if (ready.status === 'True') return { status: 'Succeeded' };
+  if (ready.status === 'False' && ready.severity === 'Error') {
+    return { status: 'Failed', error: { code: ready.reason ?? 'ReconcileFailed', message: ready.message ?? 'The operator could not reconcile the resource.' } };
+  }
+  return { status: 'Provisioning' };
+}
+
+export function isTerminal(status: string | undefined): status is Extract<ReportedStatus, 'Succeeded' | 'Failed'> {
+  return status === 'Succeeded' || status === 'Failed';
+}
