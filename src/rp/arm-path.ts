@@ -80,7 +80,7 @@ export function parseArmPath(path: string, registry: ResourceTypeRegistry): ArmR
   }
   for (const [i, name] of names.entries()) {
     const level = ancestry(type)[i]!;
-    if (!new RegExp(level.namePattern).test(name)) {
+    if (!namePattern(level.namePattern).test(name)) {
       throw apiError('InvalidResourceName', { name, pattern: level.namePattern }, { target: level.nameParameters.at(-1) });
     }
   }
@@ -99,6 +99,13 @@ export function parseArmPath(path: string, registry: ResourceTypeRegistry): ArmR
     resourceGroup,
     parentId: resourceId(subscriptionId, resourceGroup, type.parent, names),
   };
+}
+
+const patterns = new Map<string, RegExp>();
+function namePattern(source: string): RegExp {
+  let pattern = patterns.get(source);
+  if (!pattern) patterns.set(source, (pattern = new RegExp(source)));
+  return pattern;
 }
 
 /** The resource type and its ancestors, outermost first. */

@@ -21,6 +21,8 @@ export interface TokenVerifierOptions {
   authorizationUri?: string;
 }
 
+const MAX_CACHED_TOKENS = 1000;
+
 export type TokenVerifier = (authorization: string | undefined) => Promise<Caller>;
 
 /** Validates `Authorization: Bearer <jwt>`: RS256 signature by JWKS, issuer, audience, expiry (5 min skew). */
@@ -34,9 +36,15 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     throw Object.assign(error, { headers: { ...error.headers, ...challenge(error.message) } });
   };
 
+  // ARM sends the same token on many requests: a verified token is remembered until it expires, so
+  // the signature check (an RSA operation) runs once per token rather than once per request.
+  const verified = new Map<string, { caller: Caller; expiresAt: number }>();
+
   return async (authorization) => {
     const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
     if (!match) fail(apiError('AuthenticationFailed', { reason: "The 'Authorization' header is missing or is not a bearer token." }));
+    const cached = verified.get(match![1]!);
+    if (cached && cached.expiresAt > Date.now()) return cached.caller;
     try {
       const { payload } = await jwtVerify(match![1]!, keys, {
         issuer: options.issuers,
@@ -45,7 +53,10 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         clockTolerance: 300,
         requiredClaims: ['exp'],
       });
-      return callerOf(payload as Caller['claims']);
+      const caller = callerOf(payload as Caller['claims']);
+      if (verified.size >= MAX_CACHED_TOKENS) verified.delete(verified.keys().next().value!);
+      verified.set(match![1]!, { caller, expiresAt: payload.exp! * 1000 });
+      return caller;
     } catch (error) {
       if (error instanceof joseErrors.JWTExpired) return fail(apiError('ExpiredAuthenticationToken', {}, { cause: error }));
       if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'aud') {

@@ -13,8 +13,8 @@ import type { Store } from './types.js';
  * - WAL, with two connections: a writer, and a reader that sees committed data only while a write
  *   transaction is open on the writer (transaction bodies are async, so reads may interleave).
  * - synchronous=FULL: in WAL mode NORMAL survives a process crash but may lose the last commits on
- *   power loss. The RP has answered 200/201 by then, and an acknowledged ARM write must not vanish;
- *   RP write rates are low, so one fsync per commit is cheap.
+ *   power loss. The RP has answered 200/201 by then, and an acknowledged ARM write must not vanish.
+ *   Concurrent writers share a commit (group commit, below), so the fsync is paid once per batch.
  * - Writers in this process are serialised by a per-file mutex before BEGIN IMMEDIATE: better-sqlite3
  *   waits for a busy lock synchronously, so two connections of one process must never contend.
  * - Change notifications are in-process (shared by every Store opened on the same file here); several
@@ -24,6 +24,9 @@ const MIGRATIONS: Migrations = [
   ...buildMigrations('TEXT', 'INTEGER'),
   ["INSERT INTO meta (name, value) VALUES ('revision', 0)"],
 ];
+
+/** Most transactions one COMMIT carries. */
+const MAX_BATCH = 256;
 
 interface FileState {
   refs: number;
@@ -56,18 +59,64 @@ export async function openSqliteStore(path: string): Promise<Store> {
     return run;
   }
 
-  async function writeTransaction<T>(fn: (conn: SqlConn) => Promise<T>): Promise<T> {
-    return serialised(async () => {
-      writer.exec('BEGIN IMMEDIATE');
-      try {
-        const value = await fn(writeConn);
-        writer.exec('COMMIT');
-        return value;
-      } catch (error) {
-        if (writer.inTransaction) writer.exec('ROLLBACK');
-        throw error;
-      }
+  // Group commit: transactions that arrive while one is running are queued and run together in
+  // one SQLite transaction, each inside its own SAVEPOINT (a failing one rolls back alone), and
+  // share one COMMIT — one fsync for the batch instead of one per write. Each caller's promise
+  // settles only after that COMMIT, so nothing is acknowledged before it is durable.
+  interface Pending {
+    fn: (conn: SqlConn) => Promise<unknown>;
+    resolve: (value: unknown) => void;
+    reject: (error: unknown) => void;
+  }
+  const queue: Pending[] = [];
+  let flushing = false;
+
+  function writeTransaction<T>(fn: (conn: SqlConn) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      queue.push({ fn, resolve: resolve as (value: unknown) => void, reject });
+      if (!flushing) void flush();
     });
+  }
+
+  async function flush(): Promise<void> {
+    flushing = true;
+    try {
+      while (queue.length > 0) {
+        // One turn of the event loop first: requests already waiting on sockets get to enqueue
+        // their writes, so they join this commit instead of each paying for its own.
+        await new Promise((resolve) => setImmediate(resolve));
+        const batch = queue.splice(0, MAX_BATCH);
+        await serialised(() => runBatch(batch));
+      }
+    } finally {
+      flushing = false;
+    }
+  }
+
+  async function runBatch(batch: Pending[]): Promise<void> {
+    const outcomes: { ok: boolean; value: unknown }[] = [];
+    try {
+      writer.exec('BEGIN IMMEDIATE');
+      for (const item of batch) {
+        writer.exec('SAVEPOINT tx');
+        try {
+          const value = await item.fn(writeConn);
+          writer.exec('RELEASE tx');
+          outcomes.push({ ok: true, value });
+        } catch (error) {
+          // SQLite aborted the whole transaction (e.g. disk full): nothing of the batch is kept.
+          if (!writer.inTransaction) throw error;
+          writer.exec('ROLLBACK TO tx; RELEASE tx');
+          outcomes.push({ ok: false, value: error });
+        }
+      }
+      writer.exec('COMMIT');
+    } catch (error) {
+      if (writer.inTransaction) writer.exec('ROLLBACK');
+      for (const item of batch) item.reject(error);
+      return;
+    }
+    batch.forEach((item, i) => (outcomes[i]!.ok ? item.resolve(outcomes[i]!.value) : item.reject(outcomes[i]!.value)));
   }
 
   await writeTransaction((conn) => applyMigrations(conn, MIGRATIONS));

@@ -12,16 +12,36 @@ function request(url: string, method: string, token: string, body: unknown, opti
   return httpRequest(url, {
     method,
     ca: options.ca,
-    headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
 }
 
-export async function readFeed(url: string, token: string, clusterId: string, since?: number, options: AgentClientOptions = {}): Promise<{ events: FeedEvent[] }> {
+export async function readFeed(
+  url: string,
+  token: string,
+  clusterId: string,
+  since?: number,
+  options: AgentClientOptions = {},
+): Promise<{ events: FeedEvent[] }> {
   const query = since === undefined ? '' : `?since=${since}`;
-  const response = await request(`${url}/agent/v1/clusters/${encodeURIComponent(clusterId)}/resources${query}`, 'GET', token, undefined, options);
+  const response = await request(
+    `${url}/agent/v1/clusters/${encodeURIComponent(clusterId)}/resources${query}`,
+    'GET',
+    token,
+    undefined,
+    options,
+  );
   if (response.status !== 200) throw new Error(`feed: ${response.status} ${response.text}`);
-  return { events: response.text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as FeedEvent) };
+  return {
+    events: response.text
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => JSON.parse(line) as FeedEvent),
+  };
 }
 
 /**
@@ -47,7 +67,13 @@ export async function completeOperations(
     }
   }
   if (reports.length === 0) return 0;
-  const response = await request(`${url}/agent/v1/clusters/${encodeURIComponent(clusterId)}/status`, 'POST', token, { reports }, options);
+  const response = await request(
+    `${url}/agent/v1/clusters/${encodeURIComponent(clusterId)}/status`,
+    'POST',
+    token,
+    { reports },
+    options,
+  );
   if (response.status !== 200) throw new Error(`status: ${response.status} ${response.text}`);
   return reports.length;
 }

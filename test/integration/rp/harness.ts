@@ -26,11 +26,19 @@ export interface RpHarness {
   app: FastifyInstance;
   store: Store;
   /** A user token (what ARM forwards); claims can be overridden. */
-  token(claims?: Record<string, unknown>, options?: { expiresIn?: string; audience?: string; key?: KeyLike }): Promise<string>;
+  token(
+    claims?: Record<string, unknown>,
+    options?: { expiresIn?: string; audience?: string; key?: KeyLike },
+  ): Promise<string>;
   /** A token of a cluster's agent identity. */
   agentToken(clusterId?: string): Promise<string>;
   /** fetch against the RP with a user token, JSON in and out. */
-  call(method: string, pathAndQuery: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; body: any }>;
+  call(
+    method: string,
+    pathAndQuery: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; headers: Headers; body: any }>;
   close(): Promise<void>;
 }
 
@@ -66,7 +74,10 @@ export async function startRp(options: HarnessOptions = {}): Promise<RpHarness> 
   const address = app.server.address() as { port: number };
   const url = `${options.tls ? 'https' : 'http'}://127.0.0.1:${address.port}`;
 
-  const sign = async (claims: Record<string, unknown>, opts: { expiresIn?: string; audience?: string; key?: KeyLike } = {}) =>
+  const sign = async (
+    claims: Record<string, unknown>,
+    opts: { expiresIn?: string; audience?: string; key?: KeyLike } = {},
+  ) =>
     new SignJWT({ tid: TENANT, ...claims })
       .setProtectedHeader({ alg: 'RS256', kid: 'test-key' })
       .setIssuer(ISSUER)
@@ -79,7 +90,8 @@ export async function startRp(options: HarnessOptions = {}): Promise<RpHarness> 
     url,
     app,
     store,
-    token: (claims = {}, opts) => sign({ upn: 'ops@contoso.com', oid: '0b6a2e1f-0000-4000-8000-000000000001', ...claims }, opts),
+    token: (claims = {}, opts) =>
+      sign({ upn: 'ops@contoso.com', oid: '0b6a2e1f-0000-4000-8000-000000000001', ...claims }, opts),
     agentToken: (clusterId = CLUSTER) => sign({ appid: 'iotmq-agent', idtyp: 'app', xms_mirid: clusterId }),
     async call(method, pathAndQuery, body, headers = {}) {
       const response = await httpRequest(`${url}${pathAndQuery}`, {
@@ -119,14 +131,18 @@ export function httpRequest(
   return new Promise((resolve, reject) => {
     // Node's client sends no length for a GET/DELETE body unless told; the server would then read
     // the body as the next request on the connection.
-    const headers = { ...options.headers, ...(options.body === undefined ? {} : { 'content-length': String(Buffer.byteLength(options.body)) }) };
+    const headers = {
+      ...options.headers,
+      ...(options.body === undefined ? {} : { 'content-length': String(Buffer.byteLength(options.body)) }),
+    };
     const req = transport.request(target, { method: options.method, headers, ca: options.ca, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', reject);
       res.on('end', () => {
         const headers = new Headers();
-        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+        for (const [k, v] of Object.entries(res.headers))
+          if (v !== undefined) headers.set(k, Array.isArray(v) ? v.join(', ') : v);
         resolve({ status: res.statusCode ?? 0, headers, text: Buffer.concat(chunks).toString('utf8') });
       });
     });
@@ -136,7 +152,11 @@ export function httpRequest(
 }
 
 /** `PUT /subscriptions/{id}?api-version=2.0` as ARM sends it when a subscription registers the provider. */
-export async function registerSubscription(rp: RpHarness, state = 'Registered', subscriptionId = SUBSCRIPTION): Promise<void> {
+export async function registerSubscription(
+  rp: RpHarness,
+  state = 'Registered',
+  subscriptionId = SUBSCRIPTION,
+): Promise<void> {
   const response = await rp.call('PUT', `/subscriptions/${subscriptionId}?api-version=2.0`, {
     state,
     registrationDate: 'Mon, 13 Nov 2023 09:00:00 GMT',
@@ -145,8 +165,14 @@ export async function registerSubscription(rp: RpHarness, state = 'Registered', 
   if (response.status !== 200) throw new Error(`subscription registration failed: ${JSON.stringify(response.body)}`);
 }
 
-export const rg = (name = 'plant') => `/subscriptions/${SUBSCRIPTION}/resourceGroups/${name}/providers/Microsoft.IoTOperationsMQ`;
+export const rg = (name = 'plant') =>
+  `/subscriptions/${SUBSCRIPTION}/resourceGroups/${name}/providers/Microsoft.IoTOperationsMQ`;
 
 export function mqBody(overrides: Record<string, unknown> = {}) {
-  return { location: 'eastus', extendedLocation: { name: CUSTOM_LOCATION, type: 'CustomLocation' }, properties: {}, ...overrides };
+  return {
+    location: 'eastus',
+    extendedLocation: { name: CUSTOM_LOCATION, type: 'CustomLocation' },
+    properties: {},
+    ...overrides,
+  };
 }

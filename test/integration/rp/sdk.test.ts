@@ -31,7 +31,10 @@ beforeAll(async () => {
     endpoint: rp.url,
     credentialScopes: ['https://management.azure.com/.default'],
     additionalPolicies: [
-      { position: 'perCall', policy: { name: 'trustTestCa', sendRequest: (request, next) => ((request.agent = agent), next(request)) } },
+      {
+        position: 'perCall',
+        policy: { name: 'trustTestCa', sendRequest: (request, next) => ((request.agent = agent), next(request)) },
+      },
     ],
   });
   // The cluster side: an agent that converges everything it is given, over the real agent API.
@@ -74,7 +77,9 @@ describe('Azure SDK generic resources', () => {
     for (const type of types) {
       const got = await client.resources.getById(idOf(type), API_VERSION);
       expect(got.type).toBe(type.armType);
-      const updated = await client.resources.beginUpdateByIdAndWait(idOf(type), API_VERSION, { tags: { updated: 'sdk' } });
+      const updated = await client.resources.beginUpdateByIdAndWait(idOf(type), API_VERSION, {
+        tags: { updated: 'sdk' },
+      });
       expect(updated.tags).toEqual({ updated: 'sdk' });
     }
   });

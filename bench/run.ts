@@ -1,0 +1,20 @@
+// `npm run bench -- <name>`: runs one benchmark (or all) and prints its figures as ratios to the
+// peer it is measured beside. Benchmarks are never tests: no thresholds fail a build here.
+import { pathToFileURL } from 'node:url';
+
+const BENCHMARKS: Record<string, () => Promise<void>> = {
+  rp: async () => (await import('./rp.js')).runRpBenchmark(),
+};
+
+const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const selected = names.length ? names : Object.keys(BENCHMARKS);
+for (const name of selected) {
+  const run = BENCHMARKS[name];
+  if (!run) {
+    console.error(`unknown benchmark '${name}'; known: ${Object.keys(BENCHMARKS).join(', ')}`);
+    process.exitCode = 2;
+    break;
+  }
+  await run();
+}
+void pathToFileURL;
