@@ -35,9 +35,17 @@ const token = await new SignJWT({ upn: 'bench@contoso.com', tid: 'tenant' })
 const rpUrl = `http://127.0.0.1:${(rp.server.address() as { port: number }).port}`;
 const base = `/subscriptions/${SUB}/resourceGroups/bench/providers/Microsoft.IoTOperationsMQ`;
 const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
-await fetch(`${rpUrl}/subscriptions/${SUB}?api-version=2.0`, { method: 'PUT', headers, body: JSON.stringify({ state: 'Registered', properties: {} }) });
+await fetch(`${rpUrl}/subscriptions/${SUB}?api-version=2.0`, {
+  method: 'PUT',
+  headers,
+  body: JSON.stringify({ state: 'Registered', properties: {} }),
+});
 const body = { location: 'eastus', extendedLocation: { name: CL, type: 'CustomLocation' }, properties: {} };
-const created = await fetch(`${rpUrl}${base}/mq/bench-get?api-version=2023-10-04-preview`, { method: 'PUT', headers, body: JSON.stringify(body) });
+const created = await fetch(`${rpUrl}${base}/mq/bench-get?api-version=2023-10-04-preview`, {
+  method: 'PUT',
+  headers,
+  body: JSON.stringify(body),
+});
 const stored = await created.text();
 
 const bare = Fastify();

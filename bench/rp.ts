@@ -19,7 +19,9 @@ const CONNECTIONS = 16;
 
 function load(options: autocannon.Options): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => {
-    autocannon({ duration: DURATION_S, connections: CONNECTIONS, ...options }, (error, result) => (error ? reject(error) : resolve(result)));
+    autocannon({ duration: DURATION_S, connections: CONNECTIONS, ...options }, (error, result) =>
+      error ? reject(error) : resolve(result),
+    );
   });
 }
 
@@ -34,7 +36,10 @@ function describe(result: autocannon.Result) {
 }
 
 export async function runRpBenchmark(): Promise<void> {
-  const child = fork(path.join(import.meta.dirname, 'rp-servers.ts'), { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
+  const child = fork(path.join(import.meta.dirname, 'rp-servers.ts'), {
+    execArgv: ['--import', 'tsx'],
+    stdio: 'inherit',
+  });
   const servers = await new Promise<Servers>((resolve) => child.once('message', (m) => resolve(m as Servers)));
   try {
     const auth = { authorization: `Bearer ${servers.token}` };
@@ -50,27 +55,44 @@ export async function runRpBenchmark(): Promise<void> {
             method: 'PUT',
             headers: { ...auth, 'content-type': 'application/json' },
             body: JSON.stringify(servers.body),
-            setupRequest: (request) => ({ ...request, path: `${servers.base}/mq/put-${n++}?api-version=2023-10-04-preview` }),
+            setupRequest: (request) => ({
+              ...request,
+              path: `${servers.base}/mq/put-${n++}?api-version=2023-10-04-preview`,
+            }),
           },
         ],
       }),
     );
-    const barePut = describe(
-      await load({ url: `${servers.bareUrl}/stored`, method: 'GET' }),
-    );
+    const barePut = describe(await load({ url: `${servers.bareUrl}/stored`, method: 'GET' }));
     const rows = [
       ['bare fastify GET (peer)', bareGet],
       ['RP GET', rpGet],
       ['RP PUT (create, SQLite)', rpPut],
     ] as const;
     console.log(`\nRP benchmark: ${DURATION_S}s per run, ${CONNECTIONS} connections, autocannon in a separate process`);
-    console.log('run'.padEnd(28), 'req/s'.padStart(9), 'p50 ms'.padStart(8), 'p99 ms'.padStart(8), 'non-2xx'.padStart(8));
+    console.log(
+      'run'.padEnd(28),
+      'req/s'.padStart(9),
+      'p50 ms'.padStart(8),
+      'p99 ms'.padStart(8),
+      'non-2xx'.padStart(8),
+    );
     for (const [name, r] of rows) {
-      console.log(name.padEnd(28), r.rps.toFixed(0).padStart(9), String(r.p50).padStart(8), String(r.p99).padStart(8), String(r.non2xx + r.errors).padStart(8));
+      console.log(
+        name.padEnd(28),
+        r.rps.toFixed(0).padStart(9),
+        String(r.p50).padStart(8),
+        String(r.p99).padStart(8),
+        String(r.non2xx + r.errors).padStart(8),
+      );
     }
     console.log(`\nRP GET / bare GET throughput: ${(rpGet.rps / bareGet.rps).toFixed(2)}x   (goal >= 0.6x)`);
-    console.log(`RP GET p50 / bare p50: ${(rpGet.p50 / Math.max(bareGet.p50, 0.001)).toFixed(2)}x   p99: ${(rpGet.p99 / Math.max(bareGet.p99, 0.001)).toFixed(2)}x`);
-    console.log(`RP PUT accepted: ${rpPut.rps.toFixed(0)}/s = ${(rpPut.rps / bareGet.rps).toFixed(2)}x bare GET   (goal >= 2000/s)`);
+    console.log(
+      `RP GET p50 / bare p50: ${(rpGet.p50 / Math.max(bareGet.p50, 0.001)).toFixed(2)}x   p99: ${(rpGet.p99 / Math.max(bareGet.p99, 0.001)).toFixed(2)}x`,
+    );
+    console.log(
+      `RP PUT accepted: ${rpPut.rps.toFixed(0)}/s = ${(rpPut.rps / bareGet.rps).toFixed(2)}x bare GET   (goal >= 2000/s)`,
+    );
     void barePut;
   } finally {
     child.disconnect();

@@ -6,13 +6,48 @@ import type { ResourceType, ResourceTypeRegistry } from '../../src/api/registry.
 
 /** Keys of apiextensions.k8s.io/v1 JSONSchemaProps that we carry over from the API's schemas. */
 const STRUCTURAL_KEYS = new Set([
-  'type', 'format', 'description', 'properties', 'required', 'items', 'enum', 'default',
-  'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'minLength', 'maxLength', 'pattern',
-  'minItems', 'maxItems', 'uniqueItems', 'minProperties', 'maxProperties', 'additionalProperties', 'nullable',
+  'type',
+  'format',
+  'description',
+  'properties',
+  'required',
+  'items',
+  'enum',
+  'default',
+  'minimum',
+  'maximum',
+  'exclusiveMinimum',
+  'exclusiveMaximum',
+  'minLength',
+  'maxLength',
+  'pattern',
+  'minItems',
+  'maxItems',
+  'uniqueItems',
+  'minProperties',
+  'maxProperties',
+  'additionalProperties',
+  'nullable',
 ]);
 
 /** Formats the Kubernetes API server validates; others (e.g. Azure's `arm-id`) are left out. */
-const KUBERNETES_FORMATS = new Set(['int32', 'int64', 'float', 'double', 'byte', 'date', 'date-time', 'duration', 'uri', 'uuid', 'hostname', 'ipv4', 'ipv6', 'email', 'password']);
+const KUBERNETES_FORMATS = new Set([
+  'int32',
+  'int64',
+  'float',
+  'double',
+  'byte',
+  'date',
+  'date-time',
+  'duration',
+  'uri',
+  'uuid',
+  'hostname',
+  'ipv4',
+  'ipv6',
+  'email',
+  'password',
+]);
 
 /** Extra printer columns per kind, besides Ready, Reason and Age. */
 const PRINTER_COLUMNS: Record<string, { name: string; type: string; jsonPath: string }[]> = {
@@ -33,7 +68,11 @@ const CONDITION_SCHEMA: JsonSchema = {
   properties: {
     type: { type: 'string', description: 'Condition type, e.g. Ready.' },
     status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
-    observedGeneration: { type: 'integer', format: 'int64', description: 'The generation this condition was computed from.' },
+    observedGeneration: {
+      type: 'integer',
+      format: 'int64',
+      description: 'The generation this condition was computed from.',
+    },
     lastTransitionTime: { type: 'string', format: 'date-time' },
     reason: { type: 'string', description: 'PascalCase reason for the last transition.' },
     message: { type: 'string', description: 'What happened, for people.' },
@@ -44,7 +83,11 @@ const STATUS_SCHEMA: JsonSchema = {
   type: 'object',
   description: 'Observed state, written by the operator.',
   properties: {
-    observedGeneration: { type: 'integer', format: 'int64', description: 'The spec generation the operator last reconciled.' },
+    observedGeneration: {
+      type: 'integer',
+      format: 'int64',
+      description: 'The spec generation the operator last reconciled.',
+    },
     conditions: {
       type: 'array',
       items: CONDITION_SCHEMA,
@@ -116,16 +159,21 @@ export function structural(schema: JsonSchema): JsonSchema {
     result[key] = value;
   }
   const known = schema['x-known-values'] as string[] | undefined;
-  if (known?.length) result.description = `${result.description ?? ''}${result.description ? ' ' : ''}Known values: ${known.join(', ')}.`;
+  if (known?.length)
+    result.description = `${result.description ?? ''}${result.description ? ' ' : ''}Known values: ${known.join(', ')}.`;
   if (schema.properties) {
-    result.properties = Object.fromEntries(Object.entries(schema.properties as Record<string, JsonSchema>).map(([k, v]) => [k, structural(v)]));
+    result.properties = Object.fromEntries(
+      Object.entries(schema.properties as Record<string, JsonSchema>).map(([k, v]) => [k, structural(v)]),
+    );
   }
   if (schema.items) result.items = structural(schema.items as JsonSchema);
-  if (typeof schema.additionalProperties === 'object') result.additionalProperties = structural(schema.additionalProperties as JsonSchema);
+  if (typeof schema.additionalProperties === 'object')
+    result.additionalProperties = structural(schema.additionalProperties as JsonSchema);
   else delete result.additionalProperties;
   if (result.type === 'object' && !result.properties && !result.additionalProperties) {
     result['x-kubernetes-preserve-unknown-fields'] = true;
   }
-  if (result.type === undefined) throw new Error(`schema without a type cannot be structural: ${JSON.stringify(schema).slice(0, 200)}`);
+  if (result.type === undefined)
+    throw new Error(`schema without a type cannot be structural: ${JSON.stringify(schema).slice(0, 200)}`);
   return result;
 }

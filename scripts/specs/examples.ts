@@ -22,7 +22,12 @@ const ASYNC_BASE = `https://management.azure.com/providers/Microsoft.IoTOperatio
 export const PUT_BODY_PARAMETER = 'resource';
 export const PATCH_BODY_PARAMETER = 'properties';
 
-type Example = { title: string; operationId: string; parameters: Record<string, unknown>; responses: Record<string, unknown> };
+type Example = {
+  title: string;
+  operationId: string;
+  parameters: Record<string, unknown>;
+  responses: Record<string, unknown>;
+};
 
 /** One example file per operation, keyed by file name (`<operationId>.json`). */
 export function buildExamples(document: OpenApiDocument, registry: ResourceTypeRegistry): Map<string, Example> {
@@ -72,7 +77,11 @@ export function buildExamples(document: OpenApiDocument, registry: ResourceTypeR
     add({
       title: `Update the tags of ${label}`,
       operationId: type.operations.update,
-      parameters: { 'api-version': API_VERSION, ...path, [PATCH_BODY_PARAMETER]: { tags: { ...sample.tags, owner: 'line-3' } } },
+      parameters: {
+        'api-version': API_VERSION,
+        ...path,
+        [PATCH_BODY_PARAMETER]: { tags: { ...sample.tags, owner: 'line-3' } },
+      },
       responses: { '200': { body: { ...resource, tags: { ...sample.tags, owner: 'line-3' } } } },
     });
     add({
@@ -91,7 +100,9 @@ export function buildExamples(document: OpenApiDocument, registry: ResourceTypeR
     });
     for (const operationId of type.operations.lists) {
       const bySubscription = operationId.endsWith('_ListBySubscription');
-      const scope = bySubscription ? { subscriptionId: SUBSCRIPTION } : Object.fromEntries(Object.entries(path).slice(0, -1));
+      const scope = bySubscription
+        ? { subscriptionId: SUBSCRIPTION }
+        : Object.fromEntries(Object.entries(path).slice(0, -1));
       add({
         title: `List ${sample.plural} ${bySubscription ? 'in a subscription' : type.parent ? `of a ${sampleOf(type.parent).label.replace(/^(a|an|the) /, '')}` : 'in a resource group'}`,
         operationId,

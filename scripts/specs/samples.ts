@@ -84,7 +84,10 @@ export const SAMPLES: Record<string, Sample> = {
     tags,
     properties: {
       listenerRef: ['listener'],
-      authenticationMethods: [{ sat: { audiences: ['aio-mq'] } }, { usernamePassword: { secretName: 'plant-passwords' } }],
+      authenticationMethods: [
+        { sat: { audiences: ['aio-mq'] } },
+        { usernamePassword: { secretName: 'plant-passwords' } },
+      ],
     },
   },
   BrokerAuthorization: {
@@ -159,7 +162,13 @@ export const SAMPLES: Record<string, Sample> = {
           qos: 1,
           sharedSubscription: { groupName: 'bridge', groupMinimumShareNumber: 2 },
         },
-        { name: 'commands-down', direction: 'remote-to-local', source: 'commands/plant-1/+', target: 'commands', qos: 1 },
+        {
+          name: 'commands-down',
+          direction: 'remote-to-local',
+          source: 'commands/plant-1/+',
+          target: 'commands',
+          qos: 1,
+        },
       ],
     },
   },
@@ -197,10 +206,22 @@ export const SAMPLES: Record<string, Sample> = {
       copyMqttProperties: 'Enabled',
       routes: [
         {
-          mqttToKafka: { name: 'telemetry', mqttTopic: 'telemetry/#', kafkaTopic: 'plant-telemetry', kafkaAcks: 'all', qos: 1 },
+          mqttToKafka: {
+            name: 'telemetry',
+            mqttTopic: 'telemetry/#',
+            kafkaTopic: 'plant-telemetry',
+            kafkaAcks: 'all',
+            qos: 1,
+          },
         },
         {
-          kafkaToMqtt: { name: 'setpoints', kafkaTopic: 'plant-setpoints', mqttTopic: 'setpoints', consumerGroupId: 'plant-1', qos: 1 },
+          kafkaToMqtt: {
+            name: 'setpoints',
+            kafkaTopic: 'plant-setpoints',
+            mqttTopic: 'setpoints',
+            consumerGroupId: 'plant-1',
+            qos: 1,
+          },
         },
       ],
     },

@@ -30,7 +30,8 @@ class Flattener {
       return this.flatten(target, [...seen, name]);
     }
     let result: JsonSchema = {};
-    for (const part of (schema.allOf as JsonSchema[] | undefined) ?? []) result = merge(result, this.flatten(part, seen));
+    for (const part of (schema.allOf as JsonSchema[] | undefined) ?? [])
+      result = merge(result, this.flatten(part, seen));
     const { allOf: _allOf, anyOf, properties, items, additionalProperties, ...own } = schema;
     result = merge(result, own);
     if (anyOf) result = merge(result, this.flattenUnion(anyOf as JsonSchema[], seen));
@@ -61,7 +62,9 @@ class Flattener {
     const flattened = variants.map((v) => this.flatten(v, seen));
     const types = new Set(flattened.map((v) => v.type));
     if (types.size !== 1) throw new Error(`unsupported union of types ${[...types].join(', ')}`);
-    const values = flattened.flatMap((v) => (v.enum as unknown[] | undefined) ?? (v['x-known-values'] as unknown[] | undefined) ?? []);
+    const values = flattened.flatMap(
+      (v) => (v.enum as unknown[] | undefined) ?? (v['x-known-values'] as unknown[] | undefined) ?? [],
+    );
     const open = flattened.some((v) => v.enum === undefined && v['x-known-values'] === undefined);
     const union: JsonSchema = { type: [...types][0] };
     if (open) union['x-known-values'] = values;

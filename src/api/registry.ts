@@ -1,4 +1,11 @@
-import { loadOpenApi, PROVIDER_NAMESPACE, refName, type JsonSchema, type OpenApiDocument, type OpenApiOperation } from './openapi.js';
+import {
+  loadOpenApi,
+  PROVIDER_NAMESPACE,
+  refName,
+  type JsonSchema,
+  type OpenApiDocument,
+  type OpenApiOperation,
+} from './openapi.js';
 
 /**
  * One resource type of the provider, as the emitted spec defines it. The RP's handlers, the
@@ -21,7 +28,13 @@ export interface ResourceType {
   /** Schema names in the spec's components. */
   readonly schemas: { readonly resource: string; readonly properties: string; readonly update: string };
   /** operationIds with the Swagger casing, e.g. `BrokerListener_CreateOrUpdate`. */
-  readonly operations: { readonly get: string; readonly createOrUpdate: string; readonly update: string; readonly delete: string; readonly lists: readonly string[] };
+  readonly operations: {
+    readonly get: string;
+    readonly createOrUpdate: string;
+    readonly update: string;
+    readonly delete: string;
+    readonly lists: readonly string[];
+  };
   /** The custom resource kind on clusters (`mq` itself has none: it only groups). */
   readonly crKind?: string;
 }
@@ -95,7 +108,9 @@ function parseResourcePath(path: string): { segments: string[]; nameParameters: 
   const nameParameters: string[] = [];
   for (let i = 0; i < parts.length; i += 2) {
     segments.push(parts[i]!);
-    nameParameters.push(/^\{(.+)\}$/.exec(parts[i + 1] ?? '')?.[1] ?? fail(`spec: ${path} has no name after ${parts[i]}`));
+    nameParameters.push(
+      /^\{(.+)\}$/.exec(parts[i + 1] ?? '')?.[1] ?? fail(`spec: ${path} has no name after ${parts[i]}`),
+    );
   }
   return { segments, nameParameters };
 }

@@ -3,7 +3,8 @@ import addFormatsModule, { type FormatsPlugin } from 'ajv-formats';
 import { loadOpenApi, type OpenApiDocument } from './openapi.js';
 
 // ajv-formats ships CommonJS with a default export; under NodeNext it arrives wrapped.
-const addFormats = ((addFormatsModule as unknown as { default?: FormatsPlugin }).default ?? addFormatsModule) as FormatsPlugin;
+const addFormats = ((addFormatsModule as unknown as { default?: FormatsPlugin }).default ??
+  addFormatsModule) as FormatsPlugin;
 
 /** One offending property, in ARM's terms: `target` is the JSON path into the request body. */
 export interface SchemaViolation {
@@ -25,7 +26,10 @@ export class SchemaValidator {
     // Azure formats without a JSON Schema counterpart: checked elsewhere (ids) or free-form.
     this.ajv.addFormat('arm-id', true);
     this.ajv.addFormat('duration', true);
-    this.ajv.addFormat('int32', { type: 'number', validate: (n: number) => Number.isInteger(n) && n >= -(2 ** 31) && n < 2 ** 31 });
+    this.ajv.addFormat('int32', {
+      type: 'number',
+      validate: (n: number) => Number.isInteger(n) && n >= -(2 ** 31) && n < 2 ** 31,
+    });
     this.ajv.addFormat('int64', { type: 'number', validate: (n: number) => Number.isInteger(n) });
     this.ajv.addFormat('float', { type: 'number', validate: () => true });
     this.ajv.addFormat('double', { type: 'number', validate: () => true });

@@ -62,7 +62,8 @@ export function registerAgentApi(app: FastifyInstance, options: AgentApiOptions)
         let skipToken: string | undefined;
         do {
           const page = await store.resources.listByCustomLocations(scope, { top: PAGE, skipToken });
-          for (const row of page.items) first.push({ type: 'upsert', revision: row.revision, id: row.id, etag: row.etag, resource: row.body });
+          for (const row of page.items)
+            first.push({ type: 'upsert', revision: row.revision, id: row.id, etag: row.etag, resource: row.body });
           skipToken = page.nextSkipToken;
         } while (skipToken);
         first.push({ type: 'bookmark', revision: since });
@@ -88,25 +89,35 @@ export function registerAgentApi(app: FastifyInstance, options: AgentApiOptions)
     },
   );
 
-  app.post<{ Params: { clusterId: string }; Body: unknown }>(`${AGENT_API_PREFIX}/:clusterId/status`, async (request, reply) => {
-    const clusterId = await authorize(request);
-    const reports = parseReports(request.body);
-    const outcomes = [];
-    for (const report of reports) outcomes.push({ resourceId: report.resourceId, outcome: await sync.report(clusterId, report) });
-    return reply.code(200).send({ results: outcomes });
-  });
+  app.post<{ Params: { clusterId: string }; Body: unknown }>(
+    `${AGENT_API_PREFIX}/:clusterId/status`,
+    async (request, reply) => {
+      const clusterId = await authorize(request);
+      const reports = parseReports(request.body);
+      const outcomes = [];
+      for (const report of reports)
+        outcomes.push({ resourceId: report.resourceId, outcome: await sync.report(clusterId, report) });
+      return reply.code(200).send({ results: outcomes });
+    },
+  );
 }
 
 function sendNdjson(reply: FastifyReply, stream: PassThrough) {
-  return reply.code(200).header('content-type', 'application/x-ndjson; charset=utf-8').header('cache-control', 'no-store').send(stream);
+  return reply
+    .code(200)
+    .header('content-type', 'application/x-ndjson; charset=utf-8')
+    .header('cache-control', 'no-store')
+    .send(stream);
 }
 
 async function readBatch(store: Store, scope: string[], since: number): Promise<{ events: FeedEvent[]; next: number }> {
   const current = await store.feed.currentRevision();
-  const changes = await store.feed.changesSince(scope, since, PAGE).catch((error: { code?: string; oldestRevision?: number }) => {
-    if (error.code === 'Gone') throw apiError('Gone', { since, oldest: error.oldestRevision ?? 0 }, { cause: error });
-    throw error;
-  });
+  const changes = await store.feed
+    .changesSince(scope, since, PAGE)
+    .catch((error: { code?: string; oldestRevision?: number }) => {
+      if (error.code === 'Gone') throw apiError('Gone', { since, oldest: error.oldestRevision ?? 0 }, { cause: error });
+      throw error;
+    });
   const events = changes.map(toFeedEvent);
   // With a short page the feed is complete up to `current`, even if nothing of ours changed.
   const next = changes.length < PAGE ? Math.max(current, changes.at(-1)?.revision ?? since) : changes.at(-1)!.revision;
@@ -149,12 +160,18 @@ function toFeedEvent(change: ChangeEvent): FeedEvent {
 const STATUSES = new Set(['Provisioning', 'Updating', 'Succeeded', 'Failed', 'Deleted']);
 
 function parseReports(body: unknown): StatusReport[] {
-  const list = Array.isArray((body as { reports?: unknown })?.reports) ? (body as { reports: unknown[] }).reports : [body];
+  const list = Array.isArray((body as { reports?: unknown })?.reports)
+    ? (body as { reports: unknown[] }).reports
+    : [body];
   return list.map((item, i) => {
     const r = item as Partial<StatusReport> | null;
     const target = list.length > 1 ? `reports[${i}]` : '';
     if (!r || typeof r.resourceId !== 'string' || typeof r.etag !== 'string' || !STATUSES.has(r.status as string)) {
-      throw apiError('BadRequest', { message: `A status report needs resourceId, etag and status (${[...STATUSES].join(', ')}).` }, { target });
+      throw apiError(
+        'BadRequest',
+        { message: `A status report needs resourceId, etag and status (${[...STATUSES].join(', ')}).` },
+        { target },
+      );
     }
     return { resourceId: r.resourceId, etag: r.etag, status: r.status!, error: r.error };
   });

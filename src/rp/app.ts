@@ -57,7 +57,12 @@ export async function buildRp(options: RpOptions): Promise<FastifyInstance> {
     {
       name: `${PROVIDER_NAMESPACE}/register/action`,
       isDataAction: false,
-      display: { provider: 'Azure IoT MQ', resource: 'Subscription', operation: 'Register Provider', description: 'Registers the subscription for the provider.' },
+      display: {
+        provider: 'Azure IoT MQ',
+        resource: 'Subscription',
+        operation: 'Register Provider',
+        description: 'Registers the subscription for the provider.',
+      },
       origin: 'user,system',
     },
     ...providerOperations(registry),
@@ -71,20 +76,24 @@ export async function buildRp(options: RpOptions): Promise<FastifyInstance> {
     // Requests the router cannot even decode (e.g. invalid percent-encoding) still get ARM's shape.
     frameworkErrors: (error, _request, reply) => {
       const apiErr = apiError('InvalidRequestContent', { reason: error.message });
-      void reply.code(400).type('application/json; charset=utf-8').send(apiErr.toBody());
+      void (reply as unknown as FastifyReply).code(400).type('application/json; charset=utf-8').send(apiErr.toBody());
     },
     ...(options.https ? { https: options.https } : {}),
   }) as unknown as FastifyInstance;
 
   // JSON bodies parse here so that bad JSON is an ARM error, not fastify's own shape.
-  app.addContentTypeParser(['application/json', 'application/merge-patch+json'], { parseAs: 'string' }, (_request, text, done) => {
-    if (text === '' || (typeof text === 'string' && text.trim() === '')) return done(null, undefined);
-    try {
-      done(null, JSON.parse(text as string));
-    } catch (error) {
-      done(apiError('InvalidRequestContent', { reason: (error as Error).message }, { cause: error }), undefined);
-    }
-  });
+  app.addContentTypeParser(
+    ['application/json', 'application/merge-patch+json'],
+    { parseAs: 'string' },
+    (_request, text, done) => {
+      if (text === '' || (typeof text === 'string' && text.trim() === '')) return done(null, undefined);
+      try {
+        done(null, JSON.parse(text as string));
+      } catch (error) {
+        done(apiError('InvalidRequestContent', { reason: (error as Error).message }, { cause: error }), undefined);
+      }
+    },
+  );
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-ms-request-id', randomUUID());
@@ -99,9 +108,21 @@ export async function buildRp(options: RpOptions): Promise<FastifyInstance> {
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
     const apiErr = toApiError(error, reply);
     if (apiErr.status >= 500) {
-      log.error({ err: error, method: request.method, url: request.url, correlationId: reply.getHeader('x-ms-correlation-request-id') }, 'request failed');
+      log.error(
+        {
+          err: error,
+          method: request.method,
+          url: request.url,
+          correlationId: reply.getHeader('x-ms-correlation-request-id'),
+        },
+        'request failed',
+      );
     }
-    return reply.code(apiErr.status).headers(apiErr.headers).type('application/json; charset=utf-8').send(apiErr.toBody());
+    return reply
+      .code(apiErr.status)
+      .headers(apiErr.headers)
+      .type('application/json; charset=utf-8')
+      .send(apiErr.toBody());
   });
   app.setNotFoundHandler((request, reply) => {
     const error = apiError('NotFound', { method: request.method, path: request.url.split('?')[0]! });
@@ -132,7 +153,13 @@ export async function buildRp(options: RpOptions): Promise<FastifyInstance> {
     return reply.type('application/json; charset=utf-8').send(response.body);
   };
 
-  const dispatch = async (route: ArmRoute, method: string, body: unknown, request: RpRequest, caller: Caller): Promise<RpResponse> => {
+  const dispatch = async (
+    route: ArmRoute,
+    method: string,
+    body: unknown,
+    request: RpRequest,
+    caller: Caller,
+  ): Promise<RpResponse> => {
     const notAllowed = () => apiError('MethodNotAllowed', { method, path: route.kind });
     switch (route.kind) {
       case 'operations':
@@ -189,7 +216,8 @@ export async function buildRp(options: RpOptions): Promise<FastifyInstance> {
 function checkApiVersion(route: ArmRoute, version: string | undefined): void {
   if (version === undefined || version === '') throw apiError('MissingApiVersionParameter');
   const supported = route.kind === 'subscription' ? [SUBSCRIPTION_LIFECYCLE_VERSION] : SUPPORTED_API_VERSIONS;
-  if (!supported.includes(version)) throw apiError('InvalidApiVersionParameter', { version, supported: supported.join(', ') });
+  if (!supported.includes(version))
+    throw apiError('InvalidApiVersionParameter', { version, supported: supported.join(', ') });
 }
 
 function topOf(query: Record<string, string>): number | undefined {
@@ -240,5 +268,9 @@ function toApiError(error: Error & { statusCode?: number; code?: string }, reply
   if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
     return new ApiError(error.statusCode, { code: 'BadRequest', message: error.message });
   }
-  return apiError('InternalServerError', { correlationId: String(reply.getHeader('x-ms-correlation-request-id') ?? '') }, { cause: error });
+  return apiError(
+    'InternalServerError',
+    { correlationId: String(reply.getHeader('x-ms-correlation-request-id') ?? '') },
+    { cause: error },
+  );
 }

@@ -54,7 +54,12 @@ export function parseArmPath(path: string, registry: ResourceTypeRegistry): ArmR
 
   // /subscriptions/{s}/providers/NS/locations/{loc}/operationStatuses|operationResults/{id}
   if (lower[2] === 'providers' && lower[3] === NAMESPACE && lower[4] === 'locations' && s.length === 8) {
-    const kind = lower[6] === 'operationstatuses' ? 'operationStatus' : lower[6] === 'operationresults' ? 'operationResult' : undefined;
+    const kind =
+      lower[6] === 'operationstatuses'
+        ? 'operationStatus'
+        : lower[6] === 'operationresults'
+          ? 'operationResult'
+          : undefined;
     if (kind) return { kind, subscriptionId, location: s[5]!, operationId: s[7]! };
   }
 
@@ -64,7 +69,10 @@ export function parseArmPath(path: string, registry: ResourceTypeRegistry): ArmR
     resourceGroup = s[at + 1];
     if (resourceGroup === undefined) return undefined;
     if (!RESOURCE_GROUP.test(resourceGroup) || resourceGroup.endsWith('.')) {
-      throw apiError('InvalidResourceName', { name: resourceGroup, pattern: "of a resource group (1-90 letters, digits, '-_.()', not ending in '.')" });
+      throw apiError('InvalidResourceName', {
+        name: resourceGroup,
+        pattern: "of a resource group (1-90 letters, digits, '-_.()', not ending in '.')",
+      });
     }
     at += 2;
   }
@@ -81,16 +89,28 @@ export function parseArmPath(path: string, registry: ResourceTypeRegistry): ArmR
   for (const [i, name] of names.entries()) {
     const level = ancestry(type)[i]!;
     if (!namePattern(level.namePattern).test(name)) {
-      throw apiError('InvalidResourceName', { name, pattern: level.namePattern }, { target: level.nameParameters.at(-1) });
+      throw apiError(
+        'InvalidResourceName',
+        { name, pattern: level.namePattern },
+        { target: level.nameParameters.at(-1) },
+      );
     }
   }
 
   if (names.length === typeSegments.length) {
     if (!resourceGroup) return undefined; // every type of this provider lives in a resource group
-    return { kind: 'resource', type, subscriptionId, resourceGroup, names, id: resourceId(subscriptionId, resourceGroup, type, names) };
+    return {
+      kind: 'resource',
+      type,
+      subscriptionId,
+      resourceGroup,
+      names,
+      id: resourceId(subscriptionId, resourceGroup, type, names),
+    };
   }
   // A collection: …/{type} after zero or more parent names.
-  if (names.length === 0 && type.parent === undefined) return { kind: 'collection', type, subscriptionId, resourceGroup };
+  if (names.length === 0 && type.parent === undefined)
+    return { kind: 'collection', type, subscriptionId, resourceGroup };
   if (!resourceGroup || !type.parent || names.length !== typeSegments.length - 1) return undefined;
   return {
     kind: 'collection',

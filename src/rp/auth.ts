@@ -1,4 +1,11 @@
-import { createLocalJWKSet, createRemoteJWKSet, errors as joseErrors, jwtVerify, type JSONWebKeySet, type JWTPayload } from 'jose';
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  errors as joseErrors,
+  jwtVerify,
+  type JSONWebKeySet,
+  type JWTPayload,
+} from 'jose';
 import { apiError, type ApiError } from '../common/errors.js';
 
 /** Who is calling, from a validated bearer token. */
@@ -42,7 +49,10 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
 
   return async (authorization) => {
     const match = /^Bearer\s+(\S+)$/i.exec(authorization ?? '');
-    if (!match) fail(apiError('AuthenticationFailed', { reason: "The 'Authorization' header is missing or is not a bearer token." }));
+    if (!match)
+      fail(
+        apiError('AuthenticationFailed', { reason: "The 'Authorization' header is missing or is not a bearer token." }),
+      );
     const cached = verified.get(match![1]!);
     if (cached && cached.expiresAt > Date.now()) return cached.caller;
     try {
@@ -58,10 +68,13 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
       verified.set(match![1]!, { caller, expiresAt: payload.exp! * 1000 });
       return caller;
     } catch (error) {
-      if (error instanceof joseErrors.JWTExpired) return fail(apiError('ExpiredAuthenticationToken', {}, { cause: error }));
+      if (error instanceof joseErrors.JWTExpired)
+        return fail(apiError('ExpiredAuthenticationToken', {}, { cause: error }));
       if (error instanceof joseErrors.JWTClaimValidationFailed && error.claim === 'aud') {
         const payload = error.payload as JWTPayload;
-        return fail(apiError('InvalidAuthenticationTokenAudience', { audience: String(payload.aud) }, { cause: error }));
+        return fail(
+          apiError('InvalidAuthenticationTokenAudience', { audience: String(payload.aud) }, { cause: error }),
+        );
       }
       const reason = error instanceof Error ? error.message : String(error);
       return fail(apiError('InvalidAuthenticationToken', { reason }, { cause: error }));
@@ -72,7 +85,8 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
 function callerOf(claims: Caller['claims']): Caller {
   const user = claims.upn ?? claims.unique_name ?? claims.preferred_username;
   const app = claims.appid ?? claims.azp;
-  const principalType = typeof claims.xms_mirid === 'string' ? 'ManagedIdentity' : user && claims.idtyp !== 'app' ? 'User' : 'Application';
+  const principalType =
+    typeof claims.xms_mirid === 'string' ? 'ManagedIdentity' : user && claims.idtyp !== 'app' ? 'User' : 'Application';
   return {
     claims,
     principalName: String(principalType === 'User' ? user : (app ?? claims.sub ?? 'unknown')),

@@ -40,7 +40,9 @@ export class ClusterSync {
     const row = await this.store.resources.get(report.resourceId);
     const scope = await this.scopeOf(clusterId);
     if (row && (!row.customLocation || !scope.includes(row.customLocation))) {
-      throw apiError('AuthorizationFailed', { reason: `The cluster '${clusterId}' does not host '${report.resourceId}'.` });
+      throw apiError('AuthorizationFailed', {
+        reason: `The cluster '${clusterId}' does not host '${report.resourceId}'.`,
+      });
     }
     if (!row || row.etag !== report.etag) return 'stale';
     const state = (row.body.properties as { provisioningState?: string } | undefined)?.provisioningState;
@@ -50,7 +52,8 @@ export class ClusterSync {
       const operation = await this.activeOperation(report.resourceId, row.etag);
       await this.store.transaction(async (tx) => {
         await tx.resources.delete(row.id);
-        if (operation) await tx.operations.update(operation.id, { status: 'Succeeded', endTime: this.now().toISOString() });
+        if (operation)
+          await tx.operations.update(operation.id, { status: 'Succeeded', endTime: this.now().toISOString() });
       });
       log.info({ resourceId: row.id }, 'deleted on the cluster');
       return 'applied';
@@ -61,13 +64,26 @@ export class ClusterSync {
     const operation = await this.activeOperation(report.resourceId, row.etag);
     await this.store.transaction(async (tx) => {
       if (state !== report.status) {
-        await tx.resources.put({ id: row.id, type: row.type, body: withState(row.body, report.status), etag: row.etag, customLocation: row.customLocation }, { ifMatch: row.etag });
+        await tx.resources.put(
+          {
+            id: row.id,
+            type: row.type,
+            body: withState(row.body, report.status),
+            etag: row.etag,
+            customLocation: row.customLocation,
+          },
+          { ifMatch: row.etag },
+        );
       }
       if (operation) {
         await tx.operations.update(
           operation.id,
           terminal
-            ? { status: report.status as 'Succeeded' | 'Failed', endTime: this.now().toISOString(), error: report.status === 'Failed' ? clusterError(report) : undefined }
+            ? {
+                status: report.status as 'Succeeded' | 'Failed',
+                endTime: this.now().toISOString(),
+                error: report.status === 'Failed' ? clusterError(report) : undefined,
+              }
             : { status: 'Running' },
           { expectedEtag: row.etag },
         );
@@ -85,9 +101,22 @@ export class ClusterSync {
       const seconds = Math.round((Date.parse(operation.deadline) - Date.parse(operation.startTime)) / 1000);
       const error = apiError('ClusterNotConnected', { customLocation, seconds }).toBody().error;
       await this.store.transaction(async (tx) => {
-        const updated = await tx.operations.update(operation.id, { status: 'Failed', endTime: this.now().toISOString(), error });
+        const updated = await tx.operations.update(operation.id, {
+          status: 'Failed',
+          endTime: this.now().toISOString(),
+          error,
+        });
         if (updated && row && row.etag === operation.expectedEtag) {
-          await tx.resources.put({ id: row.id, type: row.type, body: withState(row.body, 'Failed'), etag: row.etag, customLocation: row.customLocation }, { ifMatch: row.etag });
+          await tx.resources.put(
+            {
+              id: row.id,
+              type: row.type,
+              body: withState(row.body, 'Failed'),
+              etag: row.etag,
+              customLocation: row.customLocation,
+            },
+            { ifMatch: row.etag },
+          );
         }
       });
       log.warn({ operationId: operation.id, resourceId: operation.resourceId }, 'operation expired: no agent reported');

@@ -28,7 +28,8 @@ export function createFixedCustomLocations(locations: CustomLocation[]): CustomL
   };
 }
 
-const CUSTOM_LOCATION_ID = /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.ExtendedLocation\/customLocations\/[^/]+$/i;
+const CUSTOM_LOCATION_ID =
+  /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.ExtendedLocation\/customLocations\/[^/]+$/i;
 
 export function isCustomLocationId(id: string): boolean {
   return CUSTOM_LOCATION_ID.test(id);

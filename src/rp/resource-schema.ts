@@ -18,7 +18,10 @@ export class ResourceSchemas {
   schema(name: string): JsonSchema {
     let schema = this.flattened.get(name);
     if (!schema) {
-      schema = flattenSchema(this.document, this.document.components.schemas[name] ?? { $ref: `#/components/schemas/${name}` });
+      schema = flattenSchema(
+        this.document,
+        this.document.components.schemas[name] ?? { $ref: `#/components/schemas/${name}` },
+      );
       this.flattened.set(name, schema);
     }
     return schema;
@@ -43,7 +46,8 @@ export function withoutReadOnly(value: unknown, schema: JsonSchema): unknown {
     const property = properties?.[key];
     if (property?.readOnly === true) continue;
     if (property) result[key] = withoutReadOnly(v, property);
-    else if (typeof schema.additionalProperties === 'object') result[key] = withoutReadOnly(v, schema.additionalProperties as JsonSchema);
+    else if (typeof schema.additionalProperties === 'object')
+      result[key] = withoutReadOnly(v, schema.additionalProperties as JsonSchema);
     else result[key] = v;
   }
   return result;
@@ -64,7 +68,8 @@ export function unknownProperties(value: unknown, schema: JsonSchema, path = '')
     const property = properties?.[key];
     if (property) violations.push(...unknownProperties(v, property, target));
     else if (typeof additional === 'object') violations.push(...unknownProperties(v, additional as JsonSchema, target));
-    else if (additional !== true) violations.push({ target, message: `'${target}' is not a property of this resource type.` });
+    else if (additional !== true)
+      violations.push({ target, message: `'${target}' is not a property of this resource type.` });
   }
   return violations;
 }
@@ -101,7 +106,10 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
   if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((v, i) => jsonEqual(v, b[i]));
   if (isObject(a) && isObject(b)) {
     const keys = Object.keys(a).filter((k) => a[k] !== undefined);
-    return keys.length === Object.keys(b).filter((k) => b[k] !== undefined).length && keys.every((k) => jsonEqual(a[k], b[k]));
+    return (
+      keys.length === Object.keys(b).filter((k) => b[k] !== undefined).length &&
+      keys.every((k) => jsonEqual(a[k], b[k]))
+    );
   }
   return false;
 }

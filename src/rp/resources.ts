@@ -7,7 +7,14 @@ import type { OperationRow, ResourceRow, Store, SubscriptionRow } from '../store
 import { ancestry, type ArmRoute } from './arm-path.js';
 import type { Caller } from './auth.js';
 import { isCustomLocationId, type CustomLocationDirectory } from './custom-locations.js';
-import { jsonEqual, mergePatch, unknownProperties, withDefaults, withoutReadOnly, type ResourceSchemas } from './resource-schema.js';
+import {
+  jsonEqual,
+  mergePatch,
+  unknownProperties,
+  withDefaults,
+  withoutReadOnly,
+  type ResourceSchemas,
+} from './resource-schema.js';
 import { systemDataFor, type SystemData } from './system-data.js';
 
 type Json = Record<string, unknown>;
@@ -81,7 +88,12 @@ export class ResourceService {
     return { status: 200, headers: etagHeader(row), body: row.body };
   }
 
-  async list(route: CollectionRoute, request: RpRequest, top: number | undefined, skipToken: string | undefined): Promise<RpResponse> {
+  async list(
+    route: CollectionRoute,
+    request: RpRequest,
+    top: number | undefined,
+    skipToken: string | undefined,
+  ): Promise<RpResponse> {
     const page = { top, skipToken };
     const armType = route.type.armType;
     let result;
@@ -107,7 +119,8 @@ export class ResourceService {
     checkPreconditions(route.id, existing, request);
     const active = existing ? await this.store.operations.activeFor(route.id) : undefined;
     if (active && existing) {
-      if (active.kind === 'delete') throw apiError('Conflict', { id: route.id, reason: 'the resource is being deleted.' });
+      if (active.kind === 'delete')
+        throw apiError('Conflict', { id: route.id, reason: 'the resource is being deleted.' });
       // The same goal while it is in flight: the same operation, not a second one [PUT-5].
       if (sameDesiredState(existing.body, desired)) return this.acceptedPut(existing, active, request, false);
       throw apiError('Conflict', { id: route.id, reason: 'an update with different content is still in progress.' });
@@ -122,14 +135,16 @@ export class ResourceService {
     const systemData = systemDataFor(request.systemDataHeader, request.caller, previous, this.now());
     const body = envelope(route, desired, systemData, 'Accepted');
     const operationId = randomUUID();
-    const { resource, created, operation } = await this.store.resources.put(
-      { id: route.id, type: route.type.armType, body, etag, customLocation: desired.extendedLocation.name },
-      {
-        ifMatch: existing ? existing.etag : undefined,
-        ifNoneMatch: existing ? undefined : '*',
-        operation: { id: operationId, kind: 'put', deadline: this.deadline() },
-      },
-    ).catch(concurrentWrite(route.id));
+    const { resource, created, operation } = await this.store.resources
+      .put(
+        { id: route.id, type: route.type.armType, body, etag, customLocation: desired.extendedLocation.name },
+        {
+          ifMatch: existing ? existing.etag : undefined,
+          ifNoneMatch: existing ? undefined : '*',
+          operation: { id: operationId, kind: 'put', deadline: this.deadline() },
+        },
+      )
+      .catch(concurrentWrite(route.id));
     return this.acceptedPut(resource, operation!, request, created);
   }
 
@@ -149,12 +164,14 @@ export class ResourceService {
     throwViolations(violations);
     const current = existing.body;
     for (const field of ['location', 'extendedLocation'] as const) {
-      if (field in input && !sameField(field, input[field], current[field])) throw apiError('PropertyChangeNotAllowed', { property: field }, { target: field });
+      if (field in input && !sameField(field, input[field], current[field]))
+        throw apiError('PropertyChangeNotAllowed', { property: field }, { target: field });
     }
 
     const tags = 'tags' in input ? validTags(input.tags) : current.tags; // replaces the whole map [PATCH-2]
     const currentProperties = withoutState(current.properties as Json);
-    const properties = 'properties' in input ? (mergePatch(currentProperties, input.properties) as Json) : currentProperties;
+    const properties =
+      'properties' in input ? (mergePatch(currentProperties, input.properties) as Json) : currentProperties;
     const propertiesChanged = !jsonEqual(properties, currentProperties);
     const desired: DesiredState = {
       location: current.location as string,
@@ -162,7 +179,12 @@ export class ResourceService {
       tags: tags as Record<string, string> | undefined,
       properties: withDefaults(properties, this.propertiesSchema(route.type)) as Json,
     };
-    if (propertiesChanged) this.validateResource(route.type, { location: desired.location, extendedLocation: desired.extendedLocation, properties: desired.properties });
+    if (propertiesChanged)
+      this.validateResource(route.type, {
+        location: desired.location,
+        extendedLocation: desired.extendedLocation,
+        properties: desired.properties,
+      });
 
     // Nothing changes: answer with the resource as it is, without a write (no new systemData either).
     if (!propertiesChanged && jsonEqual(tags ?? undefined, current.tags ?? undefined)) {
@@ -170,16 +192,35 @@ export class ResourceService {
     }
     const active = await this.store.operations.activeFor(route.id);
     if (active && (active.kind === 'delete' || propertiesChanged)) {
-      throw apiError('Conflict', { id: route.id, reason: `a ${active.kind === 'delete' ? 'delete' : 'previous update'} is still in progress.` });
+      throw apiError('Conflict', {
+        id: route.id,
+        reason: `a ${active.kind === 'delete' ? 'delete' : 'previous update'} is still in progress.`,
+      });
     }
-    const systemData = systemDataFor(request.systemDataHeader, request.caller, current.systemData as SystemData, this.now());
+    const systemData = systemDataFor(
+      request.systemDataHeader,
+      request.caller,
+      current.systemData as SystemData,
+      this.now(),
+    );
     // A properties change goes to the cluster like a PUT; a tags-only change does not touch it.
     const state = propertiesChanged ? 'Updating' : stateOf(current);
     const body = envelope(route, desired, systemData, state);
-    const { resource } = await this.store.resources.put(
-      { id: route.id, type: route.type.armType, body, etag: propertiesChanged ? randomUUID() : existing.etag, customLocation: desired.extendedLocation.name },
-      { ifMatch: existing.etag, operation: propertiesChanged ? { id: randomUUID(), kind: 'put', deadline: this.deadline() } : undefined },
-    ).catch(concurrentWrite(route.id));
+    const { resource } = await this.store.resources
+      .put(
+        {
+          id: route.id,
+          type: route.type.armType,
+          body,
+          etag: propertiesChanged ? randomUUID() : existing.etag,
+          customLocation: desired.extendedLocation.name,
+        },
+        {
+          ifMatch: existing.etag,
+          operation: propertiesChanged ? { id: randomUUID(), kind: 'put', deadline: this.deadline() } : undefined,
+        },
+      )
+      .catch(concurrentWrite(route.id));
     return { status: 200, headers: etagHeader(resource), body: resource.body };
   }
 
@@ -190,22 +231,40 @@ export class ResourceService {
     checkPreconditions(route.id, existing, { ...request, ifNoneMatch: undefined });
     const active = await this.store.operations.activeFor(route.id);
     if (active?.kind === 'delete') return this.acceptedDelete(active, existing, request);
-    if (active) throw apiError('Conflict', { id: route.id, reason: 'a create or update is still in progress; delete it when that ends.' });
+    if (active)
+      throw apiError('Conflict', {
+        id: route.id,
+        reason: 'a create or update is still in progress; delete it when that ends.',
+      });
 
     // The resource and every descendant show Deleting until the cluster has removed them.
     const operationId = randomUUID();
     const deadline = this.deadline();
-    const operation = await this.store.transaction(async (tx) => {
-      const descendants = await this.descendantsOf(route.id);
-      for (const row of descendants) {
-        await tx.resources.put({ id: row.id, type: row.type, body: withState(row.body, 'Deleting'), etag: row.etag, customLocation: row.customLocation });
-      }
-      const root = await tx.resources.put(
-        { id: existing.id, type: existing.type, body: withState(existing.body, 'Deleting'), etag: existing.etag, customLocation: existing.customLocation },
-        { ifMatch: existing.etag, operation: { id: operationId, kind: 'delete', deadline } },
-      );
-      return root.operation!;
-    }).catch(concurrentWrite(route.id));
+    const operation = await this.store
+      .transaction(async (tx) => {
+        const descendants = await this.descendantsOf(route.id);
+        for (const row of descendants) {
+          await tx.resources.put({
+            id: row.id,
+            type: row.type,
+            body: withState(row.body, 'Deleting'),
+            etag: row.etag,
+            customLocation: row.customLocation,
+          });
+        }
+        const root = await tx.resources.put(
+          {
+            id: existing.id,
+            type: existing.type,
+            body: withState(existing.body, 'Deleting'),
+            etag: existing.etag,
+            customLocation: existing.customLocation,
+          },
+          { ifMatch: existing.etag, operation: { id: operationId, kind: 'delete', deadline } },
+        );
+        return root.operation!;
+      })
+      .catch(concurrentWrite(route.id));
     return this.acceptedDelete(operation, existing, request);
   }
 
@@ -222,7 +281,9 @@ export class ResourceService {
     };
     if (operation.endTime) body.endTime = operation.endTime;
     if (operation.error) body.error = operation.error;
-    const headers: Record<string, string> = TERMINAL.has(operation.status) ? {} : { 'retry-after': String(this.options.retryAfterSeconds) };
+    const headers: Record<string, string> = TERMINAL.has(operation.status)
+      ? {}
+      : { 'retry-after': String(this.options.retryAfterSeconds) };
     void request;
     return { status: 200, headers, body };
   }
@@ -233,7 +294,10 @@ export class ResourceService {
     if (!TERMINAL.has(operation.status)) {
       return {
         status: 202,
-        headers: { location: this.operationUrl(request, route.subscriptionId, route.location, operation.id, 'operationResults'), 'retry-after': String(this.options.retryAfterSeconds) },
+        headers: {
+          location: this.operationUrl(request, route.subscriptionId, route.location, operation.id, 'operationResults'),
+          'retry-after': String(this.options.retryAfterSeconds),
+        },
       };
     }
     if (operation.status !== 'Succeeded') return { status: 400, body: { error: operation.error } };
@@ -309,7 +373,11 @@ export class ResourceService {
       const parentId = route.id.split('/').slice(0, -2).join('/');
       if (!(await this.store.resources.get(parentId))) return parentNotFound(parentId);
     }
-    return apiError('ResourceNotFound', { type: route.type.armType, name: route.names.join('/'), resourceGroup: route.resourceGroup });
+    return apiError('ResourceNotFound', {
+      type: route.type.armType,
+      name: route.names.join('/'),
+      resourceGroup: route.resourceGroup,
+    });
   }
 
   private async descendantsOf(id: string): Promise<ResourceRow[]> {
@@ -346,7 +414,12 @@ export class ResourceService {
   }
 
   /** The client's desired state, validated and normalised [PUT-1, PUT-8, SHAPE-3..5]. */
-  private async desiredState(route: ResourceRoute, input: unknown, existing: ResourceRow | undefined, parent: ResourceRow | undefined): Promise<DesiredState> {
+  private async desiredState(
+    route: ResourceRoute,
+    input: unknown,
+    existing: ResourceRow | undefined,
+    parent: ResourceRow | undefined,
+  ): Promise<DesiredState> {
     if (!isObject(input)) throw apiError('InvalidRequestContent', { reason: 'the body must be a JSON object.' });
     const resourceSchema = this.options.schemas.resource(route.type);
     const body = withoutReadOnly(input, resourceSchema) as Json;
@@ -356,16 +429,28 @@ export class ResourceService {
     if (properties && 'provisioningState' in properties) {
       const stored = existing ? stateOf(existing.body) : undefined;
       if (properties.provisioningState !== stored && properties.provisioningState !== 'Succeeded') {
-        throw apiError('PropertyChangeNotAllowed', { property: 'properties.provisioningState' }, { target: 'properties.provisioningState' });
+        throw apiError(
+          'PropertyChangeNotAllowed',
+          { property: 'properties.provisioningState' },
+          { target: 'properties.provisioningState' },
+        );
       }
     }
-    if (body.location === undefined || body.location === null || body.location === '') throw apiError('LocationRequired', {}, { target: 'location' });
-    const violations = [...this.options.validator.validate(route.type.schemas.resource, body), ...unknownProperties(body, resourceSchema)];
+    if (body.location === undefined || body.location === null || body.location === '')
+      throw apiError('LocationRequired', {}, { target: 'location' });
+    const violations = [
+      ...this.options.validator.validate(route.type.schemas.resource, body),
+      ...unknownProperties(body, resourceSchema),
+    ];
     throwViolations(violations);
 
     const location = normalizeLocation(body.location as string);
     if (existing && normalizeLocation(existing.body.location as string) !== location) {
-      throw apiError('InvalidResourceLocation', { name: route.names.at(-1)!, existing: existing.body.location as string, requested: location });
+      throw apiError('InvalidResourceLocation', {
+        name: route.names.at(-1)!,
+        existing: existing.body.location as string,
+        requested: location,
+      });
     }
     const extendedLocation = body.extendedLocation as { name: string; type: string };
     await this.checkExtendedLocation(extendedLocation, existing, parent);
@@ -384,10 +469,20 @@ export class ResourceService {
   ): Promise<void> {
     const target = 'extendedLocation';
     if (extendedLocation.type !== 'CustomLocation') {
-      throw apiError('InvalidExtendedLocation', { message: `extendedLocation.type must be 'CustomLocation', not '${extendedLocation.type}'.` }, { target: `${target}.type` });
+      throw apiError(
+        'InvalidExtendedLocation',
+        { message: `extendedLocation.type must be 'CustomLocation', not '${extendedLocation.type}'.` },
+        { target: `${target}.type` },
+      );
     }
     if (!isCustomLocationId(extendedLocation.name)) {
-      throw apiError('InvalidExtendedLocation', { message: `extendedLocation.name must be the resource id of a custom location, not '${extendedLocation.name}'.` }, { target: `${target}.name` });
+      throw apiError(
+        'InvalidExtendedLocation',
+        {
+          message: `extendedLocation.name must be the resource id of a custom location, not '${extendedLocation.name}'.`,
+        },
+        { target: `${target}.name` },
+      );
     }
     const existingName = (existing?.body.extendedLocation as { name?: string } | undefined)?.name;
     if (existingName && existingName.toLowerCase() !== extendedLocation.name.toLowerCase()) {
@@ -395,10 +490,18 @@ export class ResourceService {
     }
     const parentName = (parent?.body.extendedLocation as { name?: string } | undefined)?.name;
     if (parentName && parentName.toLowerCase() !== extendedLocation.name.toLowerCase()) {
-      throw apiError('InvalidExtendedLocation', { message: `extendedLocation.name must be the parent's custom location '${parentName}'.` }, { target: `${target}.name` });
+      throw apiError(
+        'InvalidExtendedLocation',
+        { message: `extendedLocation.name must be the parent's custom location '${parentName}'.` },
+        { target: `${target}.name` },
+      );
     }
     if (!existing && !(await this.options.customLocations.get(extendedLocation.name))) {
-      throw apiError('InvalidExtendedLocation', { message: `The custom location '${extendedLocation.name}' does not exist.` }, { target: `${target}.name` });
+      throw apiError(
+        'InvalidExtendedLocation',
+        { message: `The custom location '${extendedLocation.name}' does not exist.` },
+        { target: `${target}.name` },
+      );
     }
   }
 }
@@ -410,11 +513,18 @@ interface DesiredState {
   properties: Json;
 }
 
-function envelope(route: ResourceRoute, desired: DesiredState, systemData: SystemData | undefined, state: string): Json {
+function envelope(
+  route: ResourceRoute,
+  desired: DesiredState,
+  systemData: SystemData | undefined,
+  state: string,
+): Json {
   const body: Json = {
     id: route.id,
     name: route.names.at(-1),
-    type: `${PROVIDER_NAMESPACE}/${ancestry(route.type).map((t) => t.segments.at(-1)).join('/')}`,
+    type: `${PROVIDER_NAMESPACE}/${ancestry(route.type)
+      .map((t) => t.segments.at(-1))
+      .join('/')}`,
     location: desired.location,
     extendedLocation: desired.extendedLocation,
   };
@@ -440,8 +550,13 @@ function sameField(field: 'location' | 'extendedLocation', given: unknown, store
   return !!a && a.name?.toLowerCase() === b.name.toLowerCase() && (a.type ?? b.type) === b.type;
 }
 
-function checkPreconditions(id: string, existing: ResourceRow | undefined, request: Pick<RpRequest, 'ifMatch' | 'ifNoneMatch'>): void {
-  if (request.ifNoneMatch !== undefined && request.ifNoneMatch.trim() === '*' && existing) throw apiError('PreconditionFailed', { id });
+function checkPreconditions(
+  id: string,
+  existing: ResourceRow | undefined,
+  request: Pick<RpRequest, 'ifMatch' | 'ifNoneMatch'>,
+): void {
+  if (request.ifNoneMatch !== undefined && request.ifNoneMatch.trim() === '*' && existing)
+    throw apiError('PreconditionFailed', { id });
   if (request.ifMatch === undefined) return;
   const wanted = request.ifMatch.split(',').map(normalizeEtag);
   if (!existing) throw apiError('PreconditionFailed', { id });
@@ -450,7 +565,10 @@ function checkPreconditions(id: string, existing: ResourceRow | undefined, reque
 
 /** Tolerant ETag comparison [ETAG-1]: quotes optional, weak prefix ignored. */
 function normalizeEtag(value: string): string {
-  return value.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
+  return value
+    .trim()
+    .replace(/^W\//, '')
+    .replace(/^"(.*)"$/, '$1');
 }
 
 function etagHeader(row: ResourceRow): Record<string, string> {
@@ -466,12 +584,22 @@ function validTags(tags: unknown): Record<string, string> {
   const result = tags as Record<string, string>;
   const entries = Object.entries(result ?? {});
   const violations: SchemaViolation[] = [];
-  if (entries.length > MAX_TAGS) violations.push({ target: 'tags', message: `A resource may have at most ${MAX_TAGS} tags, not ${entries.length}.` });
+  if (entries.length > MAX_TAGS)
+    violations.push({
+      target: 'tags',
+      message: `A resource may have at most ${MAX_TAGS} tags, not ${entries.length}.`,
+    });
   for (const [name, value] of entries) {
     const target = `tags.${name}`;
-    if (name.length === 0 || name.length > 512) violations.push({ target, message: 'A tag name must have 1 to 512 characters.' });
-    if (TAG_NAME_FORBIDDEN.test(name)) violations.push({ target, message: "A tag name may not contain '<', '>', '%', '&', '\\', '?', '/' or control characters." });
-    if (typeof value === 'string' && value.length > 256) violations.push({ target, message: 'A tag value may have at most 256 characters.' });
+    if (name.length === 0 || name.length > 512)
+      violations.push({ target, message: 'A tag name must have 1 to 512 characters.' });
+    if (TAG_NAME_FORBIDDEN.test(name))
+      violations.push({
+        target,
+        message: "A tag name may not contain '<', '>', '%', '&', '\\', '?', '/' or control characters.",
+      });
+    if (typeof value === 'string' && value.length > 256)
+      violations.push({ target, message: 'A tag value may have at most 256 characters.' });
   }
   throwViolations(violations);
   return result;
@@ -482,8 +610,15 @@ function throwViolations(violations: SchemaViolation[]): void {
   const unique = [...new Map(violations.map((v) => [`${v.target}|${v.message}`, v])).values()];
   throw apiError(
     'InvalidRequestProperties',
-    { count: unique.length, plural: unique.length === 1 ? 'y' : 'ies', summary: unique.map((v) => v.message).join(' ') },
-    { target: unique[0]!.target, details: unique.map((v) => ({ code: 'InvalidProperty', target: v.target, message: v.message })) },
+    {
+      count: unique.length,
+      plural: unique.length === 1 ? 'y' : 'ies',
+      summary: unique.map((v) => v.message).join(' '),
+    },
+    {
+      target: unique[0]!.target,
+      details: unique.map((v) => ({ code: 'InvalidProperty', target: v.target, message: v.message })),
+    },
   );
 }
 
@@ -535,7 +670,11 @@ function concurrentWrite(id: string) {
   return (error: unknown): never => {
     const code = (error as { code?: string }).code;
     if (code === 'PreconditionFailed' || code === 'Conflict') {
-      throw apiError('Conflict', { id, reason: 'another request changed it at the same time; retry.' }, { cause: error });
+      throw apiError(
+        'Conflict',
+        { id, reason: 'another request changed it at the same time; retry.' },
+        { cause: error },
+      );
     }
     throw error;
   };

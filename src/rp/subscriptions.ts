@@ -12,7 +12,11 @@ export async function putSubscription(store: Store, subscriptionId: string, body
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw apiError('InvalidRequestContent', { reason: 'the body must be a JSON object.' });
   }
-  const { state, registrationDate, properties } = body as { state?: unknown; registrationDate?: unknown; properties?: unknown };
+  const { state, registrationDate, properties } = body as {
+    state?: unknown;
+    registrationDate?: unknown;
+    properties?: unknown;
+  };
   if (typeof state !== 'string' || !STATES.includes(state as SubscriptionState)) {
     throw apiError('BadRequest', { message: `'state' must be one of ${STATES.join(', ')}.` }, { target: 'state' });
   }

@@ -14,7 +14,12 @@ export interface SystemData {
  * header when present, else from the caller's token. `created*` is kept from the stored value on
  * updates and taken from the header's `created*` (or, failing that, its `lastModified*`) on create.
  */
-export function systemDataFor(header: string | undefined, caller: Caller | undefined, previous: SystemData | undefined, now: Date): SystemData | undefined {
+export function systemDataFor(
+  header: string | undefined,
+  caller: Caller | undefined,
+  previous: SystemData | undefined,
+  now: Date,
+): SystemData | undefined {
   const given = parseHeader(header) ?? fromCaller(caller, now);
   if (!given) return previous;
   const modified: SystemData = {
@@ -23,7 +28,12 @@ export function systemDataFor(header: string | undefined, caller: Caller | undef
     lastModifiedAt: given.lastModifiedAt ?? given.createdAt,
   };
   if (previous?.createdAt) {
-    return { createdBy: previous.createdBy, createdByType: previous.createdByType, createdAt: previous.createdAt, ...modified };
+    return {
+      createdBy: previous.createdBy,
+      createdByType: previous.createdByType,
+      createdAt: previous.createdAt,
+      ...modified,
+    };
   }
   return {
     createdBy: given.createdBy ?? modified.lastModifiedBy,
@@ -54,5 +64,9 @@ function parseHeader(header: string | undefined): SystemData | undefined {
 
 function fromCaller(caller: Caller | undefined, now: Date): SystemData | undefined {
   if (!caller) return undefined;
-  return { lastModifiedBy: caller.principalName, lastModifiedByType: caller.principalType, lastModifiedAt: now.toISOString() };
+  return {
+    lastModifiedBy: caller.principalName,
+    lastModifiedByType: caller.principalType,
+    lastModifiedAt: now.toISOString(),
+  };
 }

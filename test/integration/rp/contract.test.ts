@@ -45,7 +45,7 @@ describe.each(backends)('RP contract on %s', (_backend, storeUrl) => {
       const response = await fetch(`${rp.url}${rg()}/mq/abc?${API}`);
       expect(response.status).toBe(401);
       expect(response.headers.get('www-authenticate')).toMatch(/^Bearer authorization_uri=".+", error="invalid_token"/);
-      expect((await response.json()).error.code).toBe('AuthenticationFailed');
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe('AuthenticationFailed');
     });
     it.each([
       ['expired', { expiresIn: '-10m' }, 'ExpiredAuthenticationToken'],
@@ -267,7 +267,7 @@ describe.each(backends)('RP contract on %s', (_backend, storeUrl) => {
         headers: { authorization: `Bearer ${agentToken}`, 'content-type': 'application/json' },
         body: JSON.stringify({ resourceId: put.body.id, etag: 'old-etag', status: 'Succeeded' }),
       });
-      expect((await stale.json()).results[0].outcome).toBe('stale');
+      expect(((await stale.json()) as { results: { outcome: string }[] }).results[0]!.outcome).toBe('stale');
       await completeOperations(rp.url, agentToken, CLUSTER, {
         statuses: ['Failed'],
         error: { code: 'BrokerNotFound', message: 'no broker' },

@@ -6,7 +6,9 @@ import http from 'node:http';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import { exportJWK, generateKeyPair, SignJWT, type JWK, type KeyLike } from 'jose';
+import { exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
+
+type KeyLike = Parameters<SignJWT['sign']>[0];
 import type { FastifyInstance } from 'fastify';
 import { buildRp, createFixedCustomLocations, type CustomLocation } from '../../../src/rp/index.js';
 import { createStore, type Store } from '../../../src/store/index.js';
@@ -104,7 +106,7 @@ export async function startRp(options: HarnessOptions = {}): Promise<RpHarness> 
         },
         body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
       });
-      let parsed: unknown = undefined;
+      let parsed: unknown;
       try {
         parsed = response.text ? JSON.parse(response.text) : undefined;
       } catch {

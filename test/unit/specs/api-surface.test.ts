@@ -23,14 +23,25 @@ type SwaggerOperation = {
 const REAL_OPERATION_IDS = [
   'Operations_List',
   ...['Mq'].flatMap((t) => [`${t}_ListBySubscription`, `${t}_ListByResourceGroup`]),
-  ...['Broker', 'DiagnosticService', 'MqttBridgeConnector', 'KafkaConnector', 'DataLakeConnector'].map((t) => `${t}_ListByMqResource`),
+  ...['Broker', 'DiagnosticService', 'MqttBridgeConnector', 'KafkaConnector', 'DataLakeConnector'].map(
+    (t) => `${t}_ListByMqResource`,
+  ),
   ...['BrokerListener', 'BrokerAuthentication', 'BrokerAuthorization'].map((t) => `${t}_ListByBrokerResource`),
   'MqttBridgeTopicMap_ListByMqttBridgeConnectorResource',
   'KafkaConnectorTopicMap_ListByKafkaConnectorResource',
   'DataLakeConnectorTopicMap_ListByDataLakeConnectorResource',
   ...[
-    'Mq', 'Broker', 'BrokerListener', 'BrokerAuthentication', 'BrokerAuthorization', 'DiagnosticService',
-    'MqttBridgeConnector', 'MqttBridgeTopicMap', 'KafkaConnector', 'KafkaConnectorTopicMap', 'DataLakeConnector',
+    'Mq',
+    'Broker',
+    'BrokerListener',
+    'BrokerAuthentication',
+    'BrokerAuthorization',
+    'DiagnosticService',
+    'MqttBridgeConnector',
+    'MqttBridgeTopicMap',
+    'KafkaConnector',
+    'KafkaConnectorTopicMap',
+    'DataLakeConnector',
     'DataLakeConnectorTopicMap',
   ].flatMap((t) => [`${t}_Get`, `${t}_CreateOrUpdate`, `${t}_Update`, `${t}_Delete`]),
 ].sort();
@@ -67,9 +78,24 @@ describe('examples', () => {
       expect(byId.get(example.operationId)).toBeDefined();
 
       // Every parameter named in the example is a parameter of the operation.
-      const names = operation.parameters.map((p) => p.name ?? p.$ref!.split('/').at(-1)!.replace(/Parameter$/, ''));
-      const known = new Set(names.map((n) => ({ ApiVersion: 'api-version', SubscriptionId: 'subscriptionId', ResourceGroupName: 'resourceGroupName' })[n] ?? n));
-      for (const name of Object.keys(example.parameters)) expect(known, `${operation.operationId} parameter ${name}`).toContain(name);
+      const names = operation.parameters.map(
+        (p) =>
+          p.name ??
+          p
+            .$ref!.split('/')
+            .at(-1)!
+            .replace(/Parameter$/, ''),
+      );
+      const known = new Set(
+        names.map(
+          (n) =>
+            ({ ApiVersion: 'api-version', SubscriptionId: 'subscriptionId', ResourceGroupName: 'resourceGroupName' })[
+              n
+            ] ?? n,
+        ),
+      );
+      for (const name of Object.keys(example.parameters))
+        expect(known, `${operation.operationId} parameter ${name}`).toContain(name);
 
       // Bodies validate against the schemas the operation declares.
       const body = operation.parameters.find((p) => p.in === 'body');

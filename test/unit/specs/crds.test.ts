@@ -18,12 +18,31 @@ function structuralProblems(schema: Schema, at: string, isRoot = false): string[
   const preserve = schema['x-kubernetes-preserve-unknown-fields'] === true;
   const intOrString = schema['x-kubernetes-int-or-string'] === true;
   if (!schema.type && !preserve && !intOrString) problems.push(`${at}: no type`);
-  for (const key of ['$ref', 'allOf', 'anyOf', 'oneOf', 'not', 'definitions', 'dependencies', 'additionalItems', 'patternProperties', 'readOnly', 'x-known-values']) {
+  for (const key of [
+    '$ref',
+    'allOf',
+    'anyOf',
+    'oneOf',
+    'not',
+    'definitions',
+    'dependencies',
+    'additionalItems',
+    'patternProperties',
+    'readOnly',
+    'x-known-values',
+  ]) {
     if (key in schema) problems.push(`${at}: ${key} is not allowed`);
   }
-  if (schema.properties && schema.additionalProperties) problems.push(`${at}: properties and additionalProperties together`);
+  if (schema.properties && schema.additionalProperties)
+    problems.push(`${at}: properties and additionalProperties together`);
   if (schema.type === 'array' && !schema.items) problems.push(`${at}: array without items`);
-  if (schema.type === 'object' && !schema.properties && !schema.additionalProperties && !preserve && !(at.endsWith('.metadata') && isRoot === false)) {
+  if (
+    schema.type === 'object' &&
+    !schema.properties &&
+    !schema.additionalProperties &&
+    !preserve &&
+    !(at.endsWith('.metadata') && isRoot === false)
+  ) {
     problems.push(`${at}: object without properties, additionalProperties or preserve-unknown-fields`);
   }
   if (schema.default !== undefined && isRoot) problems.push(`${at}: default at the root`);
@@ -31,7 +50,8 @@ function structuralProblems(schema: Schema, at: string, isRoot = false): string[
     problems.push(...structuralProblems(property, `${at}.${name}`));
   }
   if (schema.items) problems.push(...structuralProblems(schema.items as Schema, `${at}[]`));
-  if (typeof schema.additionalProperties === 'object') problems.push(...structuralProblems(schema.additionalProperties as Schema, `${at}{}`));
+  if (typeof schema.additionalProperties === 'object')
+    problems.push(...structuralProblems(schema.additionalProperties as Schema, `${at}{}`));
   return problems;
 }
 
@@ -53,7 +73,12 @@ describe('CustomResourceDefinitions', () => {
       expect(crd.spec.group).toBe(CR_GROUP);
       expect(crd.metadata).toMatchObject({ name: crdName(crd.spec.names.kind) });
       expect(crd.spec.versions).toHaveLength(1);
-      const version = crd.spec.versions[0]! as { name: string; subresources: Schema; additionalPrinterColumns: Schema[]; schema: { openAPIV3Schema: Schema } };
+      const version = crd.spec.versions[0]! as {
+        name: string;
+        subresources: Schema;
+        additionalPrinterColumns: Schema[];
+        schema: { openAPIV3Schema: Schema };
+      };
       expect(version.name).toBe(CR_VERSION);
       expect(version.subresources).toEqual({ status: {} });
       expect(version.additionalPrinterColumns.map((c) => c.name)).toEqual(expect.arrayContaining(['Ready', 'Age']));

@@ -53,7 +53,9 @@ describe('npm run specs', () => {
       await generateSpecs(again);
       for (const dir of GENERATED_DIRS) {
         for (const file of await listFiles(path.join(scratch, dir))) {
-          expect(await readFile(path.join(again, dir, file), 'utf8')).toBe(await readFile(path.join(scratch, dir, file), 'utf8'));
+          expect(await readFile(path.join(again, dir, file), 'utf8')).toBe(
+            await readFile(path.join(scratch, dir, file), 'utf8'),
+          );
         }
       }
     } finally {
@@ -86,9 +88,14 @@ describe('npm run specs', () => {
         filter: (f) => !/openapi|examples/.test(path.relative(packageRoot, f)),
       });
       await symlink(path.join(packageRoot, 'node_modules'), path.join(work, 'node_modules'));
-      await writeFile(path.join(source, 'main.tsp'), `${await readFile(path.join(source, 'main.tsp'), 'utf8')}\nmodel Broken { port: int32 = "eighty"; }\n`);
+      await writeFile(
+        path.join(source, 'main.tsp'),
+        `${await readFile(path.join(source, 'main.tsp'), 'utf8')}\nmodel Broken { port: int32 = "eighty"; }\n`,
+      );
       const out = path.join(work, 'out');
-      const failure = await run('npx', ['tsx', 'scripts/specs.ts', '--source', source, '--out', out], { cwd: packageRoot }).then(
+      const failure = await run('npx', ['tsx', 'scripts/specs.ts', '--source', source, '--out', out], {
+        cwd: packageRoot,
+      }).then(
         () => undefined,
         (error: { code: number; stderr: string }) => error,
       );
