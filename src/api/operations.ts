@@ -1,4 +1,3 @@
-import { PROVIDER_NAMESPACE } from './openapi.js';
 import type { ResourceTypeRegistry } from './registry.js';
 
 /** An entry of the provider's operations API (`GET /providers/Microsoft.IoTOperationsMQ/operations`). */
