@@ -1,0 +1,148 @@
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { ApiError, apiError } from '../common/errors.js';
+import type { ArmContext, ArmRequest, ArmResponse } from './context.js';
+import { deploymentRoutes } from './deployments/routes.js';
+import { forwardRoutes } from './forward.js';
+import { genericResourceRoutes } from './generic-resources.js';
+import { registerIdentityRoutes } from './identity/index.js';
+import { localResourceRoutes } from './local-resources.js';
+import { cloudMetadata } from './metadata.js';
+import { providerRoutes } from './providers.js';
+import { resourceGroupRoutes } from './resource-groups.js';
+import { matchRoute, normalisePath, type Route } from './router.js';
+import { subscriptionRoutes } from './subscriptions.js';
+
+/** ARM drops request bodies above 4 MB. */
+const BODY_LIMIT = 4 * 1024 * 1024;
+const AGENT_PREFIX = '/agent/v1/';
+
+export interface ArmAppOptions {
+  context: ArmContext;
+  tls: { key: string; cert: string };
+  /** The RP's loopback URL, for the agent API pass-through. */
+  rpUrl: () => string;
+}
+
+/**
+ * The front door: one HTTPS server that is both the token authority (identity stand-in) and ARM
+ * (Microsoft.Resources surface, connected clusters, custom locations, deployments, and the proxy
+ * to the MQ RP). Only discovery, metadata and token endpoints are anonymous.
+ */
+export async function buildArmApp(options: ArmAppOptions): Promise<FastifyInstance> {
+  const ctx = options.context;
+  const app = Fastify({
+    https: { key: options.tls.key, cert: options.tls.cert },
+    logger: false,
+    bodyLimit: BODY_LIMIT,
+    routerOptions: { maxParamLength: 4096, ignoreDuplicateSlashes: true },
+    return503OnClosing: false,
+    forceCloseConnections: true,
+  });
+  app.removeAllContentTypeParsers();
+  await registerIdentityRoutes(app, ctx.identity);
+  // Bodies stay text: forwarded byte for byte, and deployment templates may carry comments [RES-7].
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, text, done) => done(null, text));
+
+  const routes: Route[] = [
+    { method: 'GET', pattern: /^\/metadata\/endpoints$/i, anonymous: true, handler: async () => ({ status: 200, body: cloudMetadata(ctx.publicUrl()) }) },
+    ...subscriptionRoutes(ctx),
+    ...providerRoutes(ctx),
+    ...resourceGroupRoutes(ctx),
+    ...deploymentRoutes(ctx),
+    ...genericResourceRoutes(ctx),
+    ...localResourceRoutes(ctx),
+    ...forwardRoutes(ctx),
+  ];
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-ms-request-id', randomUUID());
+    const correlation = first(request.headers['x-ms-correlation-request-id']) ?? randomUUID();
+    reply.header('x-ms-correlation-request-id', correlation);
+  });
+
+  app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
+    const apiErr =
+      error instanceof ApiError
+        ? error
+        : error.statusCode === 413 || error.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+          ? apiError('RequestTooLarge', { limit: BODY_LIMIT })
+          : error.statusCode && error.statusCode < 500
+            ? new ApiError(error.statusCode, { code: 'BadRequest', message: error.message })
+            : apiError('InternalServerError', { correlationId: String(reply.getHeader('x-ms-correlation-request-id') ?? '') }, { cause: error });
+    if (apiErr.status >= 500) ctx.log.error({ err: error, method: request.method, path: request.url.split('?')[0] }, 'request failed');
+    return reply.code(apiErr.status).headers(apiErr.headers).type('application/json; charset=utf-8').send(apiErr.toBody());
+  });
+
+  // The agent API passes through to the RP with the agent's own token (the RP checks its xms_mirid).
+  app.route({
+    method: ['GET', 'POST'],
+    url: `${AGENT_PREFIX}*`,
+    handler: async (request, reply) => {
+      const headers: Record<string, string> = {};
+      for (const name of ['authorization', 'content-type', 'accept']) {
+        const value = first(request.headers[name]);
+        if (value) headers[name] = value;
+      }
+      const abort = new AbortController();
+      request.raw.once('close', () => abort.abort());
+      const response = await fetch(`${options.rpUrl()}${request.url}`, {
+        method: request.method,
+        headers,
+        body: request.method === 'POST' ? (request.body as string) : undefined,
+        signal: abort.signal,
+      });
+      reply.code(response.status);
+      for (const name of ['content-type', 'cache-control', 'www-authenticate']) {
+        const value = response.headers.get(name);
+        if (value) reply.header(name, value);
+      }
+      return reply.send(response.body ? Readable.fromWeb(response.body as import('node:stream/web').ReadableStream) : undefined);
+    },
+  });
+
+  app.route({
+    method: ['GET', 'PUT', 'PATCH', 'DELETE', 'POST', 'HEAD'],
+    url: '/*',
+    handler: async (request: FastifyRequest, reply: FastifyReply) => {
+      const path = normalisePath(request.url);
+      const match = matchRoute(routes, request.method, path);
+      if (!match) throw apiError('NotFound', { method: request.method, path });
+      if ('methodNotAllowed' in match) throw apiError('MethodNotAllowed', { method: request.method, path });
+      const armRequest: ArmRequest = {
+        method: request.method,
+        path,
+        url: request.url,
+        query: Object.fromEntries(new URLSearchParams(request.url.split('?')[1] ?? '')),
+        params: match.params,
+        headers: request.headers,
+        bodyText: typeof request.body === 'string' ? request.body : '',
+        caller: undefined as unknown as ArmRequest['caller'],
+        correlationId: String(reply.getHeader('x-ms-correlation-request-id')),
+        clientIp: request.ip,
+      };
+      if (!match.route.anonymous) armRequest.caller = await ctx.verifyCaller(first(request.headers.authorization));
+      const response = await match.route.handler(armRequest);
+      return send(reply, response, request.method === 'HEAD');
+    },
+  });
+
+  app.addHook('onClose', async () => {
+    await ctx.close();
+  });
+  return app;
+}
+
+function send(reply: FastifyReply, response: ArmResponse, head: boolean) {
+  reply.code(response.status);
+  if (response.headers) reply.headers(response.headers);
+  if (head) return reply.send();
+  if (response.text !== undefined) return response.text === '' ? reply.send() : reply.type(reply.getHeader('content-type') as string ?? 'application/json; charset=utf-8').send(response.text);
+  if (response.body === undefined) return reply.send();
+  return reply.type('application/json; charset=utf-8').send(JSON.stringify(response.body));
+}
+
+function first(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}

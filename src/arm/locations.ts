@@ -1,0 +1,14 @@
+/** The regions the local cloud offers: names as ARM normalises them, and their display names. */
+export const LOCATIONS: readonly { name: string; displayName: string }[] = [
+  { name: 'eastus', displayName: 'East US' },
+  { name: 'eastus2', displayName: 'East US 2' },
+  { name: 'westus', displayName: 'West US' },
+  { name: 'westus2', displayName: 'West US 2' },
+  { name: 'westus3', displayName: 'West US 3' },
+  { name: 'northeurope', displayName: 'North Europe' },
+  { name: 'westeurope', displayName: 'West Europe' },
+];
+
+export function normaliseLocation(location: string): string {
+  return location.replace(/\s+/g, '').toLowerCase();
+}
