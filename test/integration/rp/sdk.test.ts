@@ -5,6 +5,7 @@
 // an app); the ARM stand-in's token issuer is exercised with ClientSecretCredential in test/integration/arm.
 import { Agent } from 'node:https';
 import { ResourceManagementClient } from '@azure/arm-resources';
+import { createPipelineRequest } from '@azure/core-rest-pipeline';
 import type { TokenCredential } from '@azure/identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildRegistry, type ResourceType } from '../../../src/api/registry.js';
@@ -81,6 +82,24 @@ describe('Azure SDK generic resources', () => {
         tags: { updated: 'sdk' },
       });
       expect(updated.tags).toEqual({ updated: 'sdk' });
+    }
+  });
+
+  it('lists each type by its parent through the SDK pipeline, following nextLink page by page', async () => {
+    for (const type of types) {
+      const parent = type.parent
+        ? idOf(type.parent)
+        : `/subscriptions/${SUBSCRIPTION}/resourceGroups/sdk-rg/providers/Microsoft.IoTOperationsMQ`;
+      let url: string | undefined = `${rp.url}${parent}/${type.segments.at(-1)}?api-version=${API_VERSION}&$top=1`;
+      const names: string[] = [];
+      while (url) {
+        const response = await client.sendRequest(createPipelineRequest({ url, method: 'GET' }));
+        expect(response.status, type.tag).toBe(200);
+        const page = JSON.parse(response.bodyAsText!) as { value: { name: string }[]; nextLink?: string };
+        names.push(...page.value.map((r) => r.name));
+        url = page.nextLink;
+      }
+      expect(names, type.tag).toEqual([SAMPLES[type.tag]!.name]);
     }
   });
 
