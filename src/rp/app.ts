@@ -27,6 +27,13 @@ export interface RpOptions {
   retryAfterSeconds?: number;
   /** How often expired operations are failed. Default 1 s. */
   expiryIntervalMs?: number;
+  /**
+   * How many revisions of the change feed stay readable (default 100,000). An agent further behind
+   * gets 410 and relists, as a Kubernetes watcher would.
+   */
+  feedRetention?: number;
+  /** How often the feed is compacted to `feedRetention`. Default 1 minute. */
+  compactionIntervalMs?: number;
   bookmarkIntervalMs?: number;
   document?: OpenApiDocument;
   /** Serve HTTPS with this key and certificate chain (PEM); ARM clients refuse plain HTTP. */
@@ -208,8 +215,21 @@ export async function buildRp(options: RpOptions): Promise<FastifyInstance> {
   const expiry = setInterval(() => {
     sync.expireOperations().catch((error: unknown) => log.error({ err: error }, 'expiring operations failed'));
   }, options.expiryIntervalMs ?? 1000);
+  const feedRetention = options.feedRetention ?? 100_000;
+  const compaction = setInterval(() => {
+    void options.store.feed
+      .currentRevision()
+      .then((current) =>
+        current > feedRetention ? options.store.feed.compactBefore(current - feedRetention) : undefined,
+      )
+      .catch((error: unknown) => log.error({ err: error }, 'compacting the feed failed'));
+  }, options.compactionIntervalMs ?? 60_000);
   expiry.unref();
-  app.addHook('onClose', async () => clearInterval(expiry));
+  compaction.unref();
+  app.addHook('onClose', async () => {
+    clearInterval(expiry);
+    clearInterval(compaction);
+  });
   return app;
 }
 

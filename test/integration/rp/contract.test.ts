@@ -276,6 +276,32 @@ describe.each(backends)('RP contract on %s', (_backend, storeUrl) => {
       const status = await rp.call('GET', url.pathname + url.search);
       expect(status.body).toMatchObject({ status: 'Failed', error: { code: 'BrokerNotFound', message: 'no broker' } });
     });
+    it('the feed keeps only the configured number of revisions; an agent further behind relists', async () => {
+      const small = await startRp({ feedRetention: 2, compactionIntervalMs: 20 });
+      try {
+        await registerSubscription(small);
+        for (let i = 0; i < 5; i++) await small.call('PUT', `${rg()}/mq/retained-${i}?${API}`, mqBody());
+        const token = await small.agentToken();
+        let status = 0;
+        for (let i = 0; i < 100 && status !== 410; i++) {
+          const response = await fetch(
+            `${small.url}/agent/v1/clusters/${encodeURIComponent(CLUSTER)}/resources?since=0`,
+            {
+              headers: { authorization: `Bearer ${token}` },
+            },
+          );
+          status = response.status;
+          await response.arrayBuffer();
+          if (status !== 410) await new Promise((r) => setTimeout(r, 20)); // the compaction timer's period
+        }
+        expect(status).toBe(410);
+        const relist = await readFeed(small.url, token, CLUSTER);
+        expect(relist.events.filter((e) => e.type === 'upsert')).toHaveLength(5);
+      } finally {
+        await small.close();
+      }
+    });
+
     it('the agent API serves only the cluster its token names', async () => {
       const token = await rp.agentToken(CLUSTER);
       const other = encodeURIComponent(CLUSTER.replace('plant-1', 'plant-2'));

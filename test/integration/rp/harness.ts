@@ -48,6 +48,8 @@ export interface HarnessOptions {
   storeUrl?: string;
   operationDeadlineMs?: number;
   customLocations?: CustomLocation[];
+  feedRetention?: number;
+  compactionIntervalMs?: number;
   /** Serve HTTPS with a certificate from this CA (the Azure SDK refuses plain HTTP). */
   tls?: { certPem: string; keyPem: string; caPem: string };
 }
@@ -70,6 +72,8 @@ export async function startRp(options: HarnessOptions = {}): Promise<RpHarness> 
     retryAfterSeconds: 1,
     expiryIntervalMs: 100,
     bookmarkIntervalMs: 500,
+    feedRetention: options.feedRetention,
+    compactionIntervalMs: options.compactionIntervalMs,
     https: options.tls ? { key: options.tls.keyPem, cert: options.tls.certPem } : undefined,
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
