@@ -424,6 +424,7 @@ export class ResourceService {
     const resourceSchema = this.options.schemas.resource(route.type);
     const body = withoutReadOnly(input, resourceSchema) as Json;
     delete body.etag; // not modelled by this API; read-only wherever it appears
+    body.properties ??= {}; // an absent bag is an empty one: its required members are still required
     // provisioningState is read-only: the same value as stored is ignored, another is refused [SHAPE-7].
     const properties = isObject(input.properties) ? input.properties : undefined;
     if (properties && 'provisioningState' in properties) {
