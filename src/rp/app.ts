@@ -11,7 +11,7 @@ import { registerAgentApi } from './agent-api.js';
 import { parseArmPath, type ArmRoute } from './arm-path.js';
 import { createTokenVerifier, type Caller, type TokenVerifier, type TokenVerifierOptions } from './auth.js';
 import { ClusterSync } from './cluster-sync.js';
-import type { CustomLocationDirectory } from './custom-locations.js';
+import { cachedCustomLocations, type CustomLocationDirectory } from './custom-locations.js';
 import { ResourceSchemas } from './resource-schema.js';
 import { ResourceService, type RpRequest, type RpResponse } from './resources.js';
 import { putSubscription } from './subscriptions.js';
@@ -32,6 +32,8 @@ export interface RpOptions {
    * gets 410 and relists, as a Kubernetes watcher would.
    */
   feedRetention?: number;
+  /** How long custom-location lookups are remembered. Default 30 s. */
+  customLocationCacheMs?: number;
   /** How often the feed is compacted to `feedRetention`. Default 1 minute. */
   compactionIntervalMs?: number;
   bookmarkIntervalMs?: number;
@@ -50,13 +52,14 @@ export async function buildRp(options: RpOptions): Promise<FastifyInstance> {
   const document = options.document ?? loadOpenApi();
   const registry = buildRegistry(document);
   const verify = typeof options.auth === 'function' ? options.auth : createTokenVerifier(options.auth);
-  const sync = new ClusterSync(options.store, options.customLocations);
+  const customLocations = cachedCustomLocations(options.customLocations, options.customLocationCacheMs);
+  const sync = new ClusterSync(options.store, customLocations);
   const service = new ResourceService({
     store: options.store,
     validator: new SchemaValidator(document),
     schemas: new ResourceSchemas(document),
     registry,
-    customLocations: options.customLocations,
+    customLocations,
     operationDeadlineMs: options.operationDeadlineMs ?? 5 * 60_000,
     retryAfterSeconds: options.retryAfterSeconds ?? 10,
   });

@@ -34,3 +34,32 @@ const CUSTOM_LOCATION_ID =
 export function isCustomLocationId(id: string): boolean {
   return CUSTOM_LOCATION_ID.test(id);
 }
+
+/**
+ * Remembers lookups for `ttlMs`: the agent API asks for a cluster's scope on every feed connection
+ * and status report, and asking ARM each time would put an HTTP round trip on each. Misses are not
+ * remembered, so a custom location created a moment ago is found at once.
+ */
+export function cachedCustomLocations(directory: CustomLocationDirectory, ttlMs = 30_000): CustomLocationDirectory {
+  const byId = new Map<string, { value: CustomLocation; until: number }>();
+  const byCluster = new Map<string, { value: Promise<CustomLocation[]>; until: number }>();
+  return {
+    async get(id) {
+      const key = id.toLowerCase();
+      const hit = byId.get(key);
+      if (hit && hit.until > Date.now()) return hit.value;
+      const value = await directory.get(id);
+      if (value) byId.set(key, { value, until: Date.now() + ttlMs });
+      return value;
+    },
+    forCluster(clusterId) {
+      const key = clusterId.toLowerCase();
+      const hit = byCluster.get(key);
+      if (hit && hit.until > Date.now()) return hit.value;
+      const value = directory.forCluster(clusterId);
+      byCluster.set(key, { value, until: Date.now() + ttlMs });
+      value.catch(() => byCluster.delete(key)); // a failed lookup is retried next time
+      return value;
+    },
+  };
+}
