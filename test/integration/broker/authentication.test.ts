@@ -176,13 +176,13 @@ describe('custom authentication server', () => {
     const ca = await createCertificateAuthority();
     const serverCert = await issueServerCertificate(ca, { ipAddresses: ['127.0.0.1'] });
     const brokerClient = await issueClientCertificate(ca, { subject: 'CN=broker' });
-    const seen: Array<{ body: Record<string, unknown>; url: string; header: unknown; peer: string | undefined }> = [];
+    const seen: Array<{ body: Record<string, unknown>; url: string; header: unknown; peer: string }> = [];
     const server = https.createServer({ cert: serverCert.certPem, key: serverCert.keyPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: true }, (req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const body = JSON.parse(Buffer.concat(chunks).toString()) as Record<string, unknown>;
-        seen.push({ body, url: req.url!, header: req.headers['x-tenant'], peer: (req.socket as import('node:tls').TLSSocket).getPeerCertificate().subject?.CN });
+        seen.push({ body, url: req.url!, header: req.headers['x-tenant'], peer: String((req.socket as import('node:tls').TLSSocket).getPeerCertificate().subject?.CN) });
         const password = Buffer.from(String(body.password), 'base64').toString();
         if (body.username === 'carol' && password === 'letmein')
           res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ attributes: { tier: 'gold' } }));
