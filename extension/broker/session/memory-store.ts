@@ -21,7 +21,7 @@ export function createMemoryStore(): SessionStore {
       const out: PersistedSession[] = [];
       for (const r of sessions.values()) {
         out.push({
-          ...structuredClone(r.record),
+          ...copyRecord(r.record),
           subscriptions: [...r.subscriptions.values()].map((s) => structuredClone(s)),
           outbox: [...r.outbox.values()].sort((a, b) => a.seq - b.seq).map(copyEntry),
           incomingQos2: [...r.incomingQos2],
