@@ -1,0 +1,5 @@
+export { createOperator, type Operator, type OperatorOptions } from './operator.js';
+export { render, verdictKey, configMapName, workloadName, type RenderInput } from './render.js';
+export { createLocalDriver, type LocalDriver, type LocalDriverOptions } from './drivers/local.js';
+export type { Driver, Layout, Plan, PlanOutcome, Verdict } from './plan.js';
+export * from './constants.js';
