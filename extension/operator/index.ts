@@ -3,3 +3,4 @@ export { render, verdictKey, configMapName, workloadName, type RenderInput } fro
 export { createLocalDriver, type LocalDriver, type LocalDriverOptions } from './drivers/local.js';
 export type { Driver, Layout, Plan, PlanOutcome, Verdict } from './plan.js';
 export * from './constants.js';
+export { startLocalCluster, type LocalClusterHandles, type LocalClusterOptions } from './local/start-local-cluster.js';

@@ -46,6 +46,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
   const command = options.command ?? iotmqCommand();
   const workloads = new Map<string, Map<string, Workload>>();
   const files = new Map<string, Set<string>>();
+  const servedPorts = new Map<string, Set<number>>();
   const probes = new Set<string>();
   const listeners: ((namespace: string) => void)[] = [];
   let stopped = false;
@@ -166,6 +167,15 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
         await workload.supervisor.stop();
         log.info({ namespace, workload: name }, 'workload removed');
       }
+
+      // A removed Service is done when its port is closed: only then may a finalizer go.
+      const ports = new Set(services.map((service) => (service.spec as Any).ports[0].port as number));
+      for (const port of servedPorts.get(namespace) ?? []) {
+        if (ports.has(port)) continue;
+        const deadline = Date.now() + 10_000;
+        while (Date.now() < deadline && (await isAccepting(port))) await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      servedPorts.set(namespace, ports);
 
       // Readiness: a workload runs; a Service's port accepts connections.
       const outcome: PlanOutcome = { workloads: new Map(), services: new Map() };
