@@ -16,6 +16,10 @@ export async function runDev(args: string[]): Promise<void> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number, not '${values.port}'`);
   const dev = await startDev({ host: values.host, port, dataDir: values['data-dir'] });
   process.stdout.write(devInstructions(dev.config, dev.configFile));
+  // Extension (issue 5): local cluster with agent + operator, default MQ resources, MQTT settings.
+  const { startDevExtension, mqttInstructions } = await import('./dev-extension.js');
+  const extension = await startDevExtension(dev, values['data-dir']);
+  process.stdout.write(mqttInstructions(extension.mqtt));
 
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
@@ -27,6 +31,7 @@ export async function runDev(args: string[]): Promise<void> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  await extension.local.stop();
   await dev.close();
   process.stdout.write('iotmq dev stopped.\n');
 }
