@@ -95,7 +95,10 @@ export function createBroker(options: BrokerOptions = {}): Broker {
         if (!authorizer) continue;
         const denied = (await backend.subscriptions(conn.clientId))
           .map((s) => s.filter)
-          .filter((f) => !authorizer.canSubscribe(conn.principal!, f.startsWith('$share/') ? f.split('/').slice(2).join('/') : f));
+          .filter(
+            (f) =>
+              !authorizer.canSubscribe(conn.principal!, f.startsWith('$share/') ? f.split('/').slice(2).join('/') : f),
+          );
         if (denied.length > 0) {
           conn.log.info({ filters: denied }, 'subscriptions revoked by authorization reload');
           await backend.unsubscribe(conn.clientId, denied);
@@ -108,7 +111,12 @@ export function createBroker(options: BrokerOptions = {}): Broker {
       // The session state stays as it is (connected sessions count as abnormally closed at the
       // next start), so a restart on a durable store resumes where this one stopped.
       for (const conn of [...connections.values()])
-        conn.terminate({ reasonCode: ReasonCode.ServerShuttingDown, reasonString: 'server shutting down', publishWill: false, skipBackend: true });
+        conn.terminate({
+          reasonCode: ReasonCode.ServerShuttingDown,
+          reasonString: 'server shutting down',
+          publishWill: false,
+          skipBackend: true,
+        });
       await backend.close();
     },
   };

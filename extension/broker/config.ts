@@ -52,7 +52,11 @@ export interface BrokerSpec {
 }
 
 export interface ListenerTls {
-  automatic?: { issuerRef?: Record<string, unknown>; san?: { dns?: string[]; ip?: string[] }; [field: string]: unknown };
+  automatic?: {
+    issuerRef?: Record<string, unknown>;
+    san?: { dns?: string[]; ip?: string[] };
+    [field: string]: unknown;
+  };
   manual?: { secretName: string; secretNamespace?: string };
 }
 
@@ -164,7 +168,8 @@ export function validateConfig(raw: unknown): BrokerConfig {
     names.add(n.name);
     const s = obj(n.spec, `${at}.spec`);
     str(s.brokerRef, `${at}.spec.brokerRef`);
-    if (s.brokerRef !== broker.name) throw new ConfigError(`${at}.spec.brokerRef`, `must name the broker "${broker.name}"`);
+    if (s.brokerRef !== broker.name)
+      throw new ConfigError(`${at}.spec.brokerRef`, `must name the broker "${broker.name}"`);
     if (!Number.isInteger(s.port) || (s.port as number) < 0 || (s.port as number) > 65535)
       throw new ConfigError(`${at}.spec.port`, 'must be an integer 0–65535');
     optEnum(s.serviceType, `${at}.spec.serviceType`, ['clusterIp', 'loadBalancer', 'nodePort']);
@@ -174,9 +179,11 @@ export function validateConfig(raw: unknown): BrokerConfig {
     if (s.tls !== undefined) {
       const tls = obj(s.tls, `${at}.spec.tls`);
       const kinds = ['automatic', 'manual'].filter((k) => tls[k] !== undefined);
-      if (tls.keyVault !== undefined) throw new ConfigError(`${at}.spec.tls.keyVault`, 'Key Vault TLS is not supported by iotmq');
+      if (tls.keyVault !== undefined)
+        throw new ConfigError(`${at}.spec.tls.keyVault`, 'Key Vault TLS is not supported by iotmq');
       if (kinds.length !== 1) throw new ConfigError(`${at}.spec.tls`, 'exactly one of automatic, manual is required');
-      if (tls.manual !== undefined) str(obj(tls.manual, `${at}.spec.tls.manual`).secretName, `${at}.spec.tls.manual.secretName`);
+      if (tls.manual !== undefined)
+        str(obj(tls.manual, `${at}.spec.tls.manual`).secretName, `${at}.spec.tls.manual.secretName`);
       else obj(tls.automatic, `${at}.spec.tls.automatic`);
     }
   });
@@ -202,28 +209,37 @@ export function validateConfig(raw: unknown): BrokerConfig {
     refs(arr(s.listenerRef, `${at}.spec.listenerRef`), `${at}.spec.listenerRef`);
     const policies = obj(s.authorizationPolicies, `${at}.spec.authorizationPolicies`);
     optBool(policies.enableCache, `${at}.spec.authorizationPolicies.enableCache`);
-    (policies.rules === undefined ? [] : arr(policies.rules, `${at}.spec.authorizationPolicies.rules`)).forEach((r, j) => {
-      const rat = `${at}.spec.authorizationPolicies.rules[${j}]`;
-      const rule = obj(r, rat);
-      const p = obj(rule.principals, `${rat}.principals`);
-      if (p.clientids !== undefined) arr(p.clientids, `${rat}.principals.clientids`).forEach((x, k) => str(x, `${rat}.principals.clientids[${k}]`));
-      if (p.usernames !== undefined) arr(p.usernames, `${rat}.principals.usernames`).forEach((x, k) => str(x, `${rat}.principals.usernames[${k}]`));
-      if (p.attributes !== undefined)
-        arr(p.attributes, `${rat}.principals.attributes`).forEach((m, k) => {
-          for (const [key, v] of Object.entries(obj(m, `${rat}.principals.attributes[${k}]`)))
-            str(v, `${rat}.principals.attributes[${k}].${key}`);
+    (policies.rules === undefined ? [] : arr(policies.rules, `${at}.spec.authorizationPolicies.rules`)).forEach(
+      (r, j) => {
+        const rat = `${at}.spec.authorizationPolicies.rules[${j}]`;
+        const rule = obj(r, rat);
+        const p = obj(rule.principals, `${rat}.principals`);
+        if (p.clientids !== undefined)
+          arr(p.clientids, `${rat}.principals.clientids`).forEach((x, k) =>
+            str(x, `${rat}.principals.clientids[${k}]`),
+          );
+        if (p.usernames !== undefined)
+          arr(p.usernames, `${rat}.principals.usernames`).forEach((x, k) =>
+            str(x, `${rat}.principals.usernames[${k}]`),
+          );
+        if (p.attributes !== undefined)
+          arr(p.attributes, `${rat}.principals.attributes`).forEach((m, k) => {
+            for (const [key, v] of Object.entries(obj(m, `${rat}.principals.attributes[${k}]`)))
+              str(v, `${rat}.principals.attributes[${k}].${key}`);
+          });
+        arr(rule.brokerResources, `${rat}.brokerResources`).forEach((br, k) => {
+          const bat = `${rat}.brokerResources[${k}]`;
+          const res = obj(br, bat);
+          optEnum(res.method, `${bat}.method`, ['Connect', 'Publish', 'Subscribe']);
+          if (res.method === undefined) throw new ConfigError(`${bat}.method`, 'is required');
+          if (res.method !== 'Connect') {
+            if (res.topics === undefined)
+              throw new ConfigError(`${bat}.topics`, 'is required for Publish and Subscribe');
+            arr(res.topics, `${bat}.topics`).forEach((t, m) => str(t, `${bat}.topics[${m}]`));
+          }
         });
-      arr(rule.brokerResources, `${rat}.brokerResources`).forEach((br, k) => {
-        const bat = `${rat}.brokerResources[${k}]`;
-        const res = obj(br, bat);
-        optEnum(res.method, `${bat}.method`, ['Connect', 'Publish', 'Subscribe']);
-        if (res.method === undefined) throw new ConfigError(`${bat}.method`, 'is required');
-        if (res.method !== 'Connect') {
-          if (res.topics === undefined) throw new ConfigError(`${bat}.topics`, 'is required for Publish and Subscribe');
-          arr(res.topics, `${bat}.topics`).forEach((t, m) => str(t, `${bat}.topics[${m}]`));
-        }
-      });
-    });
+      },
+    );
   });
 
   if (root.mounts !== undefined) {
@@ -233,7 +249,10 @@ export function validateConfig(raw: unknown): BrokerConfig {
   }
   if (root.dataDir !== undefined) str(root.dataDir, 'dataDir');
   if (root.bindAddress !== undefined) str(root.bindAddress, 'bindAddress');
-  if (root.metricsPort !== undefined && (!Number.isInteger(root.metricsPort) || (root.metricsPort as number) < 0 || (root.metricsPort as number) > 65535))
+  if (
+    root.metricsPort !== undefined &&
+    (!Number.isInteger(root.metricsPort) || (root.metricsPort as number) < 0 || (root.metricsPort as number) > 65535)
+  )
     throw new ConfigError('metricsPort', 'must be an integer 0–65535');
   if (root.kubernetes !== undefined) {
     const k = obj(root.kubernetes, 'kubernetes');
@@ -255,24 +274,29 @@ function validateMethod(m: Obj, at: string, root: Obj): void {
       break;
     case 'x509':
       str(body.trustedClientCaCert, `${at}.x509.trustedClientCaCert`);
-      if (body.attributes !== undefined) str(obj(body.attributes, `${at}.x509.attributes`).secretName, `${at}.x509.attributes.secretName`);
+      if (body.attributes !== undefined)
+        str(obj(body.attributes, `${at}.x509.attributes`).secretName, `${at}.x509.attributes.secretName`);
       break;
     case 'sat': {
       const aud = arr(body.audiences, `${at}.sat.audiences`);
       if (aud.length === 0) throw new ConfigError(`${at}.sat.audiences`, 'at least one audience is required');
       aud.forEach((a, i) => str(a, `${at}.sat.audiences[${i}]`));
-      if (root.kubernetes === undefined) throw new ConfigError('kubernetes', 'is required when a sat method is configured');
+      if (root.kubernetes === undefined)
+        throw new ConfigError('kubernetes', 'is required when a sat method is configured');
       break;
     }
     case 'custom': {
       str(body.endpoint, `${at}.custom.endpoint`);
-      if (!/^https?:\/\//.test(body.endpoint as string)) throw new ConfigError(`${at}.custom.endpoint`, 'must be an http(s) URL');
+      if (!/^https?:\/\//.test(body.endpoint as string))
+        throw new ConfigError(`${at}.custom.endpoint`, 'must be an http(s) URL');
       if (body.caCert !== undefined) str(body.caCert, `${at}.custom.caCert`);
       if (body.headers !== undefined)
-        for (const [k, v] of Object.entries(obj(body.headers, `${at}.custom.headers`))) str(v, `${at}.custom.headers.${k}`);
+        for (const [k, v] of Object.entries(obj(body.headers, `${at}.custom.headers`)))
+          str(v, `${at}.custom.headers.${k}`);
       if (body.auth !== undefined) {
         const auth = obj(body.auth, `${at}.custom.auth`);
-        if (auth.x509 !== undefined) str(obj(auth.x509, `${at}.custom.auth.x509`).secretName, `${at}.custom.auth.x509.secretName`);
+        if (auth.x509 !== undefined)
+          str(obj(auth.x509, `${at}.custom.auth.x509`).secretName, `${at}.custom.auth.x509.secretName`);
       }
       break;
     }
@@ -295,7 +319,8 @@ function optBool(v: unknown, at: string): void {
   if (v !== undefined && typeof v !== 'boolean') throw new ConfigError(at, 'must be a boolean');
 }
 function optEnum(v: unknown, at: string, values: string[]): void {
-  if (v !== undefined && !values.includes(v as string)) throw new ConfigError(at, `must be one of ${values.join(', ')}`);
+  if (v !== undefined && !values.includes(v as string))
+    throw new ConfigError(at, `must be one of ${values.join(', ')}`);
 }
 function named(v: unknown, at: string): { name: string; spec: unknown } {
   const o = obj(v, at);

@@ -59,7 +59,8 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
   let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
   try {
     await syncListeners(config);
-    if (config.metricsPort !== undefined) metricsServer = await startMetricsServer(broker.metrics, config.metricsPort, config.bindAddress ?? '0.0.0.0');
+    if (config.metricsPort !== undefined)
+      metricsServer = await startMetricsServer(broker.metrics, config.metricsPort, config.bindAddress ?? '0.0.0.0');
   } catch (err) {
     for (const l of listeners.values()) await l.close();
     await broker.close();
@@ -89,7 +90,10 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
  * mounted ConfigMap is updated through a symlink swap). A broken new config is logged and the
  * running one stays in force.
  */
-export async function startBrokerFromFile(configPath: string, options: StartBrokerOptions = {}): Promise<RunningBroker & { reloaded: EventEmitter }> {
+export async function startBrokerFromFile(
+  configPath: string,
+  options: StartBrokerOptions = {},
+): Promise<RunningBroker & { reloaded: EventEmitter }> {
   const log = componentLogger('broker');
   const running = await startBroker(loadConfig(configPath), options);
   const reloaded = new EventEmitter();

@@ -10,6 +10,10 @@ export function createAuthenticationChain(methods: AuthenticationMethod[]): (c: 
       const outcome = await method.authenticate(credentials);
       if (outcome.result !== 'not-relevant') return outcome;
     }
-    return { result: 'reject', reasonCode: ReasonCode.NotAuthorized, reason: 'no authentication method accepts these credentials' };
+    return {
+      result: 'reject',
+      reasonCode: ReasonCode.NotAuthorized,
+      reason: 'no authentication method accepts these credentials',
+    };
   };
 }

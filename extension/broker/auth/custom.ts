@@ -35,14 +35,25 @@ export function createCustomMethod(options: CustomMethodOptions): Authentication
           ...(c.password !== undefined ? { password: c.password.toString('base64') } : {}),
           ...(c.certificateChain ? { certs: c.certificateChain.join('') } : {}),
           ...(c.authenticationMethod
-            ? { enhancedAuthentication: { method: c.authenticationMethod, data: c.authenticationData?.toString('base64') } }
+            ? {
+                enhancedAuthentication: {
+                  method: c.authenticationMethod,
+                  data: c.authenticationData?.toString('base64'),
+                },
+              }
             : {}),
         },
       });
     } catch {
       return { result: 'not-relevant' };
     }
-    const body = (res.body ?? {}) as { attributes?: Record<string, unknown>; expiry?: string; reason?: number; message?: string; supportedVersions?: string[] };
+    const body = (res.body ?? {}) as {
+      attributes?: Record<string, unknown>;
+      expiry?: string;
+      reason?: number;
+      message?: string;
+      supportedVersions?: string[];
+    };
     if (res.status === 422 && !retried && body.supportedVersions?.length) {
       // the server speaks another API version: retry once with one it supports
       apiVersion = body.supportedVersions[0];
@@ -52,11 +63,24 @@ export function createCustomMethod(options: CustomMethodOptions): Authentication
       const attributes: Record<string, string> = {};
       for (const [k, v] of Object.entries(body.attributes ?? {})) attributes[k] = String(v);
       const expiresAt = body.expiry ? Date.parse(body.expiry) : undefined;
-      return { result: 'accept', username: c.username, attributes, ...(expiresAt && !Number.isNaN(expiresAt) ? { expiresAt } : {}) };
+      return {
+        result: 'accept',
+        username: c.username,
+        attributes,
+        ...(expiresAt && !Number.isNaN(expiresAt) ? { expiresAt } : {}),
+      };
     }
     if (res.status === 403)
-      return { result: 'reject', reasonCode: typeof body.reason === 'number' ? body.reason : ReasonCode.NotAuthorized, reason: body.message ?? 'rejected by the authentication server' };
-    return { result: 'reject', reasonCode: ReasonCode.NotAuthorized, reason: `authentication server answered ${res.status}` };
+      return {
+        result: 'reject',
+        reasonCode: typeof body.reason === 'number' ? body.reason : ReasonCode.NotAuthorized,
+        reason: body.message ?? 'rejected by the authentication server',
+      };
+    return {
+      result: 'reject',
+      reasonCode: ReasonCode.NotAuthorized,
+      reason: `authentication server answered ${res.status}`,
+    };
   }
 
   return { kind: 'custom', relevant: () => true, authenticate: (c) => call(c) };

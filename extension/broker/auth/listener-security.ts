@@ -28,7 +28,9 @@ export function buildSecurity(config: BrokerConfig): SecurityPlan {
     const authenticationOn = l.spec.authenticationEnabled === true && authn !== undefined;
     const methods = authenticationOn ? authn.spec.authenticationMethods.map((m) => createMethod(config, m)) : [];
     const ca = authenticationOn
-      ? authn.spec.authenticationMethods.flatMap((m) => ('x509' in m ? [readConfigMapPem(config, m.x509.trustedClientCaCert)] : []))
+      ? authn.spec.authenticationMethods.flatMap((m) =>
+          'x509' in m ? [readConfigMapPem(config, m.x509.trustedClientCaCert)] : [],
+        )
       : [];
     if (ca.length > 0) clientCa.set(l.name, ca.join('\n'));
     // Authorization only takes effect with authentication (section 1 BrokerAuthorization); enabled
@@ -53,7 +55,8 @@ export function buildSecurity(config: BrokerConfig): SecurityPlan {
 }
 
 function createMethod(config: BrokerConfig, spec: AuthenticationMethodSpec): AuthenticationMethod {
-  if ('usernamePassword' in spec) return createUsernamePasswordMethod(secretFile(config, spec.usernamePassword.secretName, PASSWORD_DB_KEY));
+  if ('usernamePassword' in spec)
+    return createUsernamePasswordMethod(secretFile(config, spec.usernamePassword.secretName, PASSWORD_DB_KEY));
   if ('x509' in spec) {
     const attrs = spec.x509.attributes && secretFile(config, spec.x509.attributes.secretName, X509_ATTRIBUTES_KEY);
     return createX509Method({

@@ -25,9 +25,15 @@ interface TokenReview {
 }
 
 export function createSatMethod(options: SatMethodOptions): AuthenticationMethod {
-  const base = options.apiServer.replace(/\/apis\/authentication\.k8s\.io\/v1\/tokenreviews\/?$/, '').replace(/\/$/, '');
+  const base = options.apiServer
+    .replace(/\/apis\/authentication\.k8s\.io\/v1\/tokenreviews\/?$/, '')
+    .replace(/\/$/, '');
   const headers = options.token ? { authorization: `Bearer ${options.token}` } : undefined;
-  const bad = (reason: string): AuthOutcome => ({ result: 'reject', reasonCode: ReasonCode.BadUserNameOrPassword, reason });
+  const bad = (reason: string): AuthOutcome => ({
+    result: 'reject',
+    reasonCode: ReasonCode.BadUserNameOrPassword,
+    reason,
+  });
 
   async function review(token: string | undefined): Promise<AuthOutcome> {
     if (!token) return bad('no service account token');
@@ -37,13 +43,25 @@ export function createSatMethod(options: SatMethodOptions): AuthenticationMethod
         method: 'POST',
         headers,
         ca: options.ca,
-        body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, audiences: options.audiences } },
+        body: {
+          apiVersion: 'authentication.k8s.io/v1',
+          kind: 'TokenReview',
+          spec: { token, audiences: options.audiences },
+        },
       });
     } catch (err) {
-      return { result: 'reject', reasonCode: ReasonCode.ServerUnavailable, reason: `token review failed: ${(err as Error).message}` };
+      return {
+        result: 'reject',
+        reasonCode: ReasonCode.ServerUnavailable,
+        reason: `token review failed: ${(err as Error).message}`,
+      };
     }
     if (res.status !== 201 && res.status !== 200)
-      return { result: 'reject', reasonCode: ReasonCode.ServerUnavailable, reason: `token review returned ${res.status}` };
+      return {
+        result: 'reject',
+        reasonCode: ReasonCode.ServerUnavailable,
+        reason: `token review returned ${res.status}`,
+      };
     const status = (res.body as TokenReview).status ?? {};
     if (!status.authenticated) return bad(status.error ?? 'token not authenticated');
     if (!(status.audiences ?? []).some((a) => options.audiences.includes(a))) return bad('token audience not accepted');
@@ -56,10 +74,15 @@ export function createSatMethod(options: SatMethodOptions): AuthenticationMethod
     const m = /^system:serviceaccount:([^:]+):([^:]+)$/.exec(username);
     if (!m) return {};
     try {
-      const res = await httpJson(`${base}/api/v1/namespaces/${m[1]}/serviceaccounts/${m[2]}`, { headers, ca: options.ca });
-      const all = (res.body as { metadata?: { annotations?: Record<string, string> } } | undefined)?.metadata?.annotations ?? {};
+      const res = await httpJson(`${base}/api/v1/namespaces/${m[1]}/serviceaccounts/${m[2]}`, {
+        headers,
+        ca: options.ca,
+      });
+      const all =
+        (res.body as { metadata?: { annotations?: Record<string, string> } } | undefined)?.metadata?.annotations ?? {};
       const out: Record<string, string> = {};
-      for (const [k, v] of Object.entries(all)) if (k.startsWith(ANNOTATION_PREFIX)) out[k.slice(ANNOTATION_PREFIX.length)] = v;
+      for (const [k, v] of Object.entries(all))
+        if (k.startsWith(ANNOTATION_PREFIX)) out[k.slice(ANNOTATION_PREFIX.length)] = v;
       return out;
     } catch {
       return {}; // attributes are best effort; the identity itself was verified

@@ -9,7 +9,11 @@ export const PASSWORD_DB_KEY = 'passwords.toml';
 export function createUsernamePasswordMethod(file: string): AuthenticationMethod {
   // read at (re)load: a changed secret arrives with a config reload
   const users = parsePasswordDatabase(readFileSync(file, 'utf8'));
-  const bad = { result: 'reject', reasonCode: ReasonCode.BadUserNameOrPassword, reason: 'bad user name or password' } as const;
+  const bad = {
+    result: 'reject',
+    reasonCode: ReasonCode.BadUserNameOrPassword,
+    reason: 'bad user name or password',
+  } as const;
   return {
     kind: 'usernamePassword',
     relevant: (c) => c.username !== undefined && !c.username.startsWith('$sat'),

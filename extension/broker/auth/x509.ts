@@ -37,7 +37,8 @@ export function createX509Method(options: X509MethodOptions): AuthenticationMeth
       if (!path) return refuse('client certificate does not chain to a trusted CA');
       const now = Date.now();
       for (const cert of path)
-        if (Date.parse(cert.validFrom) > now || Date.parse(cert.validTo) < now) return refuse('certificate expired or not yet valid');
+        if (Date.parse(cert.validFrom) > now || Date.parse(cert.validTo) < now)
+          return refuse('certificate expired or not yet valid');
       let attributes: Record<string, string> = {};
       for (const cert of path) {
         const hit = entries.find((e) => sameSubject(e.subject, cert.subject));

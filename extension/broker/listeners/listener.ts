@@ -54,7 +54,9 @@ export async function startListener(
   let server: net.Server;
   if (protocol === 'websockets') {
     const httpServer = tlsOptions ? https.createServer(tlsOptions) : http.createServer();
-    httpServer.on('request', (_req, res) => res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket only\n'));
+    httpServer.on('request', (_req, res) =>
+      res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket only\n'),
+    );
     const wss = new WebSocketServer({
       server: httpServer,
       // MQTT over WebSocket uses the `mqtt` subprotocol [MQTT-6.0.0-3]
@@ -114,7 +116,9 @@ function peerChain(socket: tls.TLSSocket): string[] {
   const seen = new Set<string>();
   while (cert && cert.raw && !seen.has(cert.fingerprint256)) {
     seen.add(cert.fingerprint256);
-    out.push(`-----BEGIN CERTIFICATE-----\n${cert.raw.toString('base64').replace(/(.{64})/g, '$1\n')}\n-----END CERTIFICATE-----\n`);
+    out.push(
+      `-----BEGIN CERTIFICATE-----\n${cert.raw.toString('base64').replace(/(.{64})/g, '$1\n')}\n-----END CERTIFICATE-----\n`,
+    );
     cert = cert.issuerCertificate;
   }
   return out;

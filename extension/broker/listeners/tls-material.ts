@@ -2,7 +2,11 @@
 // once into dataDir for `tls.automatic` (standing in for cert-manager) and reused on restart.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { createCertificateAuthority, issueServerCertificate, type CertificateAuthority } from '../../../src/common/tls.js';
+import {
+  createCertificateAuthority,
+  issueServerCertificate,
+  type CertificateAuthority,
+} from '../../../src/common/tls.js';
 import { ConfigError, secretFile, type BrokerConfig, type ListenerSpec, type Named } from '../config.js';
 
 export interface ServerTlsMaterial {
@@ -12,13 +16,19 @@ export interface ServerTlsMaterial {
   caFile?: string;
 }
 
-export async function resolveServerTls(config: BrokerConfig, listener: Named<ListenerSpec>): Promise<ServerTlsMaterial> {
+export async function resolveServerTls(
+  config: BrokerConfig,
+  listener: Named<ListenerSpec>,
+): Promise<ServerTlsMaterial> {
   const tls = listener.spec.tls!;
   if (tls.manual) {
     const certFile = secretFile(config, tls.manual.secretName, 'tls.crt');
     const keyFile = secretFile(config, tls.manual.secretName, 'tls.key');
     if (!existsSync(certFile) || !existsSync(keyFile))
-      throw new ConfigError(`listener ${listener.name} tls.manual.secretName`, `secret ${tls.manual.secretName} has no tls.crt / tls.key`);
+      throw new ConfigError(
+        `listener ${listener.name} tls.manual.secretName`,
+        `secret ${tls.manual.secretName} has no tls.crt / tls.key`,
+      );
     return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') };
   }
   if (!config.dataDir) throw new ConfigError('dataDir', 'is required for tls.automatic');
@@ -29,7 +39,9 @@ export async function resolveServerTls(config: BrokerConfig, listener: Named<Lis
   const keyFile = path.join(dir, `${listener.name}.key`);
   if (!existsSync(certFile) || !existsSync(keyFile)) {
     const san = tls.automatic?.san;
-    const dnsNames = [...new Set([...(san?.dns ?? []), listener.spec.serviceName ?? 'aio-mq-dmqtt-frontend', 'localhost'])];
+    const dnsNames = [
+      ...new Set([...(san?.dns ?? []), listener.spec.serviceName ?? 'aio-mq-dmqtt-frontend', 'localhost']),
+    ];
     const ipAddresses = [...new Set([...(san?.ip ?? []), '127.0.0.1', '::1'])];
     const issued = await issueServerCertificate(ca, { dnsNames, ipAddresses });
     writeFileSync(certFile, issued.certPem);

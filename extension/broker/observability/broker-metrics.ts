@@ -22,6 +22,14 @@ export function defineBrokerMetrics(metrics: Metrics, backend: SessionBackend, c
   gauge('aio_mq_total_sessions', 'Sessions, connected or not', () => backend.stats().sessions);
   gauge('aio_mq_total_subscriptions', 'Subscriptions', () => backend.stats().subscriptions);
   gauge('aio_mq_store_retained_messages', 'Retained messages', () => backend.stats().retainedMessages);
-  gauge('aio_mq_queued_messages', 'QoS 1/2 messages queued for sessions (queue depth)', () => backend.stats().queuedMessages);
-  gauge('aio_mq_inflight_messages', 'QoS 1/2 messages sent and not yet acknowledged', () => backend.stats().inflightMessages);
+  gauge(
+    'aio_mq_queued_messages',
+    'QoS 1/2 messages queued for sessions (queue depth)',
+    () => backend.stats().queuedMessages,
+  );
+  gauge(
+    'aio_mq_inflight_messages',
+    'QoS 1/2 messages sent and not yet acknowledged',
+    () => backend.stats().inflightMessages,
+  );
 }

@@ -18,7 +18,13 @@ export function startSysTopics(backend: SessionBackend, metrics: Metrics, interv
       uptime: `${Math.floor((Date.now() - startedAt) / 1000)} seconds`,
     };
     for (const [topic, value] of Object.entries(values))
-      void backend.publish({ topic: `$SYS/broker/${topic}`, payload: Buffer.from(value), qos: 0, retain: true, properties: {} });
+      void backend.publish({
+        topic: `$SYS/broker/${topic}`,
+        payload: Buffer.from(value),
+        qos: 0,
+        retain: true,
+        properties: {},
+      });
   };
   publish();
   const timer = setInterval(publish, intervalSeconds * 1000);

@@ -52,7 +52,10 @@ export async function handleConnect(conn: Connection, packet: IConnectPacket): P
     // Enhanced authentication [MQTT-4.12.0-*]
     const method = security.enhancedMethod(props.authenticationMethod);
     if (!method)
-      throw new ProtocolError(ReasonCode.BadAuthenticationMethod, `authentication method ${props.authenticationMethod} is not supported`);
+      throw new ProtocolError(
+        ReasonCode.BadAuthenticationMethod,
+        `authentication method ${props.authenticationMethod} is not supported`,
+      );
     const exchange = method.begin(credentials);
     conn.authMethod = method.name;
     conn.pendingConnect = { packet, method: method.name, exchange };
@@ -95,7 +98,11 @@ async function finishAuthentication(conn: Connection, packet: IConnectPacket, ou
 
   const assigned = packet.clientId === '' ? ctx.assignClientId() : undefined;
   const clientId = assigned ?? packet.clientId;
-  const principal: Principal = { clientId, username: outcome.username ?? packet.username, attributes: outcome.attributes };
+  const principal: Principal = {
+    clientId,
+    username: outcome.username ?? packet.username,
+    attributes: outcome.attributes,
+  };
   const authorizer = ctx.security(conn.info.listener).authorizer;
   if (authorizer && !authorizer.canConnect(principal)) {
     ctx.metrics.inc('aio_mq_authorization_deny', { method: 'Connect' });
@@ -109,7 +116,14 @@ async function finishAuthentication(conn: Connection, packet: IConnectPacket, ou
     }
     const { willDelayInterval, messageExpiryInterval, ...willProps } = packet.will.properties ?? {};
     will = {
-      message: buildMessage(clientId, packet.will.topic, Buffer.from(packet.will.payload), packet.will.qos ?? 0, !!packet.will.retain, willProps),
+      message: buildMessage(
+        clientId,
+        packet.will.topic,
+        Buffer.from(packet.will.payload),
+        packet.will.qos ?? 0,
+        !!packet.will.retain,
+        willProps,
+      ),
       delayInterval: willDelayInterval ?? 0,
       messageExpiryInterval,
     };
@@ -143,7 +157,8 @@ async function finishAuthentication(conn: Connection, packet: IConnectPacket, ou
   const maxKeepAlive = ctx.limits.maxKeepAlive;
   let keepAlive = packet.keepalive ?? 0;
   let serverKeepAlive: number | undefined;
-  if (conn.isV5 && maxKeepAlive > 0 && (keepAlive === 0 || keepAlive > maxKeepAlive)) serverKeepAlive = keepAlive = maxKeepAlive;
+  if (conn.isV5 && maxKeepAlive > 0 && (keepAlive === 0 || keepAlive > maxKeepAlive))
+    serverKeepAlive = keepAlive = maxKeepAlive;
 
   const connack: IConnackPacket = conn.isV5
     ? {

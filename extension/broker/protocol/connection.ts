@@ -105,7 +105,8 @@ export class Connection implements SessionLink {
     const properties: NonNullable<mqttPacket.IPublishPacket['properties']> = {};
     if (this.isV5) {
       Object.assign(properties, message.properties);
-      if (delivery.messageExpiryInterval !== undefined) properties.messageExpiryInterval = delivery.messageExpiryInterval;
+      if (delivery.messageExpiryInterval !== undefined)
+        properties.messageExpiryInterval = delivery.messageExpiryInterval;
       if (delivery.subscriptionIdentifiers.length > 0)
         properties.subscriptionIdentifier =
           delivery.subscriptionIdentifiers.length === 1
@@ -141,7 +142,12 @@ export class Connection implements SessionLink {
       if (properties.topicAlias !== undefined && topic !== '') this.topicAliasesOut.delete(message.topic);
       this.ctx.metrics.inc('aio_mq_messages_dropped', { reason: 'too-large' });
       if (delivery.packetId !== undefined)
-        void this.ctx.backend.acknowledge(this.clientId, delivery.packetId, delivery.qos === 1 ? 'puback' : 'pubrec', true);
+        void this.ctx.backend.acknowledge(
+          this.clientId,
+          delivery.packetId,
+          delivery.qos === 1 ? 'puback' : 'pubrec',
+          true,
+        );
       return;
     }
     this.ctx.metrics.inc('aio_mq_publishes_sent', { qos: String(delivery.qos) });
@@ -177,7 +183,11 @@ export class Connection implements SessionLink {
     clearTimeout(this.keepAliveTimer);
     this.keepAliveTimer = setTimeout(() => {
       this.log.info('keep alive timeout');
-      this.terminate({ reasonCode: ReasonCode.KeepAliveTimeout, reasonString: 'keep alive timeout', publishWill: true });
+      this.terminate({
+        reasonCode: ReasonCode.KeepAliveTimeout,
+        reasonString: 'keep alive timeout',
+        publishWill: true,
+      });
     }, this.keepAliveMs);
   }
 
@@ -186,7 +196,12 @@ export class Connection implements SessionLink {
     clearTimeout(this.expiryTimer);
     if (expiresAt === undefined) return;
     this.expiryTimer = setTimeout(
-      () => this.terminate({ reasonCode: ReasonCode.NotAuthorized, reasonString: 'credentials expired', publishWill: true }),
+      () =>
+        this.terminate({
+          reasonCode: ReasonCode.NotAuthorized,
+          reasonString: 'credentials expired',
+          publishWill: true,
+        }),
       Math.max(0, Math.min(expiresAt - Date.now(), 2 ** 31 - 1)),
     );
   }

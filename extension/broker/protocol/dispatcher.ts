@@ -50,7 +50,9 @@ export function attachDispatcher(conn: Connection): void {
   parser.on('error', (err: Error) => {
     // Anything mqtt-packet cannot parse is a Malformed Packet [MQTT-1.5.4-1, MQTT-2.2.2-2, …];
     // an unknown protocol level gets CONNACK 0x01/0x84 first [MQTT-3.1.2-2].
-    const code = /protocol version/i.test(err.message) ? ReasonCode.UnsupportedProtocolVersion : ReasonCode.MalformedPacket;
+    const code = /protocol version/i.test(err.message)
+      ? ReasonCode.UnsupportedProtocolVersion
+      : ReasonCode.MalformedPacket;
     queue = queue.then(() => fail(conn, new ProtocolError(code, err.message)));
   });
 

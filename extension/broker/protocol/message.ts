@@ -28,6 +28,8 @@ export function buildMessage(
     retain,
     properties,
     origin,
-    ...(props.messageExpiryInterval !== undefined ? { expiresAt: Date.now() + props.messageExpiryInterval * 1000 } : {}),
+    ...(props.messageExpiryInterval !== undefined
+      ? { expiresAt: Date.now() + props.messageExpiryInterval * 1000 }
+      : {}),
   };
 }

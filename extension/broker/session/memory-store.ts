@@ -89,5 +89,8 @@ function copyEntry(e: OutboxEntry): OutboxEntry {
 }
 
 function copyRecord(r: SessionRecord): SessionRecord {
-  return { ...r, will: r.will ? { delayInterval: r.will.delayInterval, message: copyMessage(r.will.message) } : undefined };
+  return {
+    ...r,
+    will: r.will ? { delayInterval: r.will.delayInterval, message: copyMessage(r.will.message) } : undefined,
+  };
 }

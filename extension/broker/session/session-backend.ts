@@ -67,7 +67,12 @@ export interface SessionBackend {
   unsubscribe(clientId: string, filters: string[]): Promise<boolean[]>;
   subscriptions(clientId: string): Promise<Subscription[]>;
   /** PUBACK / PUBREC / PUBCOMP from the client for a message we sent; false when the packet id is unknown. */
-  acknowledge(clientId: string, packetId: number, kind: 'puback' | 'pubrec' | 'pubcomp', failed?: boolean): Promise<boolean>;
+  acknowledge(
+    clientId: string,
+    packetId: number,
+    kind: 'puback' | 'pubrec' | 'pubcomp',
+    failed?: boolean,
+  ): Promise<boolean>;
   /**
    * First sight of an incoming QoS 2 PUBLISH: remember the packet id and route the message.
    * Method B of [MQTT-4.3.3-*]: delivered onwards at once, duplicates ignored until PUBREL.
@@ -457,7 +462,12 @@ export function createSessionBackend(options: SessionBackendOptions): SessionBac
       const s = sessions.get(clientId);
       const e = s?.inflight.get(packetId);
       if (!s || !e) return false;
-      const expected = kind === 'puback' ? e.qos === 1 : kind === 'pubrec' ? e.qos === 2 && e.state === 'sent' : e.state === 'released';
+      const expected =
+        kind === 'puback'
+          ? e.qos === 1
+          : kind === 'pubrec'
+            ? e.qos === 2 && e.state === 'sent'
+            : e.state === 'released';
       if (!expected) return kind === 'pubrec' && e.state === 'released'; // a repeated PUBREC is answered again
       if (kind === 'pubrec' && !failed) {
         e.state = 'released';

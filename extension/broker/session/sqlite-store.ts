@@ -89,7 +89,8 @@ export function createSqliteStore(file: string): SessionStore {
 function migrate(db: Database.Database): void {
   const version = db.pragma('user_version', { simple: true }) as number;
   if (version === SCHEMA_VERSION) return;
-  if (version !== 0) throw new Error(`broker store schema version ${version} is newer than this broker (${SCHEMA_VERSION})`);
+  if (version !== 0)
+    throw new Error(`broker store schema version ${version} is newer than this broker (${SCHEMA_VERSION})`);
   db.exec(`
     CREATE TABLE sessions (client_id TEXT PRIMARY KEY, record TEXT NOT NULL);
     CREATE TABLE subscriptions (

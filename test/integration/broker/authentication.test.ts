@@ -36,12 +36,19 @@ async function startTokenReviewServer(tokens: Record<string, { user: string; aud
         requests.push({ review, authorization: req.headers.authorization });
         const known = tokens[review.spec.token];
         const audiences = known ? known.audiences.filter((a) => review.spec.audiences.includes(a)) : [];
-        const status = known && audiences.length > 0 ? { authenticated: true, audiences, user: { username: known.user } } : { authenticated: false, error: 'invalid token' };
+        const status =
+          known && audiences.length > 0
+            ? { authenticated: true, audiences, user: { username: known.user } }
+            : { authenticated: false, error: 'invalid token' };
         res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ ...review, status }));
       } else if (req.method === 'GET' && req.url === '/api/v1/namespaces/apps/serviceaccounts/sensor') {
-        res.writeHead(200, { 'content-type': 'application/json' }).end(
-          JSON.stringify({ metadata: { name: 'sensor', annotations: { 'aio-mq-broker-auth/group': 'dapr-workload', other: 'x' } } }),
-        );
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(
+            JSON.stringify({
+              metadata: { name: 'sensor', annotations: { 'aio-mq-broker-auth/group': 'dapr-workload', other: 'x' } },
+            }),
+          );
       } else res.writeHead(404).end();
     });
   });
@@ -61,7 +68,12 @@ describe('username/password', () => {
     const running = await startFromConfig(
       dir.config({
         listeners: [listener('l', { authenticationEnabled: true })],
-        authentications: [{ name: 'authn', spec: { listenerRef: ['l'], authenticationMethods: [{ usernamePassword: { secretName: 'passwords' } }] } }],
+        authentications: [
+          {
+            name: 'authn',
+            spec: { listenerRef: ['l'], authenticationMethods: [{ usernamePassword: { secretName: 'passwords' } }] },
+          },
+        ],
       }),
     );
     const url = `mqtt://127.0.0.1:${portOf(running, 'l')}`;
@@ -83,7 +95,15 @@ describe('username/password', () => {
     const running = await startFromConfig(
       dir.config({
         listeners: [listener('open'), listener('closed', { authenticationEnabled: true })],
-        authentications: [{ name: 'authn', spec: { listenerRef: ['open', 'closed'], authenticationMethods: [{ usernamePassword: { secretName: 'passwords' } }] } }],
+        authentications: [
+          {
+            name: 'authn',
+            spec: {
+              listenerRef: ['open', 'closed'],
+              authenticationMethods: [{ usernamePassword: { secretName: 'passwords' } }],
+            },
+          },
+        ],
       }),
     );
     await connectClient(`mqtt://127.0.0.1:${portOf(running, 'open')}`, { username: 'who', password: 'ever' });
@@ -106,8 +126,20 @@ describe('X.509', () => {
     );
     const running = await startFromConfig(
       dir.config({
-        listeners: [listener('tls', { authenticationEnabled: true, authorizationEnabled: true, tls: { automatic: {} } })],
-        authentications: [{ name: 'authn', spec: { listenerRef: ['tls'], authenticationMethods: [{ x509: { trustedClientCaCert: 'client-ca', attributes: { secretName: 'x509-attrs' } } }] } }],
+        listeners: [
+          listener('tls', { authenticationEnabled: true, authorizationEnabled: true, tls: { automatic: {} } }),
+        ],
+        authentications: [
+          {
+            name: 'authn',
+            spec: {
+              listenerRef: ['tls'],
+              authenticationMethods: [
+                { x509: { trustedClientCaCert: 'client-ca', attributes: { secretName: 'x509-attrs' } } },
+              ],
+            },
+          },
+        ],
         authorizations: [
           {
             name: 'authz',
@@ -116,8 +148,14 @@ describe('X.509', () => {
               authorizationPolicies: {
                 rules: [
                   { principals: { attributes: [{ role: 'sensor' }] }, brokerResources: [{ method: 'Connect' }] },
-                  { principals: { attributes: [{ organization: 'contoso' }] }, brokerResources: [{ method: 'Connect' }] },
-                  { principals: { usernames: ['thermostat'] }, brokerResources: [{ method: 'Publish', topics: ['devices/{principal.username}/#'] }] },
+                  {
+                    principals: { attributes: [{ organization: 'contoso' }] },
+                    brokerResources: [{ method: 'Connect' }],
+                  },
+                  {
+                    principals: { usernames: ['thermostat'] },
+                    brokerResources: [{ method: 'Publish', topics: ['devices/{principal.username}/#'] }],
+                  },
                 ],
               },
             },
@@ -136,7 +174,9 @@ describe('X.509', () => {
     await c.publishAsync('devices/thermostat/temp', '21', { qos: 1 });
     await expect(c.publishAsync('devices/lamp/temp', '21', { qos: 1 })).rejects.toMatchObject({ code: 0x87 });
     await connectClient(url, { ca: caPem, cert: other.certPem, key: other.keyPem, protocolVersion: 5 }); // root attributes
-    expect((await connectRefused(url, { ca: caPem, cert: rogue.certPem, key: rogue.keyPem, protocolVersion: 5 })).code).toBe(0x87);
+    expect(
+      (await connectRefused(url, { ca: caPem, cert: rogue.certPem, key: rogue.keyPem, protocolVersion: 5 })).code,
+    ).toBe(0x87);
   });
 });
 
@@ -152,21 +192,49 @@ describe('Kubernetes service-account tokens', () => {
       dir.config({
         listeners: [listener('l', { authenticationEnabled: true, authorizationEnabled: true })],
         kubernetes: { tokenReviewUrl: kube.url, tokenFile: `${dir.secrets}/broker-sa/token` },
-        authentications: [{ name: 'authn', spec: { listenerRef: ['l'], authenticationMethods: [{ sat: { audiences: ['aio-mq'] } }] } }],
+        authentications: [
+          { name: 'authn', spec: { listenerRef: ['l'], authenticationMethods: [{ sat: { audiences: ['aio-mq'] } }] } },
+        ],
         authorizations: [
-          { name: 'z', spec: { listenerRef: ['l'], authorizationPolicies: { rules: [{ principals: { attributes: [{ group: 'dapr-workload' }] }, brokerResources: [{ method: 'Connect' }] }] } } },
+          {
+            name: 'z',
+            spec: {
+              listenerRef: ['l'],
+              authorizationPolicies: {
+                rules: [
+                  {
+                    principals: { attributes: [{ group: 'dapr-workload' }] },
+                    brokerResources: [{ method: 'Connect' }],
+                  },
+                ],
+              },
+            },
+          },
         ],
       }),
     );
     const url = `mqtt://127.0.0.1:${portOf(running, 'l')}`;
     await connectClient(url, { username: '$sat', password: 'good-token', protocolVersion: 4 });
     expect((await connectRefused(url, { username: '$sat', password: 'forged', protocolVersion: 5 })).code).toBe(0x86);
-    expect((await connectRefused(url, { username: '$sat', password: 'other-audience', protocolVersion: 5 })).code).toBe(0x86);
-    expect(kube.requests[0]).toMatchObject({ authorization: 'Bearer broker-own-token', review: { kind: 'TokenReview', spec: { audiences: ['aio-mq'] } } });
+    expect((await connectRefused(url, { username: '$sat', password: 'other-audience', protocolVersion: 5 })).code).toBe(
+      0x86,
+    );
+    expect(kube.requests[0]).toMatchObject({
+      authorization: 'Bearer broker-own-token',
+      review: { kind: 'TokenReview', spec: { audiences: ['aio-mq'] } },
+    });
     // MQTT 5 enhanced authentication, method K8S-SAT, token as authentication data
-    await connectClient(url, { protocolVersion: 5, properties: { authenticationMethod: 'K8S-SAT', authenticationData: Buffer.from('good-token') } });
+    await connectClient(url, {
+      protocolVersion: 5,
+      properties: { authenticationMethod: 'K8S-SAT', authenticationData: Buffer.from('good-token') },
+    });
     expect(
-      (await connectRefused(url, { protocolVersion: 5, properties: { authenticationMethod: 'K8S-SAT', authenticationData: Buffer.from('bad') } })).code,
+      (
+        await connectRefused(url, {
+          protocolVersion: 5,
+          properties: { authenticationMethod: 'K8S-SAT', authenticationData: Buffer.from('bad') },
+        })
+      ).code,
     ).toBe(0x86);
   });
 });
@@ -177,18 +245,31 @@ describe('custom authentication server', () => {
     const serverCert = await issueServerCertificate(ca, { ipAddresses: ['127.0.0.1'] });
     const brokerClient = await issueClientCertificate(ca, { subject: 'CN=broker' });
     const seen: Array<{ body: Record<string, unknown>; url: string; header: unknown; peer: string }> = [];
-    const server = https.createServer({ cert: serverCert.certPem, key: serverCert.keyPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: true }, (req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const body = JSON.parse(Buffer.concat(chunks).toString()) as Record<string, unknown>;
-        seen.push({ body, url: req.url!, header: req.headers['x-tenant'], peer: String((req.socket as import('node:tls').TLSSocket).getPeerCertificate().subject?.CN) });
-        const password = Buffer.from(String(body.password), 'base64').toString();
-        if (body.username === 'carol' && password === 'letmein')
-          res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ attributes: { tier: 'gold' } }));
-        else res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ reason: 0x8a, message: 'banned' }));
-      });
-    });
+    const server = https.createServer(
+      { cert: serverCert.certPem, key: serverCert.keyPem, ca: ca.certPem, requestCert: true, rejectUnauthorized: true },
+      (req, res) => {
+        const chunks: Buffer[] = [];
+        req.on('data', (c: Buffer) => chunks.push(c));
+        req.on('end', () => {
+          const body = JSON.parse(Buffer.concat(chunks).toString()) as Record<string, unknown>;
+          seen.push({
+            body,
+            url: req.url!,
+            header: req.headers['x-tenant'],
+            peer: String((req.socket as import('node:tls').TLSSocket).getPeerCertificate().subject?.CN),
+          });
+          const password = Buffer.from(String(body.password), 'base64').toString();
+          if (body.username === 'carol' && password === 'letmein')
+            res
+              .writeHead(200, { 'content-type': 'application/json' })
+              .end(JSON.stringify({ attributes: { tier: 'gold' } }));
+          else
+            res
+              .writeHead(403, { 'content-type': 'application/json' })
+              .end(JSON.stringify({ reason: 0x8a, message: 'banned' }));
+        });
+      },
+    );
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     onCleanup(async () => {
@@ -207,22 +288,47 @@ describe('custom authentication server', () => {
     dir.secret('auth-client', 'tls.key', brokerClient.keyPem);
     await passwordDb(dir);
     const custom = (port: number) => ({
-      custom: { endpoint: `https://127.0.0.1:${port}/`, caCert: 'auth-ca', auth: { x509: { secretName: 'auth-client' } }, headers: { 'x-tenant': 'contoso' } },
+      custom: {
+        endpoint: `https://127.0.0.1:${port}/`,
+        caCert: 'auth-ca',
+        auth: { x509: { secretName: 'auth-client' } },
+        headers: { 'x-tenant': 'contoso' },
+      },
     });
     const running = await startFromConfig(
       dir.config({
-        listeners: [listener('l', { authenticationEnabled: true }), listener('fallback', { authenticationEnabled: true })],
+        listeners: [
+          listener('l', { authenticationEnabled: true }),
+          listener('fallback', { authenticationEnabled: true }),
+        ],
         authentications: [
-          { name: 'a', spec: { listenerRef: ['l'], authenticationMethods: [custom((server.address() as AddressInfo).port)] } },
-          { name: 'b', spec: { listenerRef: ['fallback'], authenticationMethods: [custom(deadPort), { usernamePassword: { secretName: 'passwords' } }] } },
+          {
+            name: 'a',
+            spec: { listenerRef: ['l'], authenticationMethods: [custom((server.address() as AddressInfo).port)] },
+          },
+          {
+            name: 'b',
+            spec: {
+              listenerRef: ['fallback'],
+              authenticationMethods: [custom(deadPort), { usernamePassword: { secretName: 'passwords' } }],
+            },
+          },
         ],
       }),
     );
     const url = `mqtt://127.0.0.1:${portOf(running, 'l')}`;
     await connectClient(url, { username: 'carol', password: 'letmein', protocolVersion: 5 });
-    expect(seen[0]).toMatchObject({ body: { type: 'connect', username: 'carol' }, url: '/?api-version=0.5.0', header: 'contoso', peer: 'broker' });
+    expect(seen[0]).toMatchObject({
+      body: { type: 'connect', username: 'carol' },
+      url: '/?api-version=0.5.0',
+      header: 'contoso',
+      peer: 'broker',
+    });
     expect((await connectRefused(url, { username: 'carol', password: 'wrong', protocolVersion: 5 })).code).toBe(0x8a);
-    await connectClient(`mqtt://127.0.0.1:${portOf(running, 'fallback')}`, { username: 'alice', password: 'wonderland' });
+    await connectClient(`mqtt://127.0.0.1:${portOf(running, 'fallback')}`, {
+      username: 'alice',
+      password: 'wonderland',
+    });
   });
 });
 
@@ -247,7 +353,9 @@ describe('enhanced authentication hook', () => {
                         sent = true;
                         return { result: 'continue', authenticationData: Buffer.from('nonce') };
                       }
-                      return data?.toString() === 'ecnon' ? { result: 'accept', attributes: {} } : { result: 'reject', reasonCode: 0x87, reason: 'wrong answer' };
+                      return data?.toString() === 'ecnon'
+                        ? { result: 'accept', attributes: {} }
+                        : { result: 'reject', reasonCode: 0x87, reason: 'wrong answer' };
                     },
                   };
                 },
@@ -262,14 +370,38 @@ describe('enhanced authentication hook', () => {
       server.close();
     });
     const raw = await rawConnect((server.address() as AddressInfo).port, 5);
-    raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'e', clean: true, keepalive: 0, properties: { authenticationMethod: 'REVERSE' } });
-    expect(await raw.next()).toMatchObject({ cmd: 'auth', reasonCode: 0x18, properties: { authenticationMethod: 'REVERSE', authenticationData: Buffer.from('nonce') } });
-    raw.send({ cmd: 'auth', reasonCode: 0x18, properties: { authenticationMethod: 'REVERSE', authenticationData: Buffer.from('ecnon') } });
-    expect(await raw.next()).toMatchObject({ cmd: 'connack', reasonCode: 0, properties: expect.objectContaining({ authenticationMethod: 'REVERSE' }) });
+    raw.send({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 5,
+      clientId: 'e',
+      clean: true,
+      keepalive: 0,
+      properties: { authenticationMethod: 'REVERSE' },
+    });
+    expect(await raw.next()).toMatchObject({
+      cmd: 'auth',
+      reasonCode: 0x18,
+      properties: { authenticationMethod: 'REVERSE', authenticationData: Buffer.from('nonce') },
+    });
+    raw.send({
+      cmd: 'auth',
+      reasonCode: 0x18,
+      properties: { authenticationMethod: 'REVERSE', authenticationData: Buffer.from('ecnon') },
+    });
+    expect(await raw.next()).toMatchObject({
+      cmd: 'connack',
+      reasonCode: 0,
+      properties: expect.objectContaining({ authenticationMethod: 'REVERSE' }),
+    });
     // re-authentication [MQTT-4.12.1-1]
     raw.send({ cmd: 'auth', reasonCode: 0x19, properties: { authenticationMethod: 'REVERSE' } });
     expect(await raw.next()).toMatchObject({ cmd: 'auth', reasonCode: 0x18 });
-    raw.send({ cmd: 'auth', reasonCode: 0x18, properties: { authenticationMethod: 'REVERSE', authenticationData: Buffer.from('wrong') } });
+    raw.send({
+      cmd: 'auth',
+      reasonCode: 0x18,
+      properties: { authenticationMethod: 'REVERSE', authenticationData: Buffer.from('wrong') },
+    });
     expect(await raw.next()).toMatchObject({ cmd: 'disconnect', reasonCode: 0x87 });
   });
 });

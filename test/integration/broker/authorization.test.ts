@@ -9,12 +9,24 @@ import { createConfigDir, listener, portOf, startFromConfig } from './config-fix
 
 async function setup(rules: AuthorizationRule[]) {
   const dir = createConfigDir();
-  dir.secret('pw', 'passwords.toml', ['dev1', 'dev2', 'ops'].map((u) => `[${u}]\npassword = "${hashSync(u)}"\n`).join('\n') + '[dev1.attributes]\nsite = "north"\n');
+  dir.secret(
+    'pw',
+    'passwords.toml',
+    ['dev1', 'dev2', 'ops'].map((u) => `[${u}]\npassword = "${hashSync(u)}"\n`).join('\n') +
+      '[dev1.attributes]\nsite = "north"\n',
+  );
   const config = (r: AuthorizationRule[]): BrokerConfig =>
     dir.config({
       listeners: [listener('l', { authenticationEnabled: true, authorizationEnabled: true })],
-      authentications: [{ name: 'n', spec: { listenerRef: ['l'], authenticationMethods: [{ usernamePassword: { secretName: 'pw' } }] } }],
-      authorizations: [{ name: 'z', spec: { listenerRef: ['l'], authorizationPolicies: { enableCache: true, rules: r } } }],
+      authentications: [
+        {
+          name: 'n',
+          spec: { listenerRef: ['l'], authenticationMethods: [{ usernamePassword: { secretName: 'pw' } }] },
+        },
+      ],
+      authorizations: [
+        { name: 'z', spec: { listenerRef: ['l'], authorizationPolicies: { enableCache: true, rules: r } } },
+      ],
     });
   const running = await startFromConfig(config(rules));
   const url = `mqtt://127.0.0.1:${portOf(running, 'l')}`;
@@ -69,9 +81,26 @@ describe('authorization', async () => {
     const { port } = await setup(rules);
     for (const version of [5, 4] as const) {
       const raw = await rawConnect(port, version);
-      raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: version, clientId: 'c1', clean: true, keepalive: 0, username: 'dev1', password: Buffer.from('dev1') });
+      raw.send({
+        cmd: 'connect',
+        protocolId: 'MQTT',
+        protocolVersion: version,
+        clientId: 'c1',
+        clean: true,
+        keepalive: 0,
+        username: 'dev1',
+        password: Buffer.from('dev1'),
+      });
       expect(await raw.next()).toMatchObject({ cmd: 'connack' });
-      raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'commands/c1', qos: 1 }, { topic: 'commands/c2', qos: 1 }, { topic: '$share/g/shared/x', qos: 0 }] });
+      raw.send({
+        cmd: 'subscribe',
+        messageId: 1,
+        subscriptions: [
+          { topic: 'commands/c1', qos: 1 },
+          { topic: 'commands/c2', qos: 1 },
+          { topic: '$share/g/shared/x', qos: 0 },
+        ],
+      });
       const suback = (await raw.next()) as mqttPacket.ISubackPacket;
       expect(suback.granted).toEqual([1, version === 5 ? 0x87 : 0x80, 0]);
       raw.socket.destroy();

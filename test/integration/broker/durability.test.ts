@@ -10,7 +10,12 @@ describe('durability', () => {
     const first = await startFromConfig(config);
     let url = `mqtt://127.0.0.1:${portOf(first, 'l')}`;
     for (const protocolVersion of [4, 5] as const) {
-      const sub = await connectClient(url, { protocolVersion, clientId: `durable-${protocolVersion}`, clean: false, properties: protocolVersion === 5 ? { sessionExpiryInterval: 3600 } : undefined });
+      const sub = await connectClient(url, {
+        protocolVersion,
+        clientId: `durable-${protocolVersion}`,
+        clean: false,
+        properties: protocolVersion === 5 ? { sessionExpiryInterval: 3600 } : undefined,
+      });
       await sub.subscribeAsync('jobs/#', { qos: 1 });
       await sub.endAsync();
     }
@@ -22,7 +27,12 @@ describe('durability', () => {
     const second = await startFromConfig(config);
     url = `mqtt://127.0.0.1:${portOf(second, 'l')}`;
     for (const protocolVersion of [4, 5] as const) {
-      const sub = await connectClient(url, { protocolVersion, clientId: `durable-${protocolVersion}`, clean: false, properties: protocolVersion === 5 ? { sessionExpiryInterval: 3600 } : undefined });
+      const sub = await connectClient(url, {
+        protocolVersion,
+        clientId: `durable-${protocolVersion}`,
+        clean: false,
+        properties: protocolVersion === 5 ? { sessionExpiryInterval: 3600 } : undefined,
+      });
       const got = collect(sub);
       const payloads = [];
       for (let i = 0; i < 3; i++) payloads.push((await got.next()).payload.toString());

@@ -19,7 +19,15 @@ describe('sessions', () => {
     const { port } = await startTestBroker();
     const connectAs = async (clean: boolean): Promise<unknown> => {
       const raw = await rawConnect(port, 5);
-      raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'p1', clean, keepalive: 0, properties: { sessionExpiryInterval: 300 } });
+      raw.send({
+        cmd: 'connect',
+        protocolId: 'MQTT',
+        protocolVersion: 5,
+        clientId: 'p1',
+        clean,
+        keepalive: 0,
+        properties: { sessionExpiryInterval: 300 },
+      });
       const connack = await raw.next();
       raw.send({ cmd: 'disconnect', reasonCode: 0 });
       await raw.closed;
@@ -34,7 +42,12 @@ describe('sessions', () => {
     const { url } = await startTestBroker();
     for (const protocolVersion of [4, 5] as const) {
       const clientId = `offline-${protocolVersion}`;
-      const opts = { protocolVersion, clientId, clean: false, properties: protocolVersion === 5 ? { sessionExpiryInterval: 300 } : undefined };
+      const opts = {
+        protocolVersion,
+        clientId,
+        clean: false,
+        properties: protocolVersion === 5 ? { sessionExpiryInterval: 300 } : undefined,
+      };
       const sub = await connectClient(url, opts);
       await sub.subscribeAsync('q/+', { qos: 1 });
       await sub.endAsync();
@@ -163,7 +176,15 @@ describe('QoS and delivery', () => {
   it('[MQTT-3.3.4-7] respects the client Receive Maximum (server → client flow control)', async () => {
     const { port, url } = await startTestBroker();
     const raw = await rawConnect(port, 5);
-    raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'slow', clean: true, keepalive: 0, properties: { receiveMaximum: 2 } });
+    raw.send({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 5,
+      clientId: 'slow',
+      clean: true,
+      keepalive: 0,
+      properties: { receiveMaximum: 2 },
+    });
     expect(await raw.next()).toMatchObject({ cmd: 'connack' });
     raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'flow', qos: 1 }] });
     expect(await raw.next()).toMatchObject({ cmd: 'suback' });
@@ -191,13 +212,40 @@ describe('QoS and delivery', () => {
   it('topic aliases: client → server and server → client', async () => {
     const { port, url } = await startTestBroker();
     const raw = await rawConnect(port, 5);
-    raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'alias', clean: true, keepalive: 0, properties: { topicAliasMaximum: 5 } });
-    expect(await raw.next()).toMatchObject({ cmd: 'connack', properties: expect.objectContaining({ topicAliasMaximum: 64 }) });
+    raw.send({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 5,
+      clientId: 'alias',
+      clean: true,
+      keepalive: 0,
+      properties: { topicAliasMaximum: 5 },
+    });
+    expect(await raw.next()).toMatchObject({
+      cmd: 'connack',
+      properties: expect.objectContaining({ topicAliasMaximum: 64 }),
+    });
     raw.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'al/#', qos: 0 }] });
     await raw.next();
     // client → server: set alias 3, then use it with an empty topic
-    raw.send({ cmd: 'publish', topic: 'al/one', payload: Buffer.from('1'), qos: 0, retain: false, dup: false, properties: { topicAlias: 3 } });
-    raw.send({ cmd: 'publish', topic: '', payload: Buffer.from('2'), qos: 0, retain: false, dup: false, properties: { topicAlias: 3 } });
+    raw.send({
+      cmd: 'publish',
+      topic: 'al/one',
+      payload: Buffer.from('1'),
+      qos: 0,
+      retain: false,
+      dup: false,
+      properties: { topicAlias: 3 },
+    });
+    raw.send({
+      cmd: 'publish',
+      topic: '',
+      payload: Buffer.from('2'),
+      qos: 0,
+      retain: false,
+      dup: false,
+      properties: { topicAlias: 3 },
+    });
     const first = (await raw.next()) as mqttPacket.IPublishPacket;
     const second = (await raw.next()) as mqttPacket.IPublishPacket;
     // server → client: first with topic + alias, then alias only
@@ -227,7 +275,10 @@ describe('retained messages', () => {
     const got = collect(sub);
     await sub.subscribeAsync('r/+', { qos: 1 });
     const msgs = [await got.next(), await got.next()].map((m) => [m.topic, m.payload.toString(), m.packet.retain]);
-    expect(msgs.sort()).toEqual([['r/a', 'new', true], ['r/b', 'bee', true]]);
+    expect(msgs.sort()).toEqual([
+      ['r/a', 'new', true],
+      ['r/b', 'bee', true],
+    ]);
     await pub.publishAsync('r/a', '', { qos: 1, retain: true });
     const late = await connectClient(url, { protocolVersion: 4 });
     const lateGot = collect(late);
@@ -265,9 +316,21 @@ describe('wills', () => {
     const watcher = await connectClient(url, v5);
     const got = collect(watcher);
     await watcher.subscribeAsync('will/+', { qos: 1 });
-    const polite = await connectClient(url, { ...v5, will: { topic: 'will/polite', payload: Buffer.from('bye'), qos: 1, retain: false } });
+    const polite = await connectClient(url, {
+      ...v5,
+      will: { topic: 'will/polite', payload: Buffer.from('bye'), qos: 1, retain: false },
+    });
     await polite.endAsync();
-    const rude = await connectClient(url, { ...v5, will: { topic: 'will/rude', payload: Buffer.from('dead'), qos: 1, retain: false, properties: { userProperties: { k: 'v' } } } });
+    const rude = await connectClient(url, {
+      ...v5,
+      will: {
+        topic: 'will/rude',
+        payload: Buffer.from('dead'),
+        qos: 1,
+        retain: false,
+        properties: { userProperties: { k: 'v' } },
+      },
+    });
     (rude as unknown as { stream: { destroy(): void } }).stream.destroy();
     const m = await got.next();
     expect(m.topic).toBe('will/rude');
@@ -280,7 +343,13 @@ describe('wills', () => {
     const got = collect(watcher);
     await watcher.subscribeAsync('dw/+', { qos: 1 });
     const session = { ...v5, clean: false, properties: { sessionExpiryInterval: 60 } };
-    const will = (t: string) => ({ topic: `dw/${t}`, payload: Buffer.from(t), qos: 1 as const, retain: false, properties: { willDelayInterval: 1 } });
+    const will = (t: string) => ({
+      topic: `dw/${t}`,
+      payload: Buffer.from(t),
+      qos: 1 as const,
+      retain: false,
+      properties: { willDelayInterval: 1 },
+    });
     const back = await connectClient(url, { ...session, clientId: 'dw-back', will: will('back') });
     (back as unknown as { stream: { destroy(): void } }).stream.destroy();
     await connectClient(url, { ...session, clientId: 'dw-back' }); // in time: no will
@@ -299,7 +368,11 @@ describe('wills', () => {
     const watcher = await connectClient(url, v5);
     const got = collect(watcher);
     await watcher.subscribeAsync('tw', { qos: 1 });
-    await connectClient(url, { ...v5, clientId: 'tw', will: { topic: 'tw', payload: Buffer.from('taken'), qos: 1, retain: false } });
+    await connectClient(url, {
+      ...v5,
+      clientId: 'tw',
+      will: { topic: 'tw', payload: Buffer.from('taken'), qos: 1, retain: false },
+    });
     await connectClient(url, { ...v5, clientId: 'tw' });
     expect((await got.next()).payload.toString()).toBe('taken');
   });

@@ -27,9 +27,7 @@ export function onCleanup(fn: () => Promise<void> | void): void {
 
 export async function startTestBroker(options: BrokerOptions = {}, listener = 'listener'): Promise<TestBroker> {
   const broker = createBroker({ sysInterval: 0, ...options });
-  const server = net.createServer((socket) =>
-    broker.handle(socket, { listener, remoteAddress: socket.remoteAddress }),
-  );
+  const server = net.createServer((socket) => broker.handle(socket, { listener, remoteAddress: socket.remoteAddress }));
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const port = (server.address() as net.AddressInfo).port;

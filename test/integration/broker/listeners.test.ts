@@ -55,7 +55,9 @@ describe('listeners', () => {
     const server = await issueServerCertificate(ca, { dnsNames: ['mq.example'], ipAddresses: ['127.0.0.1'] });
     dir.secret('frontend-tls', 'tls.crt', server.certPem);
     dir.secret('frontend-tls', 'tls.key', server.keyPem);
-    const running = await startFromConfig(dir.config({ listeners: [listener('l', { tls: { manual: { secretName: 'frontend-tls' } } })] }));
+    const running = await startFromConfig(
+      dir.config({ listeners: [listener('l', { tls: { manual: { secretName: 'frontend-tls' } } })] }),
+    );
     await connectClient(`mqtts://127.0.0.1:${portOf(running, 'l')}`, { ca: ca.certPem, servername: 'mq.example' });
   });
 

@@ -75,7 +75,13 @@ const cases: Case[] = [
     name: '[MQTT-3.2.2-16] v5 empty client id gets an Assigned Client Identifier',
     version: 5,
     send: [connect(5, { clientId: '' })],
-    expect: [{ cmd: 'connack', reasonCode: 0, properties: expect.objectContaining({ assignedClientIdentifier: expect.stringMatching(/^iotmq-/) }) }],
+    expect: [
+      {
+        cmd: 'connack',
+        reasonCode: 0,
+        properties: expect.objectContaining({ assignedClientIdentifier: expect.stringMatching(/^iotmq-/) }),
+      },
+    ],
   },
   {
     name: '[MQTT-3.1.2-12] v5 will topic with a wildcard is refused with 0x90',
@@ -106,7 +112,15 @@ const cases: Case[] = [
     version: 5,
     send: [
       connect(5),
-      { cmd: 'publish', topic: 'a', payload: Buffer.from('x'), qos: 0, retain: false, dup: false, properties: { topicAlias: 1000 } },
+      {
+        cmd: 'publish',
+        topic: 'a',
+        payload: Buffer.from('x'),
+        qos: 0,
+        retain: false,
+        dup: false,
+        properties: { topicAlias: 1000 },
+      },
     ],
     expect: [ok5, { cmd: 'disconnect', reasonCode: 0x94 }, 'closed'],
   },
@@ -115,7 +129,15 @@ const cases: Case[] = [
     version: 5,
     send: [
       connect(5),
-      { cmd: 'publish', topic: '', payload: Buffer.from('x'), qos: 0, retain: false, dup: false, properties: { topicAlias: 3 } },
+      {
+        cmd: 'publish',
+        topic: '',
+        payload: Buffer.from('x'),
+        qos: 0,
+        retain: false,
+        dup: false,
+        properties: { topicAlias: 3 },
+      },
     ],
     expect: [ok5, { cmd: 'disconnect', reasonCode: 0x82 }, 'closed'],
   },
@@ -125,9 +147,15 @@ const cases: Case[] = [
     limits: { limits: { receiveMaximum: 2 } },
     send: [
       connect(5),
-      ...[1, 2, 3].map(
-        (id): Packet => ({ cmd: 'publish', topic: 't', payload: Buffer.from('x'), qos: 2, retain: false, dup: false, messageId: id }),
-      ),
+      ...[1, 2, 3].map((id): Packet => ({
+        cmd: 'publish',
+        topic: 't',
+        payload: Buffer.from('x'),
+        qos: 2,
+        retain: false,
+        dup: false,
+        messageId: id,
+      })),
     ],
     expect: [
       { cmd: 'connack', reasonCode: 0, properties: expect.objectContaining({ receiveMaximum: 2 }) },
@@ -142,7 +170,11 @@ const cases: Case[] = [
     version: 5,
     limits: { limits: { maximumPacketSize: 1024 } },
     send: [connect(5), { cmd: 'publish', topic: 't', payload: Buffer.alloc(2000), qos: 0, retain: false, dup: false }],
-    expect: [{ cmd: 'connack', reasonCode: 0, properties: expect.objectContaining({ maximumPacketSize: 1024 }) }, { cmd: 'disconnect', reasonCode: 0x95 }, 'closed'],
+    expect: [
+      { cmd: 'connack', reasonCode: 0, properties: expect.objectContaining({ maximumPacketSize: 1024 }) },
+      { cmd: 'disconnect', reasonCode: 0x95 },
+      'closed',
+    ],
   },
   {
     name: '[MQTT-4.3.3-11] PUBREL for an unknown packet id gets PUBCOMP 0x92',
@@ -164,7 +196,17 @@ const cases: Case[] = [
   {
     name: '[MQTT-4.7.1-1] misplaced # in a filter gets SUBACK 0x8F (v5)',
     version: 5,
-    send: [connect(5), { cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'a/#/b', qos: 1 }, { topic: 'ok/+', qos: 1 }] }],
+    send: [
+      connect(5),
+      {
+        cmd: 'subscribe',
+        messageId: 1,
+        subscriptions: [
+          { topic: 'a/#/b', qos: 1 },
+          { topic: 'ok/+', qos: 1 },
+        ],
+      },
+    ],
     expect: [ok5, { cmd: 'suback', messageId: 1, granted: [0x8f, 1] }],
   },
   {
@@ -202,7 +244,15 @@ const cases: Case[] = [
     version: 5,
     send: [
       connect(5),
-      { cmd: 'publish', topic: 't', payload: Buffer.from('x'), qos: 0, retain: false, dup: false, properties: { subscriptionIdentifier: 3 } },
+      {
+        cmd: 'publish',
+        topic: 't',
+        payload: Buffer.from('x'),
+        qos: 0,
+        retain: false,
+        dup: false,
+        properties: { subscriptionIdentifier: 3 },
+      },
     ],
     expect: [ok5, { cmd: 'disconnect', reasonCode: 0x82 }, 'closed'],
   },
@@ -259,6 +309,9 @@ describe('MQTT protocol, byte level', () => {
     const { port } = await startTestBroker({ limits: { maxKeepAlive: 30 } });
     const client = await rawConnect(port, 5);
     client.send(connect(5, { keepalive: 600 }));
-    expect(await client.next()).toMatchObject({ cmd: 'connack', properties: expect.objectContaining({ serverKeepAlive: 30 }) });
+    expect(await client.next()).toMatchObject({
+      cmd: 'connack',
+      properties: expect.objectContaining({ serverKeepAlive: 30 }),
+    });
   });
 });

@@ -1,7 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { createAuthorizer, expand } from '../../../extension/broker/auth/authorization.js';
 
-const p = (clientId: string, username?: string, attributes: Record<string, string> = {}) => ({ clientId, username, attributes });
+const p = (clientId: string, username?: string, attributes: Record<string, string> = {}) => ({
+  clientId,
+  username,
+  attributes,
+});
 
 describe('authorization rules', () => {
   const authz = createAuthorizer({
@@ -29,8 +33,12 @@ describe('authorization rules', () => {
   it('expands principal variables per client', () => {
     expect(authz.canPublish(p('dev1'), 'clients/dev1/telemetry')).toBe(true);
     expect(authz.canPublish(p('dev1'), 'clients/dev2/telemetry')).toBe(false);
-    expect(authz.canPublish(p('x', undefined, { city: 'seattle', organization: 'contoso' }), 'sites/seattle/temp')).toBe(true);
-    expect(authz.canPublish(p('x', undefined, { city: 'seattle', organization: 'contoso' }), 'sites/paris/temp')).toBe(false);
+    expect(
+      authz.canPublish(p('x', undefined, { city: 'seattle', organization: 'contoso' }), 'sites/seattle/temp'),
+    ).toBe(true);
+    expect(authz.canPublish(p('x', undefined, { city: 'seattle', organization: 'contoso' }), 'sites/paris/temp')).toBe(
+      false,
+    );
   });
 
   it('allows a subscription only inside an allowed filter', () => {

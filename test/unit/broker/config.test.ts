@@ -17,14 +17,33 @@ describe('broker config validation', () => {
     ['broker.spec.memoryProfile', (c: any) => (c.broker.spec.memoryProfile = 'huge')],
     ['listeners[0].spec.tls', (c: any) => (c.listeners[0].spec.tls = {})],
     ['listeners[0].spec.protocol', (c: any) => (c.listeners[0].spec.protocol = 'quic')],
-    ['authentications[0].spec.listenerRef[0]', (c: any) => (c.authentications = [{ name: 'a', spec: { listenerRef: ['nope'], authenticationMethods: [] } }])],
-    ['authentications[0].spec.authenticationMethods[0]', (c: any) => (c.authentications = [{ name: 'a', spec: { listenerRef: ['listener'], authenticationMethods: [{}] } }])],
-    ['kubernetes', (c: any) => (c.authentications = [{ name: 'a', spec: { listenerRef: ['listener'], authenticationMethods: [{ sat: { audiences: ['x'] } }] } }])],
+    [
+      'authentications[0].spec.listenerRef[0]',
+      (c: any) => (c.authentications = [{ name: 'a', spec: { listenerRef: ['nope'], authenticationMethods: [] } }]),
+    ],
+    [
+      'authentications[0].spec.authenticationMethods[0]',
+      (c: any) =>
+        (c.authentications = [{ name: 'a', spec: { listenerRef: ['listener'], authenticationMethods: [{}] } }]),
+    ],
+    [
+      'kubernetes',
+      (c: any) =>
+        (c.authentications = [
+          { name: 'a', spec: { listenerRef: ['listener'], authenticationMethods: [{ sat: { audiences: ['x'] } }] } },
+        ]),
+    ],
     [
       'authorizations[0].spec.authorizationPolicies.rules[0].brokerResources[0].topics',
       (c: any) =>
         (c.authorizations = [
-          { name: 'z', spec: { listenerRef: ['listener'], authorizationPolicies: { rules: [{ principals: {}, brokerResources: [{ method: 'Publish' }] }] } } },
+          {
+            name: 'z',
+            spec: {
+              listenerRef: ['listener'],
+              authorizationPolicies: { rules: [{ principals: {}, brokerResources: [{ method: 'Publish' }] }] },
+            },
+          },
         ]),
     ],
   ])('names the field: %s', (field, mutate) => {

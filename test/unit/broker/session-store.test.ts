@@ -62,16 +62,40 @@ describe.each(impls)('SessionStore: $name', (impl) => {
   it('stores and loads sessions, subscriptions, outbox, QoS 2 ids and retained messages', () => {
     const store = impl.open();
     store.saveSession({ clientId: 'a', expiryInterval: 60, will: { message: msg('w', 'bye'), delayInterval: 5 } });
-    store.saveSubscription('a', { filter: 'x/#', qos: 1, noLocal: false, retainAsPublished: true, retainHandling: 1, subscriptionIdentifier: 7 });
-    store.saveOutbox('a', { seq: 2, message: msg('x/1', 'two'), qos: 1, retain: false, subscriptionIdentifiers: [7], state: 'queued' });
-    store.saveOutbox('a', { seq: 1, message: msg('x/1', 'one'), qos: 2, retain: false, subscriptionIdentifiers: [], packetId: 9, state: 'released' });
+    store.saveSubscription('a', {
+      filter: 'x/#',
+      qos: 1,
+      noLocal: false,
+      retainAsPublished: true,
+      retainHandling: 1,
+      subscriptionIdentifier: 7,
+    });
+    store.saveOutbox('a', {
+      seq: 2,
+      message: msg('x/1', 'two'),
+      qos: 1,
+      retain: false,
+      subscriptionIdentifiers: [7],
+      state: 'queued',
+    });
+    store.saveOutbox('a', {
+      seq: 1,
+      message: msg('x/1', 'one'),
+      qos: 2,
+      retain: false,
+      subscriptionIdentifiers: [],
+      packetId: 9,
+      state: 'released',
+    });
     store.saveIncomingQos2('a', 42);
     store.saveRetained(msg('r', 'kept', { retain: true }));
     const loaded = impl.reopen(store).load();
     expect(loaded.sessions).toHaveLength(1);
     const s = loaded.sessions[0];
     expect(s.will?.message.payload.toString()).toBe('bye');
-    expect(s.subscriptions).toEqual([{ filter: 'x/#', qos: 1, noLocal: false, retainAsPublished: true, retainHandling: 1, subscriptionIdentifier: 7 }]);
+    expect(s.subscriptions).toEqual([
+      { filter: 'x/#', qos: 1, noLocal: false, retainAsPublished: true, retainHandling: 1, subscriptionIdentifier: 7 },
+    ]);
     expect(s.outbox.map((e) => [e.seq, e.message.payload.toString(), e.state])).toEqual([
       [1, 'one', 'released'],
       [2, 'two', 'queued'],
@@ -85,7 +109,14 @@ describe.each(impls)('SessionStore: $name', (impl) => {
     const store = impl.open();
     store.saveSession({ clientId: 'a', expiryInterval: 60 });
     store.saveSubscription('a', { filter: 'x', qos: 0, noLocal: false, retainAsPublished: false, retainHandling: 0 });
-    store.saveOutbox('a', { seq: 1, message: msg('x', '1'), qos: 1, retain: false, subscriptionIdentifiers: [], state: 'queued' });
+    store.saveOutbox('a', {
+      seq: 1,
+      message: msg('x', '1'),
+      qos: 1,
+      retain: false,
+      subscriptionIdentifiers: [],
+      state: 'queued',
+    });
     store.deleteOutbox('a', 1);
     store.deleteSubscription('a', 'x');
     store.saveRetained(msg('r', 'x'));
@@ -105,7 +136,9 @@ describe.each(impls)('SessionStore: $name', (impl) => {
     let backend = createSessionBackend({ store });
     const first = link('c1');
     await backend.connect({ clientId: 'sub', cleanStart: true, expiryInterval: 3600, receiveMaximum: 1 }, first);
-    await backend.subscribe('sub', [{ filter: 'q/+', qos: 2, noLocal: false, retainAsPublished: false, retainHandling: 0 }]);
+    await backend.subscribe('sub', [
+      { filter: 'q/+', qos: 2, noLocal: false, retainAsPublished: false, retainHandling: 0 },
+    ]);
     await backend.publish(msg('q/1', 'one'));
     await backend.publish(msg('q/2', 'two', { qos: 2 }));
     expect(first.got).toHaveLength(1); // receive maximum 1: 'two' waits in the queue
@@ -116,7 +149,10 @@ describe.each(impls)('SessionStore: $name', (impl) => {
     store = impl.reopen(store);
     backend = createSessionBackend({ store });
     const second = link('c2');
-    const { sessionPresent } = await backend.connect({ clientId: 'sub', cleanStart: false, expiryInterval: 3600, receiveMaximum: 10 }, second);
+    const { sessionPresent } = await backend.connect(
+      { clientId: 'sub', cleanStart: false, expiryInterval: 3600, receiveMaximum: 10 },
+      second,
+    );
     expect(sessionPresent).toBe(true);
     // in flight first (re-sent with DUP), then the queue
     expect(second.got.map((d) => d.kind === 'publish' && [d.message.payload.toString(), d.dup])).toEqual([
@@ -137,7 +173,9 @@ describe.each(impls)('SessionStore: $name', (impl) => {
     let backend = createSessionBackend({ store });
     await backend.publish(msg('r/1', 'kept', { retain: true }));
     await backend.connect({ clientId: 'tmp', cleanStart: true, expiryInterval: 0, receiveMaximum: 10 }, link());
-    await backend.subscribe('tmp', [{ filter: '#', qos: 1, noLocal: false, retainAsPublished: false, retainHandling: 0 }]);
+    await backend.subscribe('tmp', [
+      { filter: '#', qos: 1, noLocal: false, retainAsPublished: false, retainHandling: 0 },
+    ]);
     await backend.close();
     store = impl.reopen(store);
     const loaded = store.load();
@@ -145,7 +183,9 @@ describe.each(impls)('SessionStore: $name', (impl) => {
     backend = createSessionBackend({ store });
     const l = link('c');
     await backend.connect({ clientId: 'n', cleanStart: true, expiryInterval: 0, receiveMaximum: 10 }, l);
-    await backend.subscribe('n', [{ filter: 'r/+', qos: 1, noLocal: false, retainAsPublished: false, retainHandling: 0 }]);
+    await backend.subscribe('n', [
+      { filter: 'r/+', qos: 1, noLocal: false, retainAsPublished: false, retainHandling: 0 },
+    ]);
     expect(l.got).toMatchObject([{ kind: 'publish', retain: true, message: { topic: 'r/1' } }]);
     await backend.close();
   });
