@@ -128,6 +128,24 @@ export async function buildArmApp(options: ArmAppOptions): Promise<FastifyInstan
     },
   });
 
+  ctx.dispatch = async (method, pathAndQuery, body, headers) => {
+    const response = await app.inject({
+      method: method as 'GET',
+      url: pathAndQuery,
+      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+      payload: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const responseHeaders = new Headers();
+    for (const [k, v] of Object.entries(response.headers)) if (v !== undefined) responseHeaders.set(k, Array.isArray(v) ? v.join(', ') : String(v));
+    let parsed: unknown;
+    try {
+      parsed = response.body ? JSON.parse(response.body) : undefined;
+    } catch {
+      parsed = response.body;
+    }
+    return { status: response.statusCode, headers: responseHeaders, body: parsed };
+  };
+
   app.addHook('onClose', async () => {
     await ctx.close();
   });

@@ -25,6 +25,11 @@ export interface ArmContext {
   ready: Promise<void>;
   /** Background work, awaited on close. */
   track(work: Promise<unknown>): void;
+  /**
+   * A request through the front door itself (auth, checks, forwarding: the same path as a client's),
+   * for the deployment engine. Set once the app is built.
+   */
+  dispatch(method: string, pathAndQuery: string, body: unknown, headers: Record<string, string>): Promise<{ status: number; headers: Headers; body: any }>;
   /** Aborts background work and waits for it. */
   close(): Promise<void>;
 }

@@ -80,6 +80,7 @@ export async function startFrontDoor(options: FrontDoorOptions): Promise<FrontDo
     log: componentLogger('arm'),
     signal: abort.signal,
     ready: readyPromise,
+    dispatch: () => Promise.reject(new Error('the front door is not built yet')),
     track(promise) {
       work.add(promise);
       void promise.finally(() => work.delete(promise));

@@ -17,7 +17,7 @@ const TERMINAL = new Set(['succeeded', 'failed', 'canceled', 'cancelled']);
  * seconds (capped by `maxPollMs`): the RP offers no push channel to ARM, only this contract.
  */
 export async function followOperation(
-  rp: RpClient,
+  rp: Pick<RpClient, 'json'>,
   first: { status: number; headers: Headers; body: any },
   resourcePath: string,
   options: { method: 'PUT' | 'DELETE' | 'PATCH'; maxPollMs?: number; signal?: AbortSignal; headers?: Record<string, string> },

@@ -1,6 +1,203 @@
-import type { ArmContext } from '../context.js';
+import { randomUUID } from 'node:crypto';
+import { apiError } from '../../common/errors.js';
+import { armTimestamp, header, requireApiVersion, resourceGroupOf, subscriptionOf, type ArmContext, type ArmRequest, type ArmResponse } from '../context.js';
 import type { Route } from '../router.js';
+import type { DeploymentRecord } from '../store.js';
+import { prepareDeployment, runDeployment, type DeploymentInput } from './engine.js';
+import { parseJsonc } from './template/index.js';
 
-export function deploymentRoutes(_ctx: ArmContext): Route[] {
-  return [];
+const NAME = /^[-\w.()]{1,64}$/;
+const BASE = '^/subscriptions/(?<subscriptionId>[^/]+)/resourceGroups/(?<resourceGroup>[^/]+)/providers/Microsoft\\.Resources/deployments';
+
+/**
+ * `Microsoft.Resources/deployments` at resource-group scope [RES-6, RES-7]: PUT runs the template
+ * engine in the background (Azure-AsyncOperation → operationStatuses), GET/HEAD/DELETE/list,
+ * POST validate and cancel, operations and their statuses.
+ */
+export function deploymentRoutes(ctx: ArmContext): Route[] {
+  const running = new Map<string, { canceled: boolean }>();
+  const idOf = (request: ArmRequest, group: { subscriptionId: string; name: string }) =>
+    `/subscriptions/${group.subscriptionId}/resourceGroups/${group.name}/providers/Microsoft.Resources/deployments/${request.params.name}`;
+  const existing = (request: ArmRequest) => {
+    requireApiVersion(request);
+    const group = resourceGroupOf(ctx, request);
+    const record = ctx.store.deployments.get(idOf(request, group));
+    if (!record) throw apiError('DeploymentNotFound', { name: request.params.name! });
+    return record;
+  };
+
+  /** The request body: `{properties:{template, parameters, mode}}`, as JSON with comments [RES-7]. */
+  const inputOf = (request: ArmRequest): DeploymentInput => {
+    const subscription = subscriptionOf(ctx, request);
+    const group = resourceGroupOf(ctx, request);
+    const name = request.params.name!;
+    if (!NAME.test(name)) throw apiError('InvalidDeploymentName', { name });
+    let body: { properties?: { template?: unknown; templateLink?: unknown; parameters?: unknown; mode?: string } };
+    try {
+      body = parseJsonc(request.bodyText || '{}') as typeof body;
+    } catch (error) {
+      throw apiError('InvalidRequestContent', { reason: (error as Error).message }, { cause: error });
+    }
+    const properties = body.properties ?? {};
+    if (properties.templateLink !== undefined) throw apiError('InvalidTemplate', { message: 'templateLink is not supported by the local engine; send the template inline' });
+    if (properties.template === undefined) throw apiError('InvalidTemplate', { message: "'properties.template' is required" });
+    const parameters = (typeof properties.parameters === 'string' ? parseJsonc(properties.parameters) : (properties.parameters ?? {})) as Record<string, { value?: unknown }>;
+    // A parameters file's content may arrive whole ({$schema, contentVersion, parameters}).
+    const values = (parameters as { parameters?: Record<string, { value?: unknown }> }).parameters && (parameters as { $schema?: unknown }).$schema ? (parameters as { parameters: Record<string, { value?: unknown }> }).parameters : parameters;
+    return { name, subscription, group, template: properties.template, parameters: values, mode: properties.mode ?? 'Incremental' };
+  };
+
+  const envelope = (id: string, name: string, properties: Record<string, unknown>) => ({ id, name, type: 'Microsoft.Resources/deployments', properties });
+
+  return [
+    {
+      method: 'GET',
+      pattern: new RegExp(`${BASE}$`, 'i'),
+      handler: async (request) => {
+        requireApiVersion(request);
+        const group = resourceGroupOf(ctx, request);
+        return { status: 200, body: { value: ctx.store.deployments.list(group.subscriptionId, group.name).map((d) => d.body) } };
+      },
+    },
+    {
+      method: 'POST',
+      pattern: new RegExp(`${BASE}/(?<name>[^/]+)/validate$`, 'i'),
+      handler: async (request) => {
+        requireApiVersion(request);
+        const input = inputOf(request);
+        try {
+          const prepared = prepareDeployment(ctx, input);
+          const id = `${input.group ? `/subscriptions/${input.subscription.id}/resourceGroups/${input.group.name}` : ''}/providers/Microsoft.Resources/deployments/${input.name}`;
+          return {
+            status: 200,
+            body: envelope(id, input.name, { ...prepared.summary, provisioningState: 'Succeeded', timestamp: armTimestamp(), duration: 'PT0S', correlationId: request.correlationId, validatedResources: prepared.plan.map((p) => ({ id: p.id })) }),
+          };
+        } catch (error) {
+          const err = error as { status?: number; code?: string; message: string };
+          if (err.status === 400) {
+            return {
+              status: 400,
+              body: {
+                error: {
+                  code: 'InvalidTemplateDeployment',
+                  message: apiError('InvalidTemplateDeployment', { name: input.name, trackingId: randomUUID() }).message,
+                  details: [{ code: err.code, message: err.message, additionalInfo: [{ type: 'TemplateViolation', info: { lineNumber: 0, linePosition: 0, path: '' } }] }],
+                },
+              },
+            };
+          }
+          throw error;
+        }
+      },
+    },
+    {
+      method: 'POST',
+      pattern: new RegExp(`${BASE}/(?<name>[^/]+)/cancel$`, 'i'),
+      handler: async (request) => {
+        const record = existing(request);
+        const run = running.get(record.id.toLowerCase());
+        if (!run) throw apiError('Conflict', { id: record.id, reason: 'the deployment is not running' });
+        run.canceled = true;
+        return { status: 204 };
+      },
+    },
+    {
+      method: 'GET',
+      pattern: new RegExp(`${BASE}/(?<name>[^/]+)/operations$`, 'i'),
+      handler: async (request) => ({ status: 200, body: { value: existing(request).operations } }),
+    },
+    {
+      method: 'GET',
+      pattern: new RegExp(`${BASE}/(?<name>[^/]+)/operations/(?<operationId>[^/]+)$`, 'i'),
+      handler: async (request) => {
+        const operation = existing(request).operations.find((o) => String(o.operationId).toLowerCase() === request.params.operationId!.toLowerCase());
+        if (!operation) throw apiError('OperationNotFound', { operationId: request.params.operationId! });
+        return { status: 200, body: operation };
+      },
+    },
+    {
+      method: 'GET',
+      pattern: new RegExp(`${BASE}/(?<name>[^/]+)/operationStatuses/(?<operationId>[^/]+)$`, 'i'),
+      handler: async (request) => {
+        const record = existing(request);
+        const properties = record.body.properties as { provisioningState: string; error?: unknown };
+        const state = properties.provisioningState;
+        const status = ['Succeeded', 'Failed', 'Canceled'].includes(state) ? state : 'Running';
+        return {
+          status: 200,
+          headers: status === 'Running' ? { 'retry-after': String(ctx.retryAfterSeconds) } : {},
+          body: { status, ...(properties.error && status !== 'Succeeded' ? { error: properties.error } : {}) },
+        };
+      },
+    },
+    {
+      method: ['GET', 'HEAD'],
+      pattern: new RegExp(`${BASE}/(?<name>[^/]+)$`, 'i'),
+      handler: async (request): Promise<ArmResponse> => {
+        const record = existing(request);
+        return request.method === 'HEAD' ? { status: 204 } : { status: 200, body: record.body };
+      },
+    },
+    {
+      method: 'DELETE',
+      pattern: new RegExp(`${BASE}/(?<name>[^/]+)$`, 'i'),
+      handler: async (request) => {
+        requireApiVersion(request);
+        const group = resourceGroupOf(ctx, request);
+        const id = idOf(request, group);
+        if (running.has(id.toLowerCase())) throw apiError('DeploymentActive', { name: request.params.name! });
+        if (!ctx.store.deployments.get(id)) return { status: 204 };
+        // Deleting a deployment removes its history only, never the resources it made.
+        ctx.store.deployments.delete(id);
+        return { status: 200 };
+      },
+    },
+    {
+      method: 'PUT',
+      pattern: new RegExp(`${BASE}/(?<name>[^/]+)$`, 'i'),
+      handler: async (request) => {
+        const version = requireApiVersion(request);
+        const input = inputOf(request);
+        if (input.group.provisioningState === 'Deleting') throw apiError('ResourceGroupBeingDeleted', { resourceGroup: input.group.name });
+        const id = `/subscriptions/${input.subscription.id}/resourceGroups/${input.group.name}/providers/Microsoft.Resources/deployments/${input.name}`;
+        if (running.has(id.toLowerCase())) throw apiError('DeploymentActive', { name: input.name });
+        const prepared = prepareDeployment(ctx, input);
+        const previous = ctx.store.deployments.get(id);
+        const operationId = randomUUID().replace(/-/g, '').toUpperCase().slice(0, 16);
+        const record: DeploymentRecord = {
+          id,
+          subscriptionId: input.subscription.id,
+          resourceGroup: input.group.name,
+          name: input.name,
+          body: envelope(id, input.name, { ...prepared.summary, provisioningState: 'Accepted', timestamp: armTimestamp(), duration: 'PT0S', correlationId: request.correlationId }),
+          operations: [],
+        };
+        ctx.store.deployments.put(record);
+        const run = { canceled: false };
+        running.set(id.toLowerCase(), run);
+        ctx.track(
+          runDeployment(ctx, prepared, record, {
+            save: (r) => ctx.store.deployments.put(r),
+            authorization: header(request, 'authorization')!,
+            correlationId: request.correlationId,
+            canceled: () => run.canceled,
+          })
+            .catch((error: unknown) => {
+              ctx.log.error({ err: error, deployment: id }, 'deployment crashed');
+              record.body.properties = { ...(record.body.properties as object), provisioningState: 'Failed', error: { code: 'InternalServerError', message: 'The deployment engine failed.' } };
+              ctx.store.deployments.put(record);
+            })
+            .finally(() => running.delete(id.toLowerCase())),
+        );
+        return {
+          status: previous ? 200 : 201,
+          headers: {
+            'azure-asyncoperation': `${ctx.publicUrl()}${id}/operationStatuses/${operationId}?api-version=${version}`,
+            'retry-after': String(ctx.retryAfterSeconds),
+          },
+          body: record.body,
+        };
+      },
+    },
+  ];
 }

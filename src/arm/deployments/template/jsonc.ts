@@ -1,0 +1,66 @@
+/**
+ * JSON with `//` and `/* *\/` comments and trailing commas, as ARM accepts templates: the az CLI
+ * splices the template file's raw text into the request body [RES-7]. Comments are blanked
+ * character by character so error positions still point into the original text.
+ */
+export function stripJsonComments(text: string): string {
+  let out = '';
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    const next = text[i + 1];
+    if (inString) {
+      out += c;
+      if (c === '\\') {
+        out += next ?? '';
+        i++;
+      } else if (c === '"') inString = false;
+    } else if (c === '"') {
+      inString = true;
+      out += c;
+    } else if (c === '/' && next === '/') {
+      while (i < text.length && text[i] !== '\n') {
+        out += ' ';
+        i++;
+      }
+      out += '\n';
+    } else if (c === '/' && next === '*') {
+      const end = text.indexOf('*/', i + 2);
+      const stop = end < 0 ? text.length : end + 2;
+      for (; i < stop; i++) out += text[i] === '\n' ? '\n' : ' ';
+      i--;
+    } else out += c;
+  }
+  // Trailing commas before } or ] (outside strings: strings were copied verbatim above, so
+  // re-scan respecting them).
+  return removeTrailingCommas(out);
+}
+
+function removeTrailingCommas(text: string): string {
+  let out = '';
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (inString) {
+      out += c;
+      if (c === '\\') out += text[++i] ?? '';
+      else if (c === '"') inString = false;
+      continue;
+    }
+    if (c === '"') inString = true;
+    if (c === ',') {
+      let j = i + 1;
+      while (j < text.length && /\s/.test(text[j]!)) j++;
+      if (text[j] === '}' || text[j] === ']') {
+        out += ' ';
+        continue;
+      }
+    }
+    out += c;
+  }
+  return out;
+}
+
+export function parseJsonc(text: string): unknown {
+  return JSON.parse(stripJsonComments(text));
+}

@@ -1,0 +1,189 @@
+// Template deployments through the front door over its REST contract (@azure/arm-resources 7 no longer
+// carries the deployments client, so the test polls Azure-AsyncOperation itself, as the CLI does):
+// the engine creates each resource through the RP and waits for its async operation.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeAgent, type FakeAgent } from './fake-agent.js';
+import { MQ_API, startArm, type ArmHarness } from './harness.js';
+
+let arm: ArmHarness;
+let agent: FakeAgent;
+beforeAll(async () => {
+  arm = await startArm();
+  agent = startFakeAgent({
+    url: arm.dev.rpUrl,
+    clusterId: arm.dev.config.clusterId,
+    token: () => arm.agentToken(),
+    decide: (resource, state) =>
+      state === 'Deleting' ? { status: 'Deleted' } : String(resource.name).startsWith('failing') ? (state === 'Accepted' ? { status: 'Failed', error: { code: 'BrokerRejected', message: 'memory profile too small' } } : undefined) : ['Succeeded', 'Failed'].includes(state) ? undefined : { status: 'Succeeded' },
+  });
+  await agent.ready;
+  await arm.client.resourceGroups.createOrUpdate('deploy', { location: 'eastus' });
+});
+afterAll(async () => {
+  await agent?.stop();
+  await arm?.close();
+});
+
+const template = (extra: Record<string, unknown> = {}) => ({
+  $schema: 'https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#',
+  contentVersion: '1.0.0.0',
+  parameters: {
+    mqName: { type: 'string', defaultValue: 'mq-tpl' },
+    customLocationId: { type: 'string' },
+    mapCount: { type: 'int', defaultValue: 2, minValue: 0, maxValue: 5 },
+    withDiagnostics: { type: 'bool', defaultValue: false },
+    profile: { type: 'string', defaultValue: 'low', allowedValues: ['tiny', 'low', 'medium', 'high'] },
+  },
+  variables: {
+    extendedLocation: { name: "[parameters('customLocationId')]", type: 'CustomLocation' },
+    prefix: "[toLower(concat(parameters('mqName'), '-'))]",
+  },
+  resources: [
+    { type: 'Microsoft.IoTOperationsMQ/mq', apiVersion: MQ_API, name: "[parameters('mqName')]", location: "[resourceGroup().location]", extendedLocation: "[variables('extendedLocation')]", properties: {} },
+    {
+      type: 'Microsoft.IoTOperationsMQ/mq/mqttBridgeConnector',
+      apiVersion: MQ_API,
+      name: "[format('{0}/{1}', parameters('mqName'), 'bridge')]",
+      location: "[resourceGroup().location]",
+      extendedLocation: "[variables('extendedLocation')]",
+      properties: {
+        image: { repository: 'mcr.microsoft.com/azureiotoperations/mqttbridge', tag: '0.1.0-preview', pullPolicy: 'IfNotPresent' },
+        protocol: 'v5',
+        bridgeInstances: 1,
+        clientIdPrefix: "[variables('prefix')]",
+        logLevel: 'info',
+        remoteBrokerConnection: { endpoint: 'eventgrid.example:8883', protocol: 'mqtt', tls: { tlsEnabled: true }, authentication: { systemAssignedManagedIdentity: { audience: 'https://eventgrid.azure.net' } } },
+        localBrokerConnection: { endpoint: 'aio-mq-dmqtt-frontend:8883', tls: { tlsEnabled: false }, authentication: { kubernetes: {} } },
+      },
+      dependsOn: ["[resourceId('Microsoft.IoTOperationsMQ/mq', parameters('mqName'))]"],
+    },
+    {
+      type: 'Microsoft.IoTOperationsMQ/mq/mqttBridgeConnector/topicMap',
+      apiVersion: MQ_API,
+      name: "[format('{0}/bridge/map-{1}', parameters('mqName'), copyIndex(1))]",
+      location: "[resourceGroup().location]",
+      extendedLocation: "[variables('extendedLocation')]",
+      copy: { name: 'maps', count: "[parameters('mapCount')]" },
+      properties: {
+        mqttBridgeConnectorRef: 'bridge',
+        routes: [{ name: "[format('route-{0}', copyIndex())]", direction: 'local-to-remote', source: "[format('telemetry/{0}/#', copyIndex())]", qos: 1 }],
+      },
+      dependsOn: ["[resourceId('Microsoft.IoTOperationsMQ/mq/mqttBridgeConnector', parameters('mqName'), 'bridge')]"],
+    },
+    {
+      condition: "[parameters('withDiagnostics')]",
+      type: 'Microsoft.IoTOperationsMQ/mq/diagnosticService',
+      apiVersion: MQ_API,
+      name: "[format('{0}/diag', parameters('mqName'))]",
+      location: "[resourceGroup().location]",
+      extendedLocation: "[variables('extendedLocation')]",
+      properties: { logLevel: 'info' },
+      dependsOn: ["[parameters('mqName')]"],
+    },
+  ],
+  outputs: {
+    mqId: { type: 'string', value: "[resourceId('Microsoft.IoTOperationsMQ/mq', parameters('mqName'))]" },
+    state: { type: 'string', value: "[reference(resourceId('Microsoft.IoTOperationsMQ/mq/mqttBridgeConnector', parameters('mqName'), 'bridge'), '2023-10-04-preview').provisioningState]" },
+    mapNames: { type: 'array', copy: { count: "[parameters('mapCount')]", input: "[format('map-{0}', copyIndex(1))]" } },
+    unique: { type: 'string', value: "[uniqueString(resourceGroup().id, parameters('mqName'))]" },
+  },
+  ...extra,
+});
+
+const rgPath = () => `/subscriptions/${arm.dev.config.subscriptionId}/resourceGroups/deploy`;
+const DEPLOY_API = 'api-version=2022-09-01';
+
+/** PUT a deployment, poll its Azure-AsyncOperation until terminal, GET it [RES-8]. */
+async function deploy(name: string, properties: Record<string, unknown>): Promise<any> {
+  const put = await arm.call('PUT', `${rgPath()}/providers/Microsoft.Resources/deployments/${name}?${DEPLOY_API}`, { properties });
+  if (put.status >= 300) throw Object.assign(new Error(JSON.stringify(put.body)), { response: put });
+  const statusUrl = new URL(put.headers['azure-asyncoperation'] as string);
+  let status = 'Running';
+  while (!['Succeeded', 'Failed', 'Canceled'].includes(status)) {
+    const poll = await arm.call('GET', `${statusUrl.pathname}${statusUrl.search}`);
+    status = poll.body.status;
+    if (status === 'Running') await new Promise((resolve) => setTimeout(resolve, Number(poll.headers['retry-after'] ?? 1) * 100));
+  }
+  return (await arm.call('GET', `${rgPath()}/providers/Microsoft.Resources/deployments/${name}?${DEPLOY_API}`)).body;
+}
+
+describe('template deployments', () => {
+  it('deploys mq, a connector and a copy loop of topic maps in dependency order; outputs evaluated', async () => {
+    const result = await deploy('edge-1', { mode: 'Incremental', template: template(), parameters: { customLocationId: { value: arm.dev.config.customLocationId } } });
+    expect(result.properties?.provisioningState).toBe('Succeeded');
+    expect(result.properties?.outputs).toEqual({
+      mqId: { type: 'String', value: `${rgPath()}/providers/Microsoft.IoTOperationsMQ/mq/mq-tpl` },
+      state: { type: 'String', value: 'Succeeded' },
+      mapNames: { type: 'Array', value: ['map-1', 'map-2'] },
+      unique: { type: 'String', value: expect.stringMatching(/^[a-z2-7]{13}$/) },
+    });
+    expect(result.properties?.outputResources?.map((r: { id: string }) => r.id.split('/').slice(-1)[0])).toEqual(['mq-tpl', 'bridge', 'map-1', 'map-2']);
+    const map = await arm.dev.rpStore.resources.get(`${rgPath()}/providers/Microsoft.IoTOperationsMQ/mq/mq-tpl/mqttBridgeConnector/bridge/topicMap/map-2`);
+    expect(map?.body).toMatchObject({ properties: { provisioningState: 'Succeeded', routes: [{ name: 'route-1', source: 'telemetry/1/#' }] } });
+    const bridge = await arm.dev.rpStore.resources.get(`${rgPath()}/providers/Microsoft.IoTOperationsMQ/mq/mq-tpl/mqttBridgeConnector/bridge`);
+    expect(bridge?.body).toMatchObject({ properties: { clientIdPrefix: 'mq-tpl-' } });
+    // condition false: no diagnostics
+    expect(await arm.dev.rpStore.resources.get(`${rgPath()}/providers/Microsoft.IoTOperationsMQ/mq/mq-tpl/diagnosticService/diag`)).toBeUndefined();
+
+    const operations = (await arm.call('GET', `${rgPath()}/providers/Microsoft.Resources/deployments/edge-1/operations?${DEPLOY_API}`)).body.value;
+    expect(operations).toHaveLength(4);
+    expect(operations.every((o: any) => o.properties.provisioningState === 'Succeeded' && o.properties.targetResource.id)).toBe(true);
+    const list = (await arm.call('GET', `${rgPath()}/providers/Microsoft.Resources/deployments/?${DEPLOY_API}`)).body.value;
+    expect(list.map((d: { name: string }) => d.name)).toContain('edge-1');
+    expect((await arm.call('HEAD', `${rgPath()}/providers/Microsoft.Resources/deployments/edge-1?${DEPLOY_API}`)).status).toBe(204);
+  });
+
+  it('accepts a template with comments and trailing commas (the raw text the CLI splices)', async () => {
+    const text = `{
+      // a comment
+      "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+      "contentVersion": "1.0.0.0", /* block */
+      "resources": [],
+      "outputs": { "greeting": { "type": "string", "value": "[format('hello {0}', 'edge')]" }, },
+    }`;
+    const put = await arm.call('PUT', `${rgPath()}/providers/Microsoft.Resources/deployments/jsonc?api-version=2022-09-01`, `{"properties":{"mode":"Incremental","template":${text}}}`);
+    expect(put.status).toBe(201);
+    expect(put.headers['azure-asyncoperation']).toMatch(/\/deployments\/jsonc\/operationStatuses\/\w+\?api-version=2022-09-01$/);
+    expect(put.body.properties.correlationId).toBe(put.headers['x-ms-correlation-request-id']);
+    let status = 'Running';
+    while (status === 'Running') status = (await arm.call('GET', new URL(put.headers['azure-asyncoperation'] as string).pathname + '?api-version=2022-09-01')).body.status;
+    expect(status).toBe('Succeeded');
+    expect((await arm.call('GET', `${rgPath()}/providers/Microsoft.Resources/deployments/jsonc?api-version=2022-09-01`)).body.properties.outputs.greeting.value).toBe('hello edge');
+  });
+
+  it('validate: 200 for a good template, 400 InvalidTemplate(Deployment) for a bad one', async () => {
+    const good = await arm.call('POST', `${rgPath()}/providers/Microsoft.Resources/deployments/v1/validate?${DEPLOY_API}`, {
+      properties: { mode: 'Incremental', template: template(), parameters: { customLocationId: { value: arm.dev.config.customLocationId }, withDiagnostics: { value: true } } },
+    });
+    expect(good.status).toBe(200);
+    expect(good.body.properties.validatedResources).toHaveLength(5);
+    const bad = await arm.call('POST', `${rgPath()}/providers/Microsoft.Resources/deployments/v2/validate?api-version=2022-09-01`, {
+      properties: { mode: 'Incremental', template: template(), parameters: { customLocationId: { value: arm.dev.config.customLocationId }, profile: { value: 'huge' } } },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe('InvalidTemplateDeployment');
+    expect(bad.body.error.details[0].message).toMatch(/huge/);
+    const missing = await arm.call('PUT', `${rgPath()}/providers/Microsoft.Resources/deployments/v3?api-version=2022-09-01`, { properties: { mode: 'Incremental', template: template() } });
+    expect(missing.status).toBe(400);
+    expect(missing.body.error.code).toBe('InvalidTemplate');
+    expect(missing.body.error.message).toMatch(/customLocationId/);
+  });
+
+  it("a failing resource fails the deployment with DeploymentFailed and the RP's error inside; dependents are not created", async () => {
+    const deployment = await deploy('failing', { mode: 'Incremental', template: template(), parameters: { mqName: { value: 'failing-mq' }, customLocationId: { value: arm.dev.config.customLocationId } } });
+    expect(deployment.properties?.provisioningState).toBe('Failed');
+    expect(deployment.properties?.error).toMatchObject({ code: 'DeploymentFailed', details: [expect.objectContaining({ code: 'BrokerRejected', message: 'memory profile too small' })] });
+    expect(await arm.dev.rpStore.resources.get(`${rgPath()}/providers/Microsoft.IoTOperationsMQ/mq/failing-mq/mqttBridgeConnector/bridge`)).toBeUndefined();
+  });
+
+  it('deploys bicep/main.json (what bicep build makes of main.bicep)', async () => {
+    const text = await readFile(path.resolve(import.meta.dirname, '../../../bicep/main.json'), 'utf8');
+    const result = await deploy('main', { mode: 'Incremental', template: JSON.parse(text), parameters: { customLocationName: { value: 'local-cl' }, customLocationResourceGroup: { value: 'iotmq-local' } } });
+    expect(result.properties?.provisioningState, JSON.stringify(result.properties?.error)).toBe('Succeeded');
+    const ids = (result.properties?.outputResources ?? []).map((r: { id: string }) => r.id);
+    for (const id of ids) expect((await arm.dev.rpStore.resources.get(id))?.body, id).toMatchObject({ properties: { provisioningState: 'Succeeded' } });
+    expect(ids.length).toBeGreaterThanOrEqual(10);
+  });
+});
