@@ -1,7 +1,7 @@
 // `iotmq broker --config FILE`: load the config, open the store in dataDir, start the listeners
 // and the metrics endpoint, and re-apply the config whenever the file changes.
 import { EventEmitter } from 'node:events';
-import { watch } from 'node:fs';
+import { readFileSync, watch } from 'node:fs';
 import path from 'node:path';
 import { componentLogger } from '../../src/common/log.js';
 import { buildSecurity } from './auth/listener-security.js';
@@ -97,14 +97,24 @@ export async function startBrokerFromFile(
   const log = componentLogger('broker');
   const running = await startBroker(loadConfig(configPath), options);
   const reloaded = new EventEmitter();
+  const base = path.basename(configPath);
+  let applied = readFileSync(configPath, 'utf8');
   let timer: NodeJS.Timeout | undefined;
-  const watcher = watch(path.dirname(path.resolve(configPath)), () => {
+  // Only the config file itself, or `..data` (the symlink a mounted ConfigMap swaps on update).
+  const watcher = watch(path.dirname(path.resolve(configPath)), (_event, file) => {
+    if (file !== null && file !== base && file !== '..data') return;
     clearTimeout(timer);
     timer = setTimeout(() => {
       Promise.resolve()
-        .then(() => running.reload(loadConfig(configPath)))
+        .then(async () => {
+          const text = readFileSync(configPath, 'utf8');
+          if (text === applied) return false;
+          await running.reload(loadConfig(configPath));
+          applied = text;
+          return true;
+        })
         .then(
-          () => reloaded.emit('reloaded'),
+          (changed) => changed && reloaded.emit('reloaded'),
           (err: unknown) => {
             log.error({ err }, 'config reload failed; keeping the running config');
             reloaded.emit('failed', err);
