@@ -17,9 +17,12 @@ export async function runDev(args: string[]): Promise<void> {
   const dev = await startDev({ host: values.host, port, dataDir: values['data-dir'] });
   process.stdout.write(devInstructions(dev.config, dev.configFile));
   // Extension (issue 5): local cluster with agent + operator, default MQ resources, MQTT settings.
+  // Started without blocking the signal handlers below: a stop during startup waits for it, then stops it.
   const { startDevExtension, mqttInstructions } = await import('./dev-extension.js');
-  const extension = await startDevExtension(dev, values['data-dir']);
-  process.stdout.write(mqttInstructions(extension.mqtt));
+  const extension = startDevExtension(dev, values['data-dir']).then(
+    (started) => (process.stdout.write(mqttInstructions(started.mqtt)), started),
+    (error: unknown) => (process.stderr.write(`local cluster failed to start: ${error instanceof Error ? error.message : String(error)}\n`), undefined),
+  );
 
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals) => {
@@ -31,7 +34,7 @@ export async function runDev(args: string[]): Promise<void> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
-  await extension.local.stop();
+  await (await extension)?.local.stop();
   await dev.close();
   process.stdout.write('iotmq dev stopped.\n');
 }
