@@ -1,15 +1,57 @@
 // Fuzz: thousands of random and mutated packets (truncated frames, oversize remaining lengths,
 // invalid UTF-8, protocol violations) against a running broker, from a seeded PRNG so a failure
 // replays. Every connection must be answered or closed, and afterwards the broker must still
-// serve a well-behaved client.
+// serve a well-behaved client. The broker runs in a child process with --expose-gc, so the heap
+// after a forced GC can be compared between rounds: a leak per connection or per bad packet grows
+// it round after round.
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
-import { collect, connectClient, startTestBroker } from './helpers.js';
+import type { BrokerOptions } from '../../../extension/broker/broker.js';
+import type { BackendStats } from '../../../extension/broker/session/session-backend.js';
+import { collect, connectClient, onCleanup } from './helpers.js';
 
 const SEED = Number(process.env.IOTMQ_FUZZ_SEED ?? 20231004);
 const CASES = Number(process.env.IOTMQ_FUZZ_CASES ?? 2000);
+const ROUNDS = 5;
 const CONCURRENCY = 200;
+/** Heap growth allowed from the end of round 2 to the end of the last round (warm-up excluded). */
+const HEAP_GROWTH_BOUND = 4 * 1024 * 1024; // ~3.5 KiB per fuzz connection of rounds 3–5
+
+interface HeapReport extends BackendStats {
+  heapUsed: number;
+  openSockets: number;
+  connections: number;
+}
+
+async function startGcBroker(options: BrokerOptions) {
+  const child: ChildProcess = fork(
+    path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures/gc-broker.ts'),
+    [JSON.stringify(options)],
+    { execArgv: ['--expose-gc', '--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] },
+  );
+  onCleanup(async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = once(child, 'exit');
+    if (child.connected) child.send('close');
+    else child.kill('SIGKILL');
+    await exited;
+  });
+  const [{ port }] = (await once(child, 'message')) as [{ port: number }];
+  return {
+    port,
+    url: `mqtt://127.0.0.1:${port}`,
+    async heap(): Promise<HeapReport> {
+      child.send('heap');
+      const [report] = (await once(child, 'message')) as [HeapReport];
+      return report;
+    },
+  };
+}
 
 function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
@@ -35,8 +77,8 @@ function isLoneConnect(data: Buffer): boolean {
 }
 
 describe('fuzz', () => {
-  it(`${CASES} random and mutated packet streams (seed ${SEED})`, async () => {
-    const { url, port } = await startTestBroker({ limits: { connectTimeout: 1, maximumPacketSize: 1024 * 1024 } });
+  it(`${CASES} random and mutated packet streams in ${ROUNDS} rounds, no heap growth (seed ${SEED})`, async () => {
+    const { url, port, heap } = await startGcBroker({ limits: { connectTimeout: 1, maximumPacketSize: 1024 * 1024 } });
     const rng = mulberry32(SEED);
     const int = (n: number): number => Math.floor(rng() * n);
     const bytes = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => int(256)));
@@ -130,17 +172,34 @@ describe('fuzz', () => {
 
     const outcomes: Record<Outcome, number> = { answered: 0, closed: 0, silent: 0 };
     const silent: string[] = [];
-    const inputs = Array.from({ length: CASES }, () => kinds[int(kinds.length)]());
-    for (let i = 0; i < inputs.length; i += CONCURRENCY) {
-      const batch = inputs.slice(i, i + CONCURRENCY);
-      const results = await Promise.all(batch.map(runCase));
-      results.forEach((o, j) => {
-        outcomes[o]++;
-        if (o === 'silent') silent.push(batch[j].toString('hex'));
-      });
+    const heaps: HeapReport[] = [];
+    const perRound = Math.ceil(CASES / ROUNDS);
+    let ran = 0;
+    for (let round = 0; round < ROUNDS; round++) {
+      const inputs = Array.from({ length: Math.min(perRound, CASES - ran) }, () => kinds[int(kinds.length)]());
+      for (let i = 0; i < inputs.length; i += CONCURRENCY) {
+        const batch = inputs.slice(i, i + CONCURRENCY);
+        const results = await Promise.all(batch.map(runCase));
+        results.forEach((o, j) => {
+          outcomes[o]++;
+          if (o === 'silent') silent.push(batch[j].toString('hex'));
+        });
+      }
+      ran += inputs.length;
+      heaps.push(await heap());
     }
     expect(silent).toEqual([]);
+    expect(ran).toBe(CASES);
     expect(outcomes.answered + outcomes.closed).toBe(CASES);
+    console.info(
+      `fuzz: ${CASES} cases (${JSON.stringify(outcomes)}); heap after GC per round (MiB): ` +
+        heaps.map((h) => (h.heapUsed / 2 ** 20).toFixed(1)).join(', ') +
+        `; sessions left ${heaps.at(-1)!.sessions}, retained ${heaps.at(-1)!.retainedMessages}, queued ${heaps.at(-1)!.queuedMessages}`,
+    );
+    // every connection was torn down, and what is left (sessions of fuzzed client ids, retained
+    // messages on t/0..8) must not grow with the number of cases
+    expect(heaps.at(-1)!.connections).toBe(0);
+    expect(heaps.at(-1)!.heapUsed - heaps[1].heapUsed).toBeLessThan(HEAP_GROWTH_BOUND);
 
     // still serving a well-behaved client
     const sub = await connectClient(url, { protocolVersion: 5 });
