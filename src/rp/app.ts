@@ -181,10 +181,10 @@ export async function buildRp(options: RpOptions): Promise<FastifyInstance> {
         return { status: 200, body: await putSubscription(options.store, route.subscriptionId, body) };
       case 'operationStatus':
         if (method !== 'GET') throw notAllowed();
-        return service.operationStatus(route, request);
+        return service.operations.status(route);
       case 'operationResult':
         if (method !== 'GET') throw notAllowed();
-        return service.operationResult(route, request);
+        return service.operations.result(route, request);
       case 'collection': {
         if (method !== 'GET') throw notAllowed();
         return service.list(route, request, topOf(request.query), request.query.$skipToken ?? request.query.skipToken);

@@ -2,7 +2,7 @@ import { componentLogger } from '../common/log.js';
 import { apiError } from '../common/errors.js';
 import type { OperationRow, Store } from '../store/index.js';
 import type { CustomLocationDirectory } from './custom-locations.js';
-import { withState } from './resources.js';
+import { withState } from './resource-body.js';
 
 /**
  * A cluster's word on one resource, as its agent posts it. `etag` is the ETag of the desired state

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { PROVIDER_NAMESPACE } from '../api/openapi.js';
 import type { ResourceType, ResourceTypeRegistry } from '../api/registry.js';
-import type { SchemaValidator, SchemaViolation } from '../api/validator.js';
+import type { SchemaValidator } from '../api/validator.js';
 import { apiError, type ApiError } from '../common/errors.js';
-import type { OperationRow, ResourceRow, Store, SubscriptionRow } from '../store/index.js';
-import { ancestry, type ArmRoute } from './arm-path.js';
+import type { ResourceRow, Store, SubscriptionRow } from '../store/index.js';
+import type { ArmRoute } from './arm-path.js';
 import type { Caller } from './auth.js';
 import { isCustomLocationId, type CustomLocationDirectory } from './custom-locations.js';
 import {
@@ -16,11 +16,30 @@ import {
   type ResourceSchemas,
 } from './resource-schema.js';
 import { systemDataFor, type SystemData } from './system-data.js';
+import { AsyncOperations } from './async-operations.js';
+import {
+  checkPreconditions,
+  concurrentWrite,
+  envelope,
+  etagHeader,
+  isObject,
+  nextLink,
+  normalizeLocation,
+  parentNotFound,
+  sameDesiredState,
+  sameField,
+  stateOf,
+  throwViolations,
+  typeSegmentsOf,
+  validTags,
+  withoutState,
+  withState,
+  type DesiredState,
+  type Json,
+} from './resource-body.js';
 
-type Json = Record<string, unknown>;
 type ResourceRoute = Extract<ArmRoute, { kind: 'resource' }>;
 type CollectionRoute = Extract<ArmRoute, { kind: 'collection' }>;
-type OperationRoute = Extract<ArmRoute, { kind: 'operationStatus' | 'operationResult' }>;
 
 /** What a handler returns; the HTTP layer only serialises it. */
 export interface RpResponse {
@@ -64,10 +83,6 @@ const WRITES_ALLOWED: Record<string, readonly string[]> = {
   Deleted: [],
 };
 
-const MAX_TAGS = 50;
-const TAG_NAME_FORBIDDEN = /[<>%&\\?/\p{Cc}]/u;
-const TERMINAL = new Set(['Succeeded', 'Failed', 'Canceled']);
-
 /**
  * The resource-provider contract for every type of the registry: PUT, PATCH, DELETE, GET and the
  * lists, with async operations that the cluster completes. One implementation, generic over the
@@ -77,8 +92,12 @@ export class ResourceService {
   private readonly store: Store;
   private readonly now: () => Date;
 
+  /** The async-operation side of PUT and DELETE, and the endpoints clients poll. */
+  readonly operations: AsyncOperations;
+
   constructor(private readonly options: ResourceServiceOptions) {
     this.store = options.store;
+    this.operations = new AsyncOperations(options.store, options.retryAfterSeconds);
     this.now = options.now ?? (() => new Date());
   }
 
@@ -122,7 +141,8 @@ export class ResourceService {
       if (active.kind === 'delete')
         throw apiError('Conflict', { id: route.id, reason: 'the resource is being deleted.' });
       // The same goal while it is in flight: the same operation, not a second one [PUT-5].
-      if (sameDesiredState(existing.body, desired)) return this.acceptedPut(existing, active, request, false);
+      if (sameDesiredState(existing.body, desired))
+        return this.operations.acceptedPut(existing, active, request, false);
       throw apiError('Conflict', { id: route.id, reason: 'an update with different content is still in progress.' });
     }
     // No-op: nothing to converge, answer synchronously without async headers [PUT-5].
@@ -145,7 +165,7 @@ export class ResourceService {
         },
       )
       .catch(concurrentWrite(route.id));
-    return this.acceptedPut(resource, operation!, request, created);
+    return this.operations.acceptedPut(resource, operation!, request, created);
   }
 
   async patch(route: ResourceRoute, input: unknown, request: RpRequest): Promise<RpResponse> {
@@ -230,7 +250,7 @@ export class ResourceService {
     if (!existing) return { status: 204 }; // also with any If-Match [DEL-5]
     checkPreconditions(route.id, existing, { ...request, ifNoneMatch: undefined });
     const active = await this.store.operations.activeFor(route.id);
-    if (active?.kind === 'delete') return this.acceptedDelete(active, existing, request);
+    if (active?.kind === 'delete') return this.operations.acceptedDelete(active, existing, request);
     if (active)
       throw apiError('Conflict', {
         id: route.id,
@@ -265,86 +285,7 @@ export class ResourceService {
         return root.operation!;
       })
       .catch(concurrentWrite(route.id));
-    return this.acceptedDelete(operation, existing, request);
-  }
-
-  /** GET …/operationStatuses/{id}: 200 whenever the status is readable [ASYNC-2]. */
-  async operationStatus(route: OperationRoute, request: RpRequest): Promise<RpResponse> {
-    const operation = await this.operation(route.subscriptionId, route.operationId);
-    const body: Json = {
-      id: `/subscriptions/${route.subscriptionId}/providers/${PROVIDER_NAMESPACE}/locations/${route.location}/operationStatuses/${operation.id}`,
-      name: operation.id,
-      resourceId: operation.resourceId,
-      status: operation.status === 'Accepted' ? 'Accepted' : operation.status,
-      startTime: operation.startTime,
-      percentComplete: TERMINAL.has(operation.status) ? 100 : 0,
-    };
-    if (operation.endTime) body.endTime = operation.endTime;
-    if (operation.error) body.error = operation.error;
-    const headers: Record<string, string> = TERMINAL.has(operation.status)
-      ? {}
-      : { 'retry-after': String(this.options.retryAfterSeconds) };
-    void request;
-    return { status: 200, headers, body };
-  }
-
-  /** GET …/operationResults/{id}: 202 while running, then what the synchronous call would answer [ASYNC-6]. */
-  async operationResult(route: OperationRoute, request: RpRequest): Promise<RpResponse> {
-    const operation = await this.operation(route.subscriptionId, route.operationId);
-    if (!TERMINAL.has(operation.status)) {
-      return {
-        status: 202,
-        headers: {
-          location: this.operationUrl(request, route.subscriptionId, route.location, operation.id, 'operationResults'),
-          'retry-after': String(this.options.retryAfterSeconds),
-        },
-      };
-    }
-    if (operation.status !== 'Succeeded') return { status: 400, body: { error: operation.error } };
-    if (operation.kind === 'delete') return { status: 204 };
-    const row = await this.store.resources.get(operation.resourceId);
-    return row ? { status: 200, headers: etagHeader(row), body: row.body } : { status: 204 };
-  }
-
-  // ---------------------------------------------------------------------------------------------
-
-  private acceptedPut(row: ResourceRow, operation: OperationRow, request: RpRequest, created: boolean): RpResponse {
-    const location = row.body.location as string;
-    const sub = subscriptionOf(row.id);
-    return {
-      status: created ? 201 : 200,
-      headers: {
-        ...etagHeader(row),
-        'azure-asyncoperation': this.operationUrl(request, sub, location, operation.id, 'operationStatuses'),
-        'retry-after': String(this.options.retryAfterSeconds),
-      },
-      body: row.body,
-    };
-  }
-
-  private acceptedDelete(operation: OperationRow, row: ResourceRow, request: RpRequest): RpResponse {
-    const location = row.body.location as string;
-    const sub = subscriptionOf(row.id);
-    return {
-      status: 202,
-      headers: {
-        location: this.operationUrl(request, sub, location, operation.id, 'operationResults'),
-        'azure-asyncoperation': this.operationUrl(request, sub, location, operation.id, 'operationStatuses'),
-        'retry-after': String(this.options.retryAfterSeconds),
-      },
-    };
-  }
-
-  private operationUrl(request: RpRequest, subscriptionId: string, location: string, id: string, kind: string): string {
-    return `${request.baseUrl}/subscriptions/${subscriptionId}/providers/${PROVIDER_NAMESPACE}/locations/${location}/${kind}/${id}?api-version=${encodeURIComponent(request.apiVersion)}`;
-  }
-
-  private async operation(subscriptionId: string, operationId: string): Promise<OperationRow> {
-    const operation = await this.store.operations.get(operationId);
-    if (!operation || subscriptionOf(operation.resourceId).toLowerCase() !== subscriptionId.toLowerCase()) {
-      throw apiError('OperationNotFound', { operationId });
-    }
-    return operation;
+    return this.operations.acceptedDelete(operation, existing, request);
   }
 
   private deadline(): string {
@@ -505,178 +446,4 @@ export class ResourceService {
       );
     }
   }
-}
-
-interface DesiredState {
-  location: string;
-  extendedLocation: { name: string; type: string };
-  tags?: Record<string, string>;
-  properties: Json;
-}
-
-function envelope(
-  route: ResourceRoute,
-  desired: DesiredState,
-  systemData: SystemData | undefined,
-  state: string,
-): Json {
-  const body: Json = {
-    id: route.id,
-    name: route.names.at(-1),
-    type: `${PROVIDER_NAMESPACE}/${ancestry(route.type)
-      .map((t) => t.segments.at(-1))
-      .join('/')}`,
-    location: desired.location,
-    extendedLocation: desired.extendedLocation,
-  };
-  if (desired.tags) body.tags = desired.tags;
-  if (systemData) body.systemData = systemData;
-  body.properties = { ...desired.properties, provisioningState: state };
-  return body;
-}
-
-function sameDesiredState(stored: Json, desired: DesiredState): boolean {
-  return (
-    stored.location === desired.location &&
-    jsonEqual(stored.tags ?? undefined, desired.tags ?? undefined) &&
-    (stored.extendedLocation as { name: string }).name.toLowerCase() === desired.extendedLocation.name.toLowerCase() &&
-    jsonEqual(withoutState(stored.properties as Json), desired.properties)
-  );
-}
-
-function sameField(field: 'location' | 'extendedLocation', given: unknown, stored: unknown): boolean {
-  if (field === 'location') return typeof given === 'string' && normalizeLocation(given) === stored;
-  const a = given as { name?: string; type?: string } | null;
-  const b = stored as { name: string; type: string };
-  return !!a && a.name?.toLowerCase() === b.name.toLowerCase() && (a.type ?? b.type) === b.type;
-}
-
-function checkPreconditions(
-  id: string,
-  existing: ResourceRow | undefined,
-  request: Pick<RpRequest, 'ifMatch' | 'ifNoneMatch'>,
-): void {
-  if (request.ifNoneMatch !== undefined && request.ifNoneMatch.trim() === '*' && existing)
-    throw apiError('PreconditionFailed', { id });
-  if (request.ifMatch === undefined) return;
-  const wanted = request.ifMatch.split(',').map(normalizeEtag);
-  if (!existing) throw apiError('PreconditionFailed', { id });
-  if (!wanted.includes('*') && !wanted.includes(existing.etag)) throw apiError('PreconditionFailed', { id });
-}
-
-/** Tolerant ETag comparison [ETAG-1]: quotes optional, weak prefix ignored. */
-function normalizeEtag(value: string): string {
-  return value
-    .trim()
-    .replace(/^W\//, '')
-    .replace(/^"(.*)"$/, '$1');
-}
-
-function etagHeader(row: ResourceRow): Record<string, string> {
-  return { etag: `"${row.etag}"` };
-}
-
-/** `West US` and `westus` are one location [SHAPE-3]. */
-export function normalizeLocation(location: string): string {
-  return location.replace(/\s+/g, '').toLowerCase();
-}
-
-function validTags(tags: unknown): Record<string, string> {
-  const result = tags as Record<string, string>;
-  const entries = Object.entries(result ?? {});
-  const violations: SchemaViolation[] = [];
-  if (entries.length > MAX_TAGS)
-    violations.push({
-      target: 'tags',
-      message: `A resource may have at most ${MAX_TAGS} tags, not ${entries.length}.`,
-    });
-  for (const [name, value] of entries) {
-    const target = `tags.${name}`;
-    if (name.length === 0 || name.length > 512)
-      violations.push({ target, message: 'A tag name must have 1 to 512 characters.' });
-    if (TAG_NAME_FORBIDDEN.test(name))
-      violations.push({
-        target,
-        message: "A tag name may not contain '<', '>', '%', '&', '\\', '?', '/' or control characters.",
-      });
-    if (typeof value === 'string' && value.length > 256)
-      violations.push({ target, message: 'A tag value may have at most 256 characters.' });
-  }
-  throwViolations(violations);
-  return result;
-}
-
-function throwViolations(violations: SchemaViolation[]): void {
-  if (violations.length === 0) return;
-  const unique = [...new Map(violations.map((v) => [`${v.target}|${v.message}`, v])).values()];
-  throw apiError(
-    'InvalidRequestProperties',
-    {
-      count: unique.length,
-      plural: unique.length === 1 ? 'y' : 'ies',
-      summary: unique.map((v) => v.message).join(' '),
-    },
-    {
-      target: unique[0]!.target,
-      details: unique.map((v) => ({ code: 'InvalidProperty', target: v.target, message: v.message })),
-    },
-  );
-}
-
-function parentNotFound(parentId: string): ApiError {
-  return apiError('ParentResourceNotFound', { parent: parentId.split('/').slice(-2).join('/') }, { target: parentId });
-}
-
-function nextLink(request: RpRequest, route: CollectionRoute, skipToken: string): string {
-  const query = new URLSearchParams({ ...request.query, $skipToken: skipToken });
-  query.delete('skipToken');
-  const path = route.parentId
-    ? `${route.parentId}/${route.type.segments.at(-1)}`
-    : `/subscriptions/${route.subscriptionId}${route.resourceGroup ? `/resourceGroups/${route.resourceGroup}` : ''}/providers/${PROVIDER_NAMESPACE}/${route.type.segments.join('/')}`;
-  return `${request.baseUrl}${path}?${query.toString()}`;
-}
-
-/** `mq/broker` from `/subscriptions/…/providers/NS/mq/a/broker/b`. */
-export function typeSegmentsOf(id: string): string {
-  return id
-    .split('/')
-    .slice(7)
-    .filter((_, i) => i % 2 === 0)
-    .join('/');
-}
-
-function subscriptionOf(id: string): string {
-  return id.split('/')[2]!;
-}
-
-function stateOf(body: Json): string {
-  return ((body.properties as Json | undefined)?.provisioningState as string | undefined) ?? 'Succeeded';
-}
-
-function withoutState(properties: Json | undefined): Json {
-  const { provisioningState: _state, ...rest } = properties ?? {};
-  return rest;
-}
-
-export function withState(body: Json, state: string): Json {
-  return { ...body, properties: { ...(body.properties as Json), provisioningState: state } };
-}
-
-function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Two writers raced on one resource: the loser gets 409, never a 5xx [PUT-5]. */
-function concurrentWrite(id: string) {
-  return (error: unknown): never => {
-    const code = (error as { code?: string }).code;
-    if (code === 'PreconditionFailed' || code === 'Conflict') {
-      throw apiError(
-        'Conflict',
-        { id, reason: 'another request changed it at the same time; retry.' },
-        { cause: error },
-      );
-    }
-    throw error;
-  };
 }
