@@ -3,7 +3,7 @@ import { apiError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import { checkTenant, type ArmCaller, type CallerVerifier } from './caller.js';
 import type { IdentityService } from './identity/index.js';
-import type { RpClient } from './rp-client.js';
+import type { JsonBody, RpClient } from './rp-client.js';
 import type { ArmStore, ResourceGroup, Subscription } from './store.js';
 
 /** What every front-door handler shares. */
@@ -29,7 +29,7 @@ export interface ArmContext {
    * A request through the front door itself (auth, checks, forwarding: the same path as a client's),
    * for the deployment engine. Set once the app is built.
    */
-  dispatch(method: string, pathAndQuery: string, body: unknown, headers: Record<string, string>): Promise<{ status: number; headers: Headers; body: any }>;
+  dispatch(method: string, pathAndQuery: string, body: unknown, headers: Record<string, string>): Promise<{ status: number; headers: Headers; body: JsonBody }>;
   /** Aborts background work and waits for it. */
   close(): Promise<void>;
 }
@@ -63,7 +63,7 @@ export function header(request: ArmRequest, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-export function jsonBody(request: ArmRequest): any {
+export function jsonBody(request: ArmRequest): JsonBody {
   if (request.bodyText.trim() === '') return undefined;
   try {
     return JSON.parse(request.bodyText);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { apiError } from '../common/errors.js';
 import { armTimestamp, jsonBody, requireApiVersion, resourceGroupOf, subscriptionOf, type ArmContext, type ArmRequest, type ArmResponse } from './context.js';
 import { normaliseLocation } from './locations.js';
+import type { JsonBody } from './rp-client.js';
 import type { Route } from './router.js';
 
 export const CONNECTED_CLUSTER_TYPE = 'Microsoft.Kubernetes/connectedClusters';
@@ -18,7 +19,7 @@ export function localResourceRoutes(ctx: ArmContext): Route[] {
   const routes: Route[] = [];
   for (const [type, validate] of [
     [CONNECTED_CLUSTER_TYPE, connectedClusterProperties],
-    [CUSTOM_LOCATION_TYPE, (request: ArmRequest, body: any) => customLocationProperties(ctx, request, body)],
+    [CUSTOM_LOCATION_TYPE, (request: ArmRequest, body: JsonBody) => customLocationProperties(ctx, request, body)],
   ] as const) {
     const [namespace, typeName] = type.split('/') as [string, string];
     const prefix = `^/subscriptions/(?<subscriptionId>[^/]+)/resourceGroups/(?<resourceGroup>[^/]+)/providers/${namespace.replace('.', '\\.')}/${typeName}`;
@@ -114,7 +115,7 @@ export function localResourceRoutes(ctx: ArmContext): Route[] {
   return routes;
 }
 
-function connectedClusterProperties(_request: ArmRequest, body: any): Record<string, unknown> {
+function connectedClusterProperties(_request: ArmRequest, body: JsonBody): Record<string, unknown> {
   const p = (body.properties ?? {}) as Record<string, unknown>;
   return {
     agentPublicKeyCertificate: typeof p.agentPublicKeyCertificate === 'string' ? p.agentPublicKeyCertificate : '',
@@ -125,7 +126,7 @@ function connectedClusterProperties(_request: ArmRequest, body: any): Record<str
   };
 }
 
-function customLocationProperties(ctx: ArmContext, _request: ArmRequest, body: any): Record<string, unknown> {
+function customLocationProperties(ctx: ArmContext, _request: ArmRequest, body: JsonBody): Record<string, unknown> {
   const p = (body.properties ?? {}) as Record<string, unknown>;
   if (typeof p.hostResourceId !== 'string') throw apiError('BadRequest', { message: "'properties.hostResourceId' is required." }, { target: 'properties.hostResourceId' });
   const host = ctx.store.resources.get(p.hostResourceId);

@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { ErrorBody } from '../common/errors.js';
-import type { RpClient } from './rp-client.js';
+import type { JsonBody, RpClient } from './rp-client.js';
 
 export interface LroOutcome {
   status: 'Succeeded' | 'Failed' | 'Canceled';
@@ -18,7 +18,7 @@ const TERMINAL = new Set(['succeeded', 'failed', 'canceled', 'cancelled']);
  */
 export async function followOperation(
   rp: Pick<RpClient, 'json'>,
-  first: { status: number; headers: Headers; body: any },
+  first: { status: number; headers: Headers; body: JsonBody },
   resourcePath: string,
   options: { method: 'PUT' | 'DELETE' | 'PATCH'; maxPollMs?: number; signal?: AbortSignal; headers?: Record<string, string> },
 ): Promise<LroOutcome> {
@@ -81,7 +81,7 @@ export async function followOperation(
   return final.status === 200 ? { status: 'Succeeded', resource: final.body } : { status: 'Succeeded' };
 }
 
-export function errorOf(body: any, status: number): ErrorBody {
+export function errorOf(body: JsonBody, status: number): ErrorBody {
   const error = body?.error;
   if (error && typeof error.code === 'string') return error as ErrorBody;
   return { code: status >= 500 ? 'InternalServerError' : 'BadRequest', message: typeof body === 'string' ? body : `HTTP ${status}` };

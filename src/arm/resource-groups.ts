@@ -149,7 +149,7 @@ export function resourceGroupRoutes(ctx: ArmContext): Route[] {
         const running = { status: 202, headers: { location: operationUrl(subscription.id, token, version), 'retry-after': String(ctx.retryAfterSeconds) } };
         if (!operation) {
           // Not known in memory (e.g. after a restart): the group's existence tells the outcome.
-          let target: { g?: string } = {};
+          let target: { g?: string };
           try {
             target = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { g?: string };
           } catch {

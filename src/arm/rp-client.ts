@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { TokenCredential } from '@azure/core-auth';
 
+/** A parsed JSON body from a peer; every reader checks the fields it uses. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON, read defensively
+export type JsonBody = any;
+
 /** One HTTP exchange with the RP, body as text (forwarded byte for byte). */
 export interface RpExchange {
   status: number;
@@ -12,7 +16,7 @@ export interface RpClient {
   /** Sends a request to the RP as ARM does: the FD's own token replaces the caller's [AUTH-4 jwt]. */
   send(method: string, pathAndQuery: string, headers: Record<string, string>, body?: string): Promise<RpExchange>;
   /** GET/PUT/... with JSON in and out, Referer set to the public URL; for the FD's own calls (cascade, deployments, polling). */
-  json(method: string, pathAndQuery: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; body: any }>;
+  json(method: string, pathAndQuery: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; body: JsonBody }>;
 }
 
 export interface RpClientOptions {

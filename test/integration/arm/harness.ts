@@ -63,7 +63,7 @@ export async function startArm(options: { dataDir?: string; keep?: boolean } = {
     token: async (scope = 'https://management.azure.com/.default') => (await credential.getToken(scope))!.token,
     agentToken: async () => (await agentCredential.getToken(config.agent.scope))!.token,
     async call(method, pathAndQuery, body, headers = {}) {
-      const auth = 'authorization' in headers ? {} : { authorization: `Bearer ${await harness.token()}` };
+      const auth: Record<string, string> = 'authorization' in headers ? {} : { authorization: `Bearer ${await harness.token()}` };
       return httpsRequest(agent, `${config.armEndpoint}${pathAndQuery}`, method, body, { ...auth, ...headers });
     },
     async close() {
