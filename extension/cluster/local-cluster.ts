@@ -2,11 +2,14 @@
 // where the agent and the operator rely on them — one global resourceVersion, generation bumped by
 // spec changes only, list + watch from a version (410 Gone once it falls out of the history),
 // server-side apply with field managers, finalizers holding deletion, the status subresource and
-// owner-reference garbage collection. Persisted to the data dir so a restart keeps the cluster.
+// owner-reference garbage collection, and the CRDs' structural schemas (unknown fields pruned,
+// defaults filled in, as kube-apiserver does). Persisted to the data dir so a restart keeps the cluster.
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { createEventQueue, type EventQueue } from './event-queue.js';
+import { loadChartCrds } from './chart-crds.js';
 import { createLocalPersistence } from './local-persistence.js';
+import { createSchemaRegistry } from './structural-schema.js';
 import { appliedFields, mergeApply, specOf, statusFields } from './managed-fields.js';
 import {
   ClusterError,
@@ -28,6 +31,8 @@ export interface LocalClusterOptions {
   historySize?: number;
   /** An idle watch gets a BOOKMARK this often, so its resume point stays current. */
   bookmarkIntervalMs?: number;
+  /** CRDs whose schemas prune and default custom resources (default: the chart's, extension/chart/crds). */
+  customResourceDefinitions?: readonly KubeObject[];
 }
 
 export interface LocalCluster extends ClusterClient {
@@ -56,6 +61,7 @@ const keyOf = (typeKey: string, namespace: string | undefined, name: string) => 
 export function createLocalCluster(options: LocalClusterOptions = {}): LocalCluster {
   const historySize = options.historySize ?? 10_000;
   const bookmarkIntervalMs = options.bookmarkIntervalMs ?? 10_000;
+  const schemas = createSchemaRegistry(options.customResourceDefinitions ?? loadChartCrds());
   const persistence = createLocalPersistence(options.dataDir);
   const loaded = persistence.load();
   const objects = new Map(loaded.objects.map(({ key, object }) => [key, object]));
@@ -134,6 +140,11 @@ export function createLocalCluster(options: LocalClusterOptions = {}): LocalClus
     collectGarbage(existing.metadata.uid);
   }
 
+  function refuseUndeclared(object: KubeObject): void {
+    const fields = schemas.undeclaredFields(object);
+    if (fields.length) throw new ClusterError('Invalid', `${object.kind} ${object.metadata.name}: ${fields.map((f) => `${f}: field not declared in schema`).join(', ')}`, 422);
+  }
+
   const cluster: LocalCluster = {
     get resourceVersion() {
       return String(revision);
@@ -182,6 +193,9 @@ export function createLocalCluster(options: LocalClusterOptions = {}): LocalClus
 
     async apply(object, applyOptions: ApplyOptions) {
       if (!object.metadata?.name) throw new ClusterError('Invalid', 'metadata.name is required', 422);
+      // Like server-side apply on Kubernetes: a field the CRD does not declare fails the whole apply.
+      const { status: _ignored, ...applied } = object;
+      refuseUndeclared(applied as KubeObject);
       const typeKey = typeKeyOf(object);
       const key = keyOf(typeKey, object.metadata.namespace, object.metadata.name);
       const existing = objects.get(key);
@@ -191,7 +205,8 @@ export function createLocalCluster(options: LocalClusterOptions = {}): LocalClus
         kind: object.kind,
         metadata: { name: object.metadata.name, ...(object.metadata.namespace ? { namespace: object.metadata.namespace } : {}), uid: randomUUID(), creationTimestamp: now, generation: 1 },
       };
-      const next = mergeApply(base, { existing, fields: appliedFields(object), manager: applyOptions.fieldManager, force: applyOptions.force ?? false, now });
+      // Kubernetes prunes and defaults after merging: a defaulted field is owned by no manager.
+      const next = schemas.normalise(mergeApply(base, { existing, fields: appliedFields(object), manager: applyOptions.fieldManager, force: applyOptions.force ?? false, now }));
       if (!existing) {
         if (object.metadata.deletionTimestamp) throw new ClusterError('Invalid', 'cannot create an object that is being deleted', 422);
         record(typeKey, key, 'ADDED', next);
@@ -210,7 +225,8 @@ export function createLocalCluster(options: LocalClusterOptions = {}): LocalClus
       const key = keyOf(typeKey, namespace, name);
       const existing = objects.get(key);
       if (!existing) throw new ClusterError('NotFound', `${type.kind} ${namespace}/${name} not found`, 404);
-      const next = mergeApply(existing, { existing, fields: statusFields(status), manager: applyOptions.fieldManager, subresource: 'status', force: applyOptions.force ?? true, now: new Date().toISOString() });
+      refuseUndeclared({ apiVersion: type.apiVersion, kind: type.kind, metadata: { name }, status });
+      const next = schemas.normalise(mergeApply(existing, { existing, fields: statusFields(status), manager: applyOptions.fieldManager, subresource: 'status', force: applyOptions.force ?? true, now: new Date().toISOString() }));
       return structuredClone(commit(typeKey, key, existing, next));
     },
 

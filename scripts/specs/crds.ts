@@ -76,6 +76,12 @@ const CONDITION_SCHEMA: JsonSchema = {
     lastTransitionTime: { type: 'string', format: 'date-time' },
     reason: { type: 'string', description: 'PascalCase reason for the last transition.' },
     message: { type: 'string', description: 'What happened, for people.' },
+    // The agent reads it (extension/agent/custom-resource.ts statusOf): Error on a False Ready is terminal.
+    severity: {
+      type: 'string',
+      enum: ['Error', 'Warning', 'Info'],
+      description: 'How bad a False condition is: Error is terminal until the resource changes; anything else is progress.',
+    },
   },
 };
 

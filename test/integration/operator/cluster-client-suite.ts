@@ -5,6 +5,12 @@ import { isClusterError, type ClusterClient, type KubeObject, type WatchEvent } 
 
 export const LISTENER = { apiVersion: 'mq.iotoperations.azure.com/v1beta1', kind: 'BrokerListener', plural: 'brokerlisteners' } as const;
 
+/**
+ * What the BrokerListener CRD's schema defaults (extension/chart/crds): the API server fills these in
+ * on every write, owned by no field manager, and the local cluster does the same.
+ */
+export const LISTENER_DEFAULTS = { authenticationEnabled: false, authorizationEnabled: false, serviceName: 'aio-mq-dmqtt-frontend', serviceType: 'clusterIp' } as const;
+
 export interface SuiteContext {
   client(): ClusterClient;
   namespace(): string;
@@ -40,7 +46,7 @@ export function describeClusterClient(name: string, context: SuiteContext): void
       expect(labelled.metadata.resourceVersion).not.toBe(created.metadata.resourceVersion);
       const changed = await c().apply(listener(ns(), 'gen', { brokerRef: 'broker', port: 1884 }, { labels: { tier: 'x' } }), { fieldManager: 'a' });
       expect(changed.metadata.generation).toBe(2);
-      expect((await c().get(LISTENER, ns(), 'gen'))?.spec).toEqual({ brokerRef: 'broker', port: 1884 });
+      expect((await c().get(LISTENER, ns(), 'gen'))?.spec).toEqual({ ...LISTENER_DEFAULTS, brokerRef: 'broker', port: 1884 });
     });
 
     it('a field owned by another manager conflicts unless forced; fields a manager stops applying are removed', async () => {
@@ -51,9 +57,11 @@ export function describeClusterClient(name: string, context: SuiteContext): void
       await c().apply(listener(ns(), 'own', { brokerRef: 'broker' }), { fieldManager: 'kubectl' });
       const forced = await c().apply(listener(ns(), 'own', { brokerRef: 'broker', port: 2883 }), { fieldManager: 'kubectl', force: true });
       expect(forced.spec?.port).toBe(2883);
-      // agent drops serviceType and port (port is no longer its own): serviceType goes, port stays.
+      // agent drops serviceType and port (port is no longer its own): serviceType goes (back to the
+      // schema's default), port stays.
+      await c().apply(listener(ns(), 'own', { brokerRef: 'broker', port: 2883, serviceType: 'loadBalancer' }), { fieldManager: 'agent', force: true });
       const dropped = await c().apply(listener(ns(), 'own', { brokerRef: 'broker' }), { fieldManager: 'agent' });
-      expect(dropped.spec).toEqual({ brokerRef: 'broker', port: 2883 });
+      expect(dropped.spec).toEqual({ ...LISTENER_DEFAULTS, brokerRef: 'broker', port: 2883 });
       const managers = (dropped.metadata.managedFields ?? []).map((entry) => entry.manager).sort();
       expect(managers).toEqual(['agent', 'kubectl']);
     });
@@ -65,7 +73,37 @@ export function describeClusterClient(name: string, context: SuiteContext): void
       const updated = await c().patchStatus(LISTENER, ns(), 'st', { conditions: [condition] }, { fieldManager: 'operator' });
       expect(updated.status?.conditions).toEqual([condition]);
       expect(updated.metadata.generation).toBe(1);
-      expect(updated.spec).toEqual({ brokerRef: 'broker', port: 1 });
+      expect(updated.spec).toEqual({ ...LISTENER_DEFAULTS, brokerRef: 'broker', port: 1 });
+    });
+
+    it('an apply with a field the CRD schema does not declare is refused; get of a missing object is undefined', async () => {
+      const refused = await c().apply(listener(ns(), 'strict', { brokerRef: 'broker', port: 5, bogus: 'x' }), { fieldManager: 'a' }).catch((e: unknown) => e);
+      expect(isClusterError(refused, 'Invalid'), String(refused)).toBe(true);
+      expect(String(refused)).toMatch(/bogus/);
+      await c().apply(listener(ns(), 'strict', { brokerRef: 'broker', port: 5 }), { fieldManager: 'a' });
+      const status = await c().patchStatus(LISTENER, ns(), 'strict', { observedGeneration: 1, bogus: true }, { fieldManager: 'operator' }).catch((e: unknown) => e);
+      expect(isClusterError(status, 'Invalid'), String(status)).toBe(true);
+      expect(await c().get(LISTENER, ns(), 'missing')).toBeUndefined();
+    });
+
+    it('an object being deleted accepts no new finalizer', async () => {
+      await c().apply(listener(ns(), 'nofin', { brokerRef: 'broker', port: 1 }, { finalizers: ['iotmq.azure.com/agent'] }), { fieldManager: 'a' });
+      await c().delete(LISTENER, ns(), 'nofin');
+      const refused = await c().apply(listener(ns(), 'nofin', { brokerRef: 'broker', port: 1 }, { finalizers: ['iotmq.azure.com/operator'] }), { fieldManager: 'op' }).catch((e: unknown) => e);
+      expect(isClusterError(refused, 'Invalid')).toBe(true);
+      await c().removeFinalizer(LISTENER, ns(), 'nofin', 'iotmq.azure.com/agent');
+      expect(await c().get(LISTENER, ns(), 'nofin')).toBeUndefined();
+    });
+
+    it('a watch from a version the server no longer keeps fails with Gone (410): the caller relists', async () => {
+      // More changes than the local cluster's test history keeps; a real API server keeps no version 1.
+      for (let port = 1; port <= 8; port++) await c().apply(listener(ns(), 'old', { brokerRef: 'broker', port }), { fieldManager: 'a' });
+      const events = c().watch(LISTENER, { namespace: ns(), resourceVersion: '1', signal: new AbortController().signal });
+      const error = await (async () => {
+        for await (const _ of events) return undefined;
+      })().catch((e: unknown) => e);
+      expect(isClusterError(error, 'Gone')).toBe(true);
+      expect((error as { status: number }).status).toBe(410);
     });
 
     it('delete waits for finalizers; removing the last one deletes', async () => {
