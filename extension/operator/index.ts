@@ -4,3 +4,4 @@ export { createLocalDriver, type LocalDriver, type LocalDriverOptions } from './
 export type { Driver, Layout, Plan, PlanOutcome, Verdict } from './plan.js';
 export * from './constants.js';
 export { startLocalCluster, type LocalClusterHandles, type LocalClusterOptions } from './local/start-local-cluster.js';
+export { createKubernetesDriver, CONTAINER_LAYOUT, type KubernetesDriverOptions } from './drivers/kubernetes.js';
