@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 
 const BENCHMARKS: Record<string, () => Promise<void>> = {
   rp: async () => (await import('./rp.js')).runRpBenchmark(),
+  broker: async () => (await import('./broker.js')).runBrokerBenchmark(),
 };
 
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));

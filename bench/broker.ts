@@ -1,0 +1,176 @@
+// Broker benchmark: iotmq beside mosquitto (Debian's binary) and aedes (npm) on the same load, in
+// one run. Each broker runs in its own process, the load generator (bench/broker-load.ts) in
+// another, all on 127.0.0.1; every process is stopped at the end. Scenarios: QoS 0 and QoS 1
+// fan-in (N publishers → 1 subscriber), fan-out (1 → N), latency at a fixed rate, and the RSS of
+// 10,000 idle connections. Printed as a table and as ratios to mosquitto.
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Result, Scenario } from './broker-load.js';
+
+type Load = Scenario extends infer S ? (S extends Scenario ? Omit<S, 'port'> : never) : never;
+
+const SECONDS = Number(process.env.BENCH_DURATION ?? 3);
+const PUBLISHERS = 10;
+const SUBSCRIBERS = 50;
+const LATENCY_RATE = 2000; // messages per second
+const IDLE_CONNECTIONS = 10_000;
+const MOSQUITTO = process.env.MOSQUITTO ?? '/usr/sbin/mosquitto';
+const here = import.meta.dirname;
+const tsx = { execArgv: ['--import', 'tsx'] };
+
+interface RunningBroker {
+  name: string;
+  port: number;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+async function stopChild(child: ChildProcess, graceful: () => void): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  graceful();
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function startNodeBroker(name: 'iotmq' | 'aedes'): Promise<RunningBroker> {
+  const child = fork(path.join(here, 'broker-servers.ts'), [name], {
+    ...tsx,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, IOTMQ_LOG_LEVEL: 'warn' },
+  });
+  const [{ port }] = (await once(child, 'message')) as [{ port: number }];
+  return { name, port, pid: child.pid!, stop: () => stopChild(child, () => child.send('close')) };
+}
+
+async function startMosquitto(): Promise<RunningBroker> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'iotmq-bench-mosquitto-'));
+  const port = await freePort();
+  const conf = path.join(dir, 'mosquitto.conf');
+  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\nlog_type error\nlog_dest stderr\n`);
+  const child = spawn(MOSQUITTO, ['-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const failed = once(child, 'exit').then(([code]) => {
+    throw new Error(`mosquitto exited with ${code} (is it installed? test/peers/mosquitto.sh)`);
+  });
+  // mosquitto says nothing when ready at log_type error: wait until the port accepts
+  for (let ready = false; !ready;) {
+    ready = await Promise.race([
+      failed,
+      new Promise<boolean>((resolve) => {
+        const s = net.connect(port, '127.0.0.1');
+        s.once('connect', () => (s.destroy(), resolve(true)));
+        s.once('error', () => setTimeout(() => resolve(false), 50));
+      }),
+    ]);
+  }
+  failed.catch(() => {});
+  return {
+    name: 'mosquitto',
+    port,
+    pid: child.pid!,
+    async stop() {
+      await stopChild(child, () => child.kill('SIGTERM'));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function rssKiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : NaN;
+}
+
+interface Figures {
+  fanIn0: number;
+  fanIn1: number;
+  fanOut: number;
+  p50: number;
+  p99: number;
+  idleRssMiB: number;
+  perConnKiB: number;
+}
+
+async function measureBroker(load: ChildProcess, broker: RunningBroker): Promise<Figures> {
+  const run = async (s: Load | 'release'): Promise<Result> => {
+    load.send(s === 'release' ? s : { ...s, port: broker.port });
+    const [reply] = (await once(load, 'message')) as [{ result?: Result; error?: string }];
+    if (reply.error) throw new Error(`${broker.name}: ${reply.error}`);
+    return reply.result!;
+  };
+  const fanIn0 = (await run({ kind: 'fan-in', qos: 0, publishers: PUBLISHERS, seconds: SECONDS })).rate!;
+  const fanIn1 = (await run({ kind: 'fan-in', qos: 1, publishers: PUBLISHERS, seconds: SECONDS })).rate!;
+  const fanOut = (await run({ kind: 'fan-out', subscribers: SUBSCRIBERS, seconds: SECONDS })).rate!;
+  const lat = await run({ kind: 'latency', rate: LATENCY_RATE, seconds: SECONDS });
+  const before = rssKiB(broker.pid);
+  await run({ kind: 'idle', connections: IDLE_CONNECTIONS });
+  const after = rssKiB(broker.pid);
+  await run('release');
+  return {
+    fanIn0,
+    fanIn1,
+    fanOut,
+    p50: lat.p50!,
+    p99: lat.p99!,
+    idleRssMiB: after / 1024,
+    perConnKiB: (after - before) / IDLE_CONNECTIONS,
+  };
+}
+
+export async function runBrokerBenchmark(): Promise<void> {
+  const load = fork(path.join(here, 'broker-load.ts'), [], { ...tsx, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const results = new Map<string, Figures>();
+  try {
+    for (const start of [startMosquitto, () => startNodeBroker('iotmq'), () => startNodeBroker('aedes')]) {
+      const broker = await start();
+      try {
+        console.error(`measuring ${broker.name} …`);
+        results.set(broker.name, await measureBroker(load, broker));
+      } finally {
+        await broker.stop();
+      }
+    }
+  } finally {
+    await stopChild(load, () => load.disconnect());
+  }
+  printTable(results);
+}
+
+function printTable(results: Map<string, Figures>): void {
+  const base = results.get('mosquitto')!;
+  const rows: Array<[string, keyof Figures, (n: number) => string, 'higher' | 'lower']> = [
+    [`fan-in QoS 0 (${PUBLISHERS}→1), msg/s`, 'fanIn0', (n) => n.toFixed(0), 'higher'],
+    [`fan-in QoS 1 (${PUBLISHERS}→1), msg/s`, 'fanIn1', (n) => n.toFixed(0), 'higher'],
+    [`fan-out QoS 0 (1→${SUBSCRIBERS}), deliveries/s`, 'fanOut', (n) => n.toFixed(0), 'higher'],
+    [`latency p50 @${LATENCY_RATE}/s, ms`, 'p50', (n) => n.toFixed(3), 'lower'],
+    [`latency p99 @${LATENCY_RATE}/s, ms`, 'p99', (n) => n.toFixed(3), 'lower'],
+    [`RSS with ${IDLE_CONNECTIONS} idle conns, MiB`, 'idleRssMiB', (n) => n.toFixed(1), 'lower'],
+    ['RSS per idle connection, KiB', 'perConnKiB', (n) => n.toFixed(2), 'lower'],
+  ];
+  const names = [...results.keys()];
+  const header = ['scenario', ...names, ...names.filter((n) => n !== 'mosquitto').map((n) => `${n}/mosquitto`)];
+  const lines = rows.map(([label, key, fmt]) => [
+    label,
+    ...names.map((n) => fmt(results.get(n)![key])),
+    ...names.filter((n) => n !== 'mosquitto').map((n) => `${(results.get(n)![key] / base[key]).toFixed(2)}×`),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
+  const fmtLine = (l: string[]): string => `| ${l.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  console.log(fmtLine(header));
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+  for (const l of lines) console.log(fmtLine(l));
+  console.log('ratios: throughput higher is better; latency and memory lower is better');
+}
