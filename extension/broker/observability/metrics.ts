@@ -20,19 +20,29 @@ export interface Metrics {
   render(): string;
 }
 
+const NO_LABELS: Labels = Object.freeze({});
+
 export function createMetrics(): Metrics {
   const families = new Map<string, Family>();
-  const key = (labels: Labels): string =>
-    Object.keys(labels)
-      .sort()
-      .map((k) => `${k}=${labels[k]}`)
-      .join(',');
+  const key = (labels: Labels): string => {
+    // counters are bumped per message: no sorting or arrays for the usual zero or one label
+    let only: string | undefined;
+    for (const k in labels) {
+      if (only !== undefined)
+        return Object.keys(labels)
+          .sort()
+          .map((k) => `${k}=${labels[k]}`)
+          .join(',');
+      only = k;
+    }
+    return only === undefined ? '' : `${only}=${labels[only]}`;
+  };
 
   return {
     define(name, type, help, collect) {
       families.set(name, { help, type, values: families.get(name)?.values ?? new Map(), collect });
     },
-    inc(name, labels = {}, by = 1) {
+    inc(name, labels = NO_LABELS, by = 1) {
       let f = families.get(name);
       if (!f) families.set(name, (f = { help: name, type: 'counter', values: new Map() }));
       const k = key(labels);

@@ -7,9 +7,46 @@ import mqttPacket, { type Packet } from 'mqtt-packet';
 import type { Logger } from '../../../src/common/log.js';
 import type { EnhancedAuthExchange, Principal } from '../auth/types.js';
 import type { SessionLink } from '../session/session-backend.js';
-import type { Delivery, WillMessage } from '../session/types.js';
+import type { Delivery, Message, WillMessage } from '../session/types.js';
 import type { BrokerContext, ConnectionInfo } from './context.js';
+import { encodeFast, encodePublish } from './encode.js';
 import { ReasonCode } from './reason-codes.js';
+
+// Connections with corked streams, uncorked together once the current I/O phase is over: all the
+// packets that the inbound data of this turn produced for one client go out in one writev.
+let corkedConnections: Connection[] = [];
+function scheduleUncork(conn: Connection): void {
+  if (corkedConnections.length === 0) setImmediate(uncorkAll);
+  corkedConnections.push(conn);
+}
+function uncorkAll(): void {
+  const batch = corkedConnections;
+  corkedConnections = [];
+  for (const conn of batch) conn.flushWrites();
+}
+
+const QOS_LABEL = ['0', '1', '2'] as const;
+
+/**
+ * QoS 0 PUBLISH bytes of a message without per-subscriber parts, per (protocol 5?, retain). The
+ * back end hands one message to all its subscribers in one go, so remembering the last message
+ * is enough to encode it once per fan-out (a WeakMap cost more than it saved for one subscriber).
+ */
+let lastMessage: Message | undefined;
+let lastEncodings: Array<Buffer | undefined> = [];
+function sharedEncoding(message: Message, retain: boolean, v5: boolean): Buffer {
+  if (message !== lastMessage) {
+    lastMessage = message;
+    lastEncodings = [];
+  }
+  const i = (v5 ? 2 : 0) + (retain ? 1 : 0);
+  return (lastEncodings[i] ??= encodePublish(message.topic, message.payload, 0, retain, false, undefined, v5));
+}
+
+function hasProperties(p: Message['properties']): boolean {
+  for (const k in p) if ((p as Record<string, unknown>)[k] !== undefined) return true;
+  return false;
+}
 
 export type ConnectionState = 'awaiting-connect' | 'authenticating' | 'connected' | 'closed';
 
@@ -56,6 +93,7 @@ export class Connection implements SessionLink {
   private keepAliveTimer?: NodeJS.Timeout;
   private expiryTimer?: NodeJS.Timeout;
   private held = 1; // deliveries wait until CONNACK is out
+  private corked = false;
   private heldDeliveries: Delivery[] = [];
 
   constructor(
@@ -73,15 +111,36 @@ export class Connection implements SessionLink {
   /** Encode and write one packet; returns false when it exceeds the client's maximum packet size. */
   write(packet: Packet): boolean {
     if (this.stream.destroyed || !this.stream.writable) return false;
-    let buf = mqttPacket.generate(packet, { protocolVersion: this.protocolVersion });
+    let buf =
+      encodeFast(packet, this.protocolVersion) ??
+      mqttPacket.generate(packet, { protocolVersion: this.protocolVersion });
     if (buf.length > this.clientMaximumPacketSize && 'properties' in packet && packet.properties) {
       // Reason strings and user properties are the first thing to go [MQTT-3.1.2-29 ff.]
       const { reasonString: _r, userProperties: _u, ...rest } = packet.properties as Record<string, unknown>;
       buf = mqttPacket.generate({ ...packet, properties: rest } as Packet, { protocolVersion: this.protocolVersion });
     }
+    return this.writeEncoded(buf);
+  }
+
+  /** Write an already encoded packet (shared between the subscribers of one message). */
+  private writeEncoded(buf: Buffer): boolean {
+    if (this.stream.destroyed || !this.stream.writable) return false;
     if (buf.length > this.clientMaximumPacketSize) return false;
+    if (!this.corked) {
+      // Batch every packet written to this client in this turn of the event loop into one
+      // writev: a write per packet made the syscall the broker's main cost under load.
+      this.corked = true;
+      this.stream.cork();
+      scheduleUncork(this);
+    }
     this.stream.write(buf);
     return true;
+  }
+
+  /** End of the batch started by the first write() of this turn (see scheduleUncork). */
+  flushWrites(): void {
+    this.corked = false;
+    this.stream.uncork();
   }
 
   /** The problem-information rule: reason strings only when the client did not opt out [MQTT-3.1.2-29]. */
@@ -102,6 +161,16 @@ export class Connection implements SessionLink {
       return;
     }
     const { message } = delivery;
+    if (
+      delivery.qos === 0 &&
+      !(this.isV5 && (hasProperties(message.properties) || delivery.messageExpiryInterval !== undefined)) &&
+      !(this.isV5 && (delivery.subscriptionIdentifiers.length > 0 || this.clientTopicAliasMaximum > 0))
+    ) {
+      // The common fan-out case: the same bytes for every such subscriber, encoded once per message
+      if (!this.writeEncoded(sharedEncoding(message, delivery.retain, this.isV5))) return this.dropTooLarge(delivery);
+      this.countSent(delivery);
+      return;
+    }
     const properties: NonNullable<mqttPacket.IPublishPacket['properties']> = {};
     if (this.isV5) {
       Object.assign(properties, message.properties);
@@ -138,20 +207,28 @@ export class Connection implements SessionLink {
       ...(Object.keys(properties).length > 0 ? { properties } : {}),
     });
     if (!sent) {
-      // Too large for the client: discard and behave as if it was delivered [MQTT-3.1.2-25]
       if (properties.topicAlias !== undefined && topic !== '') this.topicAliasesOut.delete(message.topic);
-      this.ctx.metrics.inc('aio_mq_messages_dropped', { reason: 'too-large' });
-      if (delivery.packetId !== undefined)
-        void this.ctx.backend.acknowledge(
-          this.clientId,
-          delivery.packetId,
-          delivery.qos === 1 ? 'puback' : 'pubrec',
-          true,
-        );
-      return;
+      return this.dropTooLarge(delivery);
     }
-    this.ctx.metrics.inc('aio_mq_publishes_sent', { qos: String(delivery.qos) });
-    this.ctx.metrics.inc('aio_mq_payload_bytes_sent', {}, message.payload.length);
+    this.countSent(delivery);
+  }
+
+  /** Too large for the client: discard and behave as if it was delivered [MQTT-3.1.2-25]. */
+  private dropTooLarge(delivery: Delivery & { kind: 'publish' }): void {
+    if (this.stream.destroyed || !this.stream.writable) return;
+    this.ctx.metrics.inc('aio_mq_messages_dropped', { reason: 'too-large' });
+    if (delivery.packetId !== undefined)
+      void this.ctx.backend.acknowledge(
+        this.clientId,
+        delivery.packetId,
+        delivery.qos === 1 ? 'puback' : 'pubrec',
+        true,
+      );
+  }
+
+  private countSent(delivery: Delivery & { kind: 'publish' }): void {
+    this.ctx.metrics.inc('aio_mq_publishes_sent', { qos: QOS_LABEL[delivery.qos] });
+    this.ctx.metrics.inc('aio_mq_payload_bytes_sent', undefined, delivery.message.payload.length);
   }
 
   close(reasonCode: number): void {

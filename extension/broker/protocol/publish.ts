@@ -6,6 +6,7 @@ import { ProtocolError } from './protocol-error.js';
 import { ReasonCode } from './reason-codes.js';
 import { assertTopicName } from './topic-validation.js';
 
+const QOS_LABEL = ['0', '1', '2'] as const;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export async function handlePublish(conn: Connection, packet: IPublishPacket): Promise<void> {
@@ -25,8 +26,8 @@ export async function handlePublish(conn: Connection, packet: IPublishPacket): P
     if (conn.incomingUnacked.size >= ctx.limits.receiveMaximum)
       throw new ProtocolError(ReasonCode.ReceiveMaximumExceeded, 'receive maximum exceeded');
   }
-  ctx.metrics.inc('aio_mq_publishes_received', { qos: String(qos) });
-  ctx.metrics.inc('aio_mq_payload_bytes_received', {}, payload.length);
+  ctx.metrics.inc('aio_mq_publishes_received', { qos: QOS_LABEL[qos] });
+  ctx.metrics.inc('aio_mq_payload_bytes_received', undefined, payload.length);
 
   let refusal: number | undefined;
   let refusalText = '';
