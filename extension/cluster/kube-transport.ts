@@ -31,7 +31,7 @@ export interface KubeStatus {
   message?: string;
 }
 
-const CODES: Record<number, ClusterErrorCode> = { 404: 'NotFound', 409: 'Conflict', 410: 'Gone', 422: 'Invalid', 400: 'Invalid' };
+const CODES: Record<number, ClusterErrorCode> = { 401: 'Forbidden', 403: 'Forbidden', 404: 'NotFound', 409: 'Conflict', 410: 'Gone', 422: 'Invalid', 400: 'Invalid' };
 
 /** Maps an HTTP status (and the API server's Status) to our error vocabulary. */
 export function statusError(code: number, status: KubeStatus | string | undefined, what: string): ClusterError {

@@ -100,7 +100,8 @@ export interface ClusterClient {
   removeFinalizer(type: ObjectType, namespace: string | undefined, name: string, finalizer: string): Promise<void>;
 }
 
-export type ClusterErrorCode = 'NotFound' | 'Conflict' | 'Gone' | 'Invalid' | 'Unavailable';
+/** `Forbidden`: the API server refused the caller (401/403: RBAC, credentials). */
+export type ClusterErrorCode = 'NotFound' | 'Conflict' | 'Gone' | 'Invalid' | 'Forbidden' | 'Unavailable';
 
 /** A failure with a Kubernetes-like reason; `status` is the HTTP status the API server would send. */
 export class ClusterError extends Error {
