@@ -8,7 +8,7 @@ import { forwardRoutes } from './forward.js';
 import { genericResourceRoutes } from './generic-resources.js';
 import { registerIdentityRoutes } from './identity/index.js';
 import { localResourceRoutes } from './local-resources.js';
-import { cloudMetadata } from './metadata.js';
+import { cloudMetadata, legacyCloudMetadata } from './metadata.js';
 import { providerRoutes } from './providers.js';
 import { resourceGroupRoutes } from './resource-groups.js';
 import { matchRoute, normalisePath, type Route } from './router.js';
@@ -46,7 +46,15 @@ export async function buildArmApp(options: ArmAppOptions): Promise<FastifyInstan
   app.addContentTypeParser('*', { parseAs: 'string' }, (_request, text, done) => done(null, text));
 
   const routes: Route[] = [
-    { method: 'GET', pattern: /^\/metadata\/endpoints$/i, anonymous: true, handler: async () => ({ status: 200, body: cloudMetadata(ctx.publicUrl()) }) },
+    {
+      method: 'GET',
+      pattern: /^\/metadata\/endpoints$/i,
+      anonymous: true,
+      handler: async (request) => ({
+        status: 200,
+        body: request.query['api-version'] === '2015-01-01' ? legacyCloudMetadata(ctx.publicUrl()) : cloudMetadata(ctx.publicUrl()),
+      }),
+    },
     ...subscriptionRoutes(ctx),
     ...providerRoutes(ctx),
     ...resourceGroupRoutes(ctx),

@@ -58,6 +58,8 @@ function matches(resource: Record<string, unknown>, clauses: Clause[]): boolean 
         return text(resource.type) === c.value.toLowerCase();
       case 'name':
         return c.op === 'eq' ? text(resource.name) === c.value.toLowerCase() : text(resource.name).includes(c.value.toLowerCase());
+      case 'resourcegroup':
+        return (/\/resourceGroups\/([^/]+)/i.exec(String(resource.id))?.[1] ?? '').toLowerCase() === c.value.toLowerCase();
       case 'location':
         return text(resource.location) === c.value.toLowerCase();
       case 'tagname':

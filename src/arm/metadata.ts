@@ -3,6 +3,20 @@
  * `{arm}/metadata/endpoints` [RES-1]; the template function `environment()` returns the same object.
  * Every endpoint points at this server: it is the ARM front door and the token authority at once.
  */
+/**
+ * The legacy shape (api-version 2015-01-01), which `az cloud register` still asks for: it reads
+ * `galleryEndpoint`, `graphEndpoint`, `authentication.loginEndpoint` and `audiences[0]`.
+ */
+export function legacyCloudMetadata(publicUrl: string): Record<string, unknown> {
+  const current = cloudMetadata(publicUrl) as { authentication: Record<string, unknown> };
+  return {
+    galleryEndpoint: `${publicUrl}/`,
+    graphEndpoint: `${publicUrl}/`,
+    portalEndpoint: `${publicUrl}/`,
+    authentication: { loginEndpoint: `${publicUrl}/`, audiences: current.authentication.audiences },
+  };
+}
+
 export function cloudMetadata(publicUrl: string, name = 'IotmqLocal'): Record<string, unknown> {
   const host = new URL(publicUrl).hostname;
   return {

@@ -187,28 +187,41 @@ async function cascadeDelete(ctx: ArmContext, group: ResourceGroup): Promise<voi
   for (const resource of ctx.store.resources.list(group.subscriptionId, group.name)) {
     if (resource.owner === 'rp') ids.set(resource.id.toLowerCase(), resource.id);
   }
-  // Parents first: deleting one removes its descendants in the RP, and a later DELETE on them is a 204.
-  let pending = [...ids.values()].sort((a, b) => a.split('/').length - b.split('/').length);
-  let lastError: ErrorBody | undefined;
+  // Roots first: the RP deletes a resource with its descendants, so only resources whose parent is
+  // not itself pending are deleted; the rest are then looked up and are usually gone already.
+  let pending = [...ids.values()];
   while (pending.length > 0) {
+    const lower = new Set(pending.map((id) => id.toLowerCase()));
+    const isRoot = (id: string) => {
+      const parts = id.toLowerCase().split('/');
+      for (let n = parts.length - 2; n > 8; n -= 2) if (lower.has(parts.slice(0, n).join('/'))) return false;
+      return true;
+    };
+    const roots = pending.filter(isRoot);
     const results = await Promise.all(
-      pending.map(async (id) => {
+      roots.map(async (id) => {
         const path = `${id}?api-version=${API_VERSION}`;
         const first = await ctx.rp.json('DELETE', path);
-        if (first.status === 409) return { id, done: false, error: errorOf(first.body, 409) };
+        if (first.status === 409) return { id, done: false, error: errorOf(first.body, 409), fatal: false };
         const outcome = await followOperation(ctx.rp, first, path, { method: 'DELETE', signal: ctx.signal, maxPollMs: ctx.maxPollMs });
         if (outcome.status === 'Succeeded') ctx.store.resources.deleteTree(id);
         return { id, done: outcome.status === 'Succeeded', error: outcome.error, fatal: outcome.status !== 'Succeeded' };
       }),
     );
-    const fatal = results.find((r) => 'fatal' in r && r.fatal);
+    const fatal = results.find((r) => r.fatal);
     if (fatal) throw Object.assign(new Error('delete failed'), { body: { code: 'ResourceGroupDeletionBlocked', message: `Deleting '${fatal.id}' failed.`, details: fatal.error ? [fatal.error] : [] } });
-    const left = results.filter((r) => !r.done);
-    if (left.length === pending.length) {
-      lastError = left[0]?.error;
+    const remaining: string[] = [];
+    for (const id of pending.filter((p) => !isRoot(p))) {
+      const found = await ctx.rp.json('GET', `${id}?api-version=${API_VERSION}`);
+      if (found.status === 404) ctx.store.resources.deleteTree(id);
+      else remaining.push(id);
+    }
+    const refused = results.filter((r) => !r.done);
+    if (refused.length === roots.length && remaining.length + refused.length === pending.length) {
+      const lastError = refused[0]?.error;
       throw Object.assign(new Error('no progress'), { body: { code: 'ResourceGroupDeletionBlocked', message: 'Resources in the group refused deletion.', details: lastError ? [lastError] : [] } });
     }
-    pending = left.map((r) => r.id);
+    pending = [...refused.map((r) => r.id), ...remaining];
   }
   // The FD's own resources: custom locations before the clusters they are hosted on.
   const own = ctx.store.resources.list(group.subscriptionId, group.name).sort((a, b) => b.id.length - a.id.length);

@@ -143,7 +143,8 @@ describe('template deployments', () => {
       "resources": [],
       "outputs": { "greeting": { "type": "string", "value": "[format('hello {0}', 'edge')]" }, },
     }`;
-    const put = await arm.call('PUT', `${rgPath()}/providers/Microsoft.Resources/deployments/jsonc?api-version=2022-09-01`, `{"properties":{"mode":"Incremental","template":${text}}}`);
+    // Exactly how the az CLI splices it: an unquoted `template` key before the raw file text.
+    const put = await arm.call('PUT', `${rgPath()}/providers/Microsoft.Resources/deployments/jsonc?api-version=2022-09-01`, `{"properties": {"mode": "Incremental", "parameters": {}, template:${text}}}`);
     expect(put.status).toBe(201);
     expect(put.headers['azure-asyncoperation']).toMatch(/\/deployments\/jsonc\/operationStatuses\/\w+\?api-version=2022-09-01$/);
     expect(put.body.properties.correlationId).toBe(put.headers['x-ms-correlation-request-id']);

@@ -1,7 +1,8 @@
 /**
- * JSON with `//` and `/* *\/` comments and trailing commas, as ARM accepts templates: the az CLI
- * splices the template file's raw text into the request body [RES-7]. Comments are blanked
- * character by character so error positions still point into the original text.
+ * JSON with `//` and `/* *\/` comments, trailing commas and bare identifier keys, as ARM accepts
+ * deployment bodies: the az CLI splices the template file's raw text into the request body as
+ * `…, template:<raw text>}}` — an unquoted key [RES-7]. Comments are blanked character by
+ * character so error positions still point into the original text.
  */
 export function stripJsonComments(text: string): string {
   let out = '';
@@ -48,6 +49,15 @@ function removeTrailingCommas(text: string): string {
       continue;
     }
     if (c === '"') inString = true;
+    // A bare identifier used as a key (after `{` or `,`) gets quoted.
+    if (/[A-Za-z_$]/.test(c) && /[{,]\s*$/.test(out)) {
+      const ident = /^[A-Za-z_$][\w$]*(?=\s*:)/.exec(text.slice(i));
+      if (ident) {
+        out += `"${ident[0]}"`;
+        i += ident[0].length - 1;
+        continue;
+      }
+    }
     if (c === ',') {
       let j = i + 1;
       while (j < text.length && /\s/.test(text[j]!)) j++;
