@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 
 const BENCHMARKS: Record<string, () => Promise<void>> = {
   rp: async () => (await import('./rp.js')).runRpBenchmark(),
+  reconcile: async () => (await import('./reconcile.js')).runReconcileBenchmark(),
   broker: async () => (await import('./broker.js')).runBrokerBenchmark(),
 };
 

@@ -25,7 +25,17 @@ export interface DevMqtt {
   caFile: string;
 }
 
-export async function startDevExtension(dev: DevHandles, dataDir: string): Promise<{ local: LocalClusterHandles; mqtt: DevMqtt }> {
+/**
+ * Options for tests and benchmarks only; `iotmq dev` itself uses the defaults. The default
+ * listeners take 8883/1883 like `az iot ops init`; a test that runs beside a real broker (or
+ * another `iotmq dev`) moves them to free ports instead.
+ */
+export interface DevExtensionOptions {
+  mqttPorts?: { tls: number; plain: number };
+}
+
+export async function startDevExtension(dev: DevHandles, dataDir: string, options: DevExtensionOptions = {}): Promise<{ local: LocalClusterHandles; mqtt: DevMqtt }> {
+  const ports = options.mqttPorts ?? { tls: 8883, plain: 1883 };
   const { config } = dev;
   const agentCredential = new ClientSecretCredential(config.tenantId, config.agent.clientId, config.agent.clientSecret, {
     authorityHost: config.authorityHost,
@@ -50,11 +60,11 @@ export async function startDevExtension(dev: DevHandles, dataDir: string): Promi
   const image = (name: string) => ({ repository: `mcr.microsoft.com/azureiotoperations/${name}`, tag: '0.1.0-preview' });
   await put(mq, {});
   await put(`${mq}/broker/broker`, { mode: 'auto', memoryProfile: 'medium', encryptInternalTraffic: false, authImage: image('dmqtt-authentication'), brokerImage: image('dmqtt-pod'), healthManagerImage: image('dmqtt-operator') });
-  await put(`${mq}/broker/broker/listener/listener`, { brokerRef: 'broker', port: 8883, serviceName: 'aio-mq-dmqtt-frontend', serviceType: 'clusterIp', authenticationEnabled: true, authorizationEnabled: false, tls: { automatic: { issuerRef: { name: 'mq-dmqtt-frontend', kind: 'Issuer', group: 'cert-manager.io' } } } });
-  await put(`${mq}/broker/broker/listener/non-tls-listener`, { brokerRef: 'broker', port: 1883, serviceName: 'aio-mq-dmqtt-frontend-nontls', serviceType: 'clusterIp', authenticationEnabled: true, authorizationEnabled: false });
+  await put(`${mq}/broker/broker/listener/listener`, { brokerRef: 'broker', port: ports.tls, serviceName: 'aio-mq-dmqtt-frontend', serviceType: 'clusterIp', authenticationEnabled: true, authorizationEnabled: false, tls: { automatic: { issuerRef: { name: 'mq-dmqtt-frontend', kind: 'Issuer', group: 'cert-manager.io' } } } });
+  await put(`${mq}/broker/broker/listener/non-tls-listener`, { brokerRef: 'broker', port: ports.plain, serviceName: 'aio-mq-dmqtt-frontend-nontls', serviceType: 'clusterIp', authenticationEnabled: true, authorizationEnabled: false });
   await put(`${mq}/broker/broker/authentication/authn`, { listenerRef: ['listener', 'non-tls-listener'], authenticationMethods: [{ usernamePassword: { secretName: PASSWORD_SECRET } }] });
 
-  const mqtt: DevMqtt = { host: '127.0.0.1', ports: { tls: 8883, plain: 1883 }, username, password, caFile: path.join(local.driverDir, 'data', 'broker', 'tls', 'ca.crt') };
+  const mqtt: DevMqtt = { host: '127.0.0.1', ports, username, password, caFile: path.join(local.driverDir, 'data', 'broker', 'tls', 'ca.crt') };
   await writeFile(dev.configFile, `${JSON.stringify({ ...saved, mqtt }, null, 2)}\n`, { mode: 0o600 });
   return { local, mqtt };
 }

@@ -1,0 +1,167 @@
+// A live `iotmq dev` in this process for end-to-end tests and the reconcile benchmark: front door +
+// identity stand-in over HTTPS, RP on SQLite, the local cluster (agent, operator, local driver)
+// and the default resources — with every port free (never 8443/8883/1883, which a user's own
+// `npm start` or broker may hold) and everything in a temp data dir. The Azure SDK is pointed at
+// it as a user would: ClientSecretCredential against the stand-in and ResourceManagementClient
+// against the front door, trusting the dev CA per request (TLS verification stays on).
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { ResourceManagementClient } from '@azure/arm-resources';
+import { createPipelineRequest } from '@azure/core-rest-pipeline';
+import { ClientSecretCredential } from '@azure/identity';
+import { API_VERSION } from '../../src/api/openapi.js';
+import { caTrustOptions } from '../../src/arm/ca-trust.js';
+import { startDev, type DevHandles } from '../../src/cli/dev.js';
+import { startDevExtension, type DevMqtt } from '../../src/cli/dev-extension.js';
+import { hashPassword } from '../../extension/broker/auth/password-db.js';
+import type { LocalClusterHandles } from '../../extension/operator/index.js';
+
+export const NAMESPACE = 'azure-iot-operations';
+
+export interface DevStack {
+  dir: string;
+  dev: DevHandles;
+  local: LocalClusterHandles;
+  mqtt: DevMqtt;
+  client: ResourceManagementClient;
+  /** `/subscriptions/…/mq/mq-instance/broker/broker` (made by the first start). */
+  brokerId: string;
+  /** The ARM body of an MQ resource bound to the dev custom location. */
+  body(properties: Record<string, unknown>): Record<string, unknown>;
+  /** GET an absolute URL through the SDK's pipeline (token + dev CA), e.g. an Azure-AsyncOperation URL. */
+  getJson(url: string): Promise<{ status: number; body: any }>;
+  /** A username/password database Secret on the local cluster (Secrets are cluster-side, as on AKS). */
+  passwordSecret(name: string, users: Record<string, string>): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** true when a TCP connection to the port is accepted, false when it is refused. */
+export function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** Polls with a bounded deadline: for state only observable by asking (ports, processes). */
+export async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  deadlineMs = 30_000,
+  intervalMs = 20,
+): Promise<T> {
+  const deadline = Date.now() + deadlineMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== false) return value;
+      last = value;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out after ${deadlineMs} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`,
+      );
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+/** pids of processes whose command line mentions `dir` (the broker's --config lives under it). */
+export function processesUnder(dir: string): number[] {
+  const out = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
+  return out
+    .split('\n')
+    .filter((line) => line.includes(dir))
+    .map((line) => Number(line.trim().split(/\s+/)[0]))
+    .filter((pid) => pid !== process.pid);
+}
+
+export async function startDevStack(options: { operationDeadlineMs?: number } = {}): Promise<DevStack> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'iotmq-e2e-dev-'));
+  // Retry-After 0: the SDK then polls at its updateIntervalInMs, which the tests set short.
+  const dev = await startDev({
+    port: 0,
+    dataDir: dir,
+    retryAfterSeconds: 0,
+    operationDeadlineMs: options.operationDeadlineMs,
+  });
+  let local: LocalClusterHandles | undefined;
+  try {
+    const started = await startDevExtension(dev, dir, {
+      mqttPorts: { tls: await freePort(), plain: await freePort() },
+    });
+    local = started.local;
+    const { config } = dev;
+    const credential = new ClientSecretCredential(config.tenantId, config.clientId, config.clientSecret, {
+      authorityHost: config.authorityHost,
+      disableInstanceDiscovery: true,
+      ...caTrustOptions(dev.caPem),
+    });
+    const client = new ResourceManagementClient(credential, config.subscriptionId, {
+      endpoint: config.armEndpoint,
+      credentialScopes: ['https://management.azure.com/.default'],
+      ...caTrustOptions(dev.caPem),
+    });
+    const cluster = local.cluster;
+    return {
+      dir,
+      dev,
+      local,
+      mqtt: started.mqtt,
+      client,
+      brokerId: `/subscriptions/${config.subscriptionId}/resourceGroups/${config.resourceGroup}/providers/Microsoft.IoTOperationsMQ/mq/mq-instance/broker/broker`,
+      body: (properties) => ({
+        location: config.location,
+        extendedLocation: { name: config.customLocationId, type: 'CustomLocation' },
+        properties,
+      }),
+      async getJson(url) {
+        const response = await client.sendRequest(createPipelineRequest({ url, method: 'GET' }));
+        return { status: response.status, body: response.bodyAsText ? JSON.parse(response.bodyAsText) : undefined };
+      },
+      async passwordSecret(name, users) {
+        const lines = await Promise.all(
+          Object.entries(users).map(
+            async ([user, password]) => `[${user}]\npassword = "${await hashPassword(password, 1000)}"\n`,
+          ),
+        );
+        await cluster.apply(
+          {
+            apiVersion: 'v1',
+            kind: 'Secret',
+            metadata: { name, namespace: NAMESPACE },
+            type: 'Opaque',
+            stringData: { 'passwords.toml': lines.join('') },
+          },
+          { fieldManager: 'iotmq-e2e' },
+        );
+      },
+      async stop() {
+        await local?.stop();
+        await dev.close();
+        if (!process.env.IOTMQ_E2E_KEEP) await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (error) {
+    await local?.stop();
+    await dev.close();
+    await rm(dir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+export { API_VERSION };
