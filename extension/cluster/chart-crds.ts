@@ -22,7 +22,9 @@ export function chartCrdDir(): string | undefined {
 export function loadChartCrds(dir = chartCrdDir()): KubeObject[] {
   if (!dir) return [];
   const crds: KubeObject[] = [];
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()) {
     for (const doc of parseAllDocuments(readFileSync(path.join(dir, file), 'utf8'))) {
       const object = doc.toJS() as KubeObject | null;
       if (object?.kind === 'CustomResourceDefinition') crds.push(object);

@@ -21,7 +21,11 @@ function leaves(node: Record<string, unknown>, path: string[], into: string[]): 
   }
   for (const [key, child] of children) {
     // `v:"fin"` (a set member, e.g. a finalizer) is `=fin` locally; `f:x` is the field x; `k:{…}` stays as is.
-    const segment = key.startsWith('f:') ? key.slice(2) : key.startsWith('v:') ? `=${JSON.parse(key.slice(2)) as string}` : key;
+    const segment = key.startsWith('f:')
+      ? key.slice(2)
+      : key.startsWith('v:')
+        ? `=${JSON.parse(key.slice(2)) as string}`
+        : key;
     leaves((child ?? {}) as Record<string, unknown>, [...path, segment], into);
   }
 }

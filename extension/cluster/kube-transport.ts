@@ -31,14 +31,23 @@ export interface KubeStatus {
   message?: string;
 }
 
-const CODES: Record<number, ClusterErrorCode> = { 401: 'Forbidden', 403: 'Forbidden', 404: 'NotFound', 409: 'Conflict', 410: 'Gone', 422: 'Invalid', 400: 'Invalid' };
+const CODES: Record<number, ClusterErrorCode> = {
+  401: 'Forbidden',
+  403: 'Forbidden',
+  404: 'NotFound',
+  409: 'Conflict',
+  410: 'Gone',
+  422: 'Invalid',
+  400: 'Invalid',
+};
 
 /** Maps an HTTP status (and the API server's Status) to our error vocabulary. */
 export function statusError(code: number, status: KubeStatus | string | undefined, what: string): ClusterError {
   const message = typeof status === 'string' ? status : (status?.message ?? status?.reason ?? '');
   // Server-side apply answers 500 when the applied object does not fit the schema (a field the CRD
   // does not declare): that is the caller's mistake, not the server being unavailable.
-  if (code === 500 && /failed to create typed patch object/.test(message)) return new ClusterError('Invalid', `${what}: ${message}`, 422);
+  if (code === 500 && /failed to create typed patch object/.test(message))
+    return new ClusterError('Invalid', `${what}: ${message}`, 422);
   return new ClusterError(CODES[code] ?? 'Unavailable', `${what}: ${code} ${message}`.trim(), code);
 }
 
@@ -51,9 +60,14 @@ export function createKubeTransport(config: KubeConfig): KubeTransport {
 
   async function request<T>(req: KubeRequest): Promise<T> {
     const url = new URL(server + req.path);
-    for (const [key, value] of Object.entries(req.query ?? {})) if (value !== undefined) url.searchParams.set(key, value);
+    for (const [key, value] of Object.entries(req.query ?? {}))
+      if (value !== undefined) url.searchParams.set(key, value);
     const payload = req.body === undefined ? undefined : JSON.stringify(req.body);
-    const options: https.RequestOptions = { method: req.method, headers: { accept: 'application/json' }, signal: req.signal };
+    const options: https.RequestOptions = {
+      method: req.method,
+      headers: { accept: 'application/json' },
+      signal: req.signal,
+    };
     // Credentials and TLS settings from the kubeconfig (token refresh for exec/file tokens included).
     await config.applyToHTTPSOptions(options);
     options.agent = agent;

@@ -7,7 +7,16 @@ import { KubeConfig, Watch } from '@kubernetes/client-node';
 import { createEventQueue } from './event-queue.js';
 import { createKubeTransport, statusError, type KubeStatus, type KubeTransport } from './kube-transport.js';
 import { fromKubeManagedFields, type KubeManagedFieldsEntry } from './kube-managed-fields.js';
-import { ClusterError, isClusterError, pluralOf, type ClusterClient, type KubeObject, type ListOptions, type ObjectType, type WatchEvent } from './types.js';
+import {
+  ClusterError,
+  isClusterError,
+  pluralOf,
+  type ClusterClient,
+  type KubeObject,
+  type ListOptions,
+  type ObjectType,
+  type WatchEvent,
+} from './types.js';
 
 export interface KubernetesClusterOptions {
   /** Path of a kubeconfig; absent: in-cluster config when running in a pod, else the default kubeconfig. */
@@ -46,12 +55,24 @@ export function objectPath(type: ObjectType, namespace: string | undefined, name
 function applyBody(object: KubeObject): KubeObject {
   const { name, namespace, labels, annotations, finalizers, ownerReferences } = object.metadata;
   const { status: _status, ...rest } = object;
-  return { ...rest, metadata: { name, ...(namespace ? { namespace } : {}), ...(labels ? { labels } : {}), ...(annotations ? { annotations } : {}), ...(finalizers ? { finalizers } : {}), ...(ownerReferences ? { ownerReferences } : {}) } };
+  return {
+    ...rest,
+    metadata: {
+      name,
+      ...(namespace ? { namespace } : {}),
+      ...(labels ? { labels } : {}),
+      ...(annotations ? { annotations } : {}),
+      ...(finalizers ? { finalizers } : {}),
+      ...(ownerReferences ? { ownerReferences } : {}),
+    },
+  };
 }
 
 /** API server objects in our shape: list items get their apiVersion/kind, managedFields become leaf paths. */
 function normalise(object: KubeObject, type?: ObjectType): KubeObject {
-  const result = type ? { ...object, apiVersion: object.apiVersion ?? type.apiVersion, kind: object.kind ?? type.kind } : object;
+  const result = type
+    ? { ...object, apiVersion: object.apiVersion ?? type.apiVersion, kind: object.kind ?? type.kind }
+    : object;
   const managed = result.metadata?.managedFields as unknown as KubeManagedFieldsEntry[] | undefined;
   if (managed) result.metadata = { ...result.metadata, managedFields: fromKubeManagedFields(managed) };
   return result;
@@ -73,7 +94,10 @@ export function createKubernetesCluster(options: KubernetesClusterOptions = {}):
 
     async get(type, namespace, name) {
       try {
-        return normalise(await transport.request<KubeObject>({ method: 'GET', path: objectPath(type, namespace, name) }), type);
+        return normalise(
+          await transport.request<KubeObject>({ method: 'GET', path: objectPath(type, namespace, name) }),
+          type,
+        );
       } catch (error) {
         if (isClusterError(error, 'NotFound')) return undefined;
         throw error;
@@ -81,13 +105,25 @@ export function createKubernetesCluster(options: KubernetesClusterOptions = {}):
     },
 
     async list(type, listOptions = {}) {
-      const result = await transport.request<{ items: KubeObject[]; metadata: { resourceVersion: string } }>({ method: 'GET', path: collectionPath(type, listOptions.namespace), query: selectorQuery(listOptions) });
-      return { items: result.items.map((item) => normalise(item, type)), resourceVersion: result.metadata.resourceVersion };
+      const result = await transport.request<{ items: KubeObject[]; metadata: { resourceVersion: string } }>({
+        method: 'GET',
+        path: collectionPath(type, listOptions.namespace),
+        query: selectorQuery(listOptions),
+      });
+      return {
+        items: result.items.map((item) => normalise(item, type)),
+        resourceVersion: result.metadata.resourceVersion,
+      };
     },
 
     watch(type, watchOptions) {
       const queue = createEventQueue<WatchEvent>(watchOptions.signal);
-      const query = { ...selectorQuery(watchOptions), resourceVersion: watchOptions.resourceVersion, allowWatchBookmarks: 'true', timeoutSeconds: String(watchTimeoutSeconds) };
+      const query = {
+        ...selectorQuery(watchOptions),
+        resourceVersion: watchOptions.resourceVersion,
+        allowWatchBookmarks: 'true',
+        timeoutSeconds: String(watchTimeoutSeconds),
+      };
       const onEvent = (phase: string, object: unknown) => {
         if (phase === 'BOOKMARK') {
           queue.push({ type: 'BOOKMARK', resourceVersion: (object as KubeObject).metadata.resourceVersion! });
@@ -102,7 +138,11 @@ export function createKubernetesCluster(options: KubernetesClusterOptions = {}):
       const onDone = (error: unknown) => {
         if (!error || watchOptions.signal.aborted) return queue.end();
         const code = (error as { statusCode?: number }).statusCode;
-        queue.end(code ? statusError(code, (error as Error).message, 'watch') : new ClusterError('Unavailable', `watch failed: ${(error as Error).message}`, 503, { cause: error }));
+        queue.end(
+          code
+            ? statusError(code, (error as Error).message, 'watch')
+            : new ClusterError('Unavailable', `watch failed: ${(error as Error).message}`, 503, { cause: error }),
+        );
       };
       watcher
         .watch(collectionPath(type, watchOptions.namespace), query, onEvent, onDone)
@@ -132,8 +172,13 @@ export function createKubernetesCluster(options: KubernetesClusterOptions = {}):
       const applied = await transport.request<KubeObject>({
         method: 'PATCH',
         path: `${objectPath(type, namespace, name)}/status`,
-        query: { fieldManager: applyOptions.fieldManager, force: applyOptions.force ?? true ? 'true' : undefined },
-        body: { apiVersion: type.apiVersion, kind: type.kind, metadata: { name, ...(namespace ? { namespace } : {}) }, status },
+        query: { fieldManager: applyOptions.fieldManager, force: (applyOptions.force ?? true) ? 'true' : undefined },
+        body: {
+          apiVersion: type.apiVersion,
+          kind: type.kind,
+          metadata: { name, ...(namespace ? { namespace } : {}) },
+          status,
+        },
         contentType: APPLY_PATCH,
       });
       return normalise(applied, type);

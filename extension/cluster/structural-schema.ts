@@ -29,7 +29,8 @@ function normaliseValue(value: unknown, schema: StructuralSchema | undefined): v
   }
   if (!isPlainObject(value)) return;
   if (schema.properties) {
-    const preserve = schema['x-kubernetes-preserve-unknown-fields'] === true || schema.additionalProperties !== undefined;
+    const preserve =
+      schema['x-kubernetes-preserve-unknown-fields'] === true || schema.additionalProperties !== undefined;
     if (!preserve) for (const key of Object.keys(value)) if (!(key in schema.properties)) delete value[key];
     for (const [key, property] of Object.entries(schema.properties)) {
       if (value[key] === undefined && property.default !== undefined) value[key] = structuredClone(property.default);
@@ -37,7 +38,11 @@ function normaliseValue(value: unknown, schema: StructuralSchema | undefined): v
     }
   } else if (isPlainObject(schema.additionalProperties)) {
     for (const child of Object.values(value)) normaliseValue(child, schema.additionalProperties);
-  } else if (schema.type === 'object' && schema['x-kubernetes-preserve-unknown-fields'] !== true && schema.additionalProperties === undefined) {
+  } else if (
+    schema.type === 'object' &&
+    schema['x-kubernetes-preserve-unknown-fields'] !== true &&
+    schema.additionalProperties === undefined
+  ) {
     for (const key of Object.keys(value)) delete value[key];
   }
 }
@@ -56,7 +61,8 @@ function undeclared(value: unknown, schema: StructuralSchema | undefined, path: 
       else if (schema.additionalProperties === undefined) into.push(`${path}.${key}`);
     }
   } else if (isPlainObject(schema.additionalProperties)) {
-    for (const [key, child] of Object.entries(value)) undeclared(child, schema.additionalProperties, `${path}.${key}`, into);
+    for (const [key, child] of Object.entries(value))
+      undeclared(child, schema.additionalProperties, `${path}.${key}`, into);
   }
 }
 
@@ -71,7 +77,11 @@ export interface SchemaRegistry {
 export function createSchemaRegistry(crds: readonly KubeObject[]): SchemaRegistry {
   const schemas = new Map<string, StructuralSchema>();
   for (const crd of crds) {
-    const spec = crd.spec as { group: string; names: { kind: string }; versions: { name: string; served?: boolean; schema?: { openAPIV3Schema?: StructuralSchema } }[] };
+    const spec = crd.spec as {
+      group: string;
+      names: { kind: string };
+      versions: { name: string; served?: boolean; schema?: { openAPIV3Schema?: StructuralSchema } }[];
+    };
     for (const version of spec.versions) {
       if (version.served === false || !version.schema?.openAPIV3Schema) continue;
       schemas.set(`${spec.group}/${version.name}|${spec.names.kind}`, version.schema.openAPIV3Schema);
@@ -99,7 +109,8 @@ export function createSchemaRegistry(crds: readonly KubeObject[]): SchemaRegistr
       }
       for (const [key, property] of Object.entries(schema.properties)) {
         if (key === 'apiVersion' || key === 'kind' || key === 'metadata') continue;
-        if (object[key] === undefined && property.default !== undefined) object[key] = structuredClone(property.default);
+        if (object[key] === undefined && property.default !== undefined)
+          object[key] = structuredClone(property.default);
         normaliseValue(object[key], property);
       }
       return object;

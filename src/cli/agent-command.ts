@@ -15,7 +15,12 @@ import { untilSignal } from './run-until-signal.js';
 export function credentialFor(config: AgentConfig['credential']): TokenCredential {
   const authority = config.authorityHost ? { authorityHost: config.authorityHost } : {};
   if (config.kind === 'workload-identity') {
-    return new WorkloadIdentityCredential({ tenantId: config.tenantId, clientId: config.clientId, tokenFilePath: config.tokenFilePath, ...authority });
+    return new WorkloadIdentityCredential({
+      tenantId: config.tenantId,
+      clientId: config.clientId,
+      tokenFilePath: config.tokenFilePath,
+      ...authority,
+    });
   }
   return new ClientSecretCredential(config.tenantId, config.clientId, config.clientSecret, authority);
 }
@@ -24,8 +29,24 @@ export async function runAgent(args: string[]): Promise<void> {
   const config = parseAgentConfig(args);
   const log = componentLogger('cli.agent');
   const cluster = createKubernetesCluster({ kubeconfigPath: config.kubeconfigPath });
-  const agent = createAgent({ rpUrl: config.rpUrl, clusterId: config.clusterId, namespace: config.namespace, credential: credentialFor(config.credential), scope: config.tokenScope, ca: config.rpCa, cluster });
-  log.info({ rpUrl: config.rpUrl, clusterId: config.clusterId, namespace: config.namespace, credential: config.credential.kind }, 'agent started');
+  const agent = createAgent({
+    rpUrl: config.rpUrl,
+    clusterId: config.clusterId,
+    namespace: config.namespace,
+    credential: credentialFor(config.credential),
+    scope: config.tokenScope,
+    ca: config.rpCa,
+    cluster,
+  });
+  log.info(
+    {
+      rpUrl: config.rpUrl,
+      clusterId: config.clusterId,
+      namespace: config.namespace,
+      credential: config.credential.kind,
+    },
+    'agent started',
+  );
   const signal = await untilSignal();
   log.info({ signal }, 'stopping');
   await agent.stop();

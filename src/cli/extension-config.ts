@@ -93,11 +93,23 @@ export function parseAgentConfig(args: string[], env: Env = process.env): Readon
   const kind = pick(values.credential, env, 'IOTMQ_CREDENTIAL') ?? (tokenFile ? 'workload-identity' : 'client-secret');
   let credential: AgentConfig['credential'];
   if (kind === 'workload-identity') {
-    credential = { kind, tenantId, clientId, tokenFilePath: need('agent', 'AZURE_FEDERATED_TOKEN_FILE (set by the workload identity webhook)', tokenFile), ...(authorityHost ? { authorityHost } : {}) };
+    credential = {
+      kind,
+      tenantId,
+      clientId,
+      tokenFilePath: need('agent', 'AZURE_FEDERATED_TOKEN_FILE (set by the workload identity webhook)', tokenFile),
+      ...(authorityHost ? { authorityHost } : {}),
+    };
   } else if (kind === 'client-secret') {
     const secretFile = values['client-secret-file'];
     const clientSecret = secretFile ? readFileSync(secretFile, 'utf8').trim() : env.AZURE_CLIENT_SECRET;
-    credential = { kind, tenantId, clientId, clientSecret: need('agent', '--client-secret-file or AZURE_CLIENT_SECRET', clientSecret), ...(authorityHost ? { authorityHost } : {}) };
+    credential = {
+      kind,
+      tenantId,
+      clientId,
+      clientSecret: need('agent', '--client-secret-file or AZURE_CLIENT_SECRET', clientSecret),
+      ...(authorityHost ? { authorityHost } : {}),
+    };
   } else {
     throw new ConfigError(`iotmq agent: --credential must be client-secret or workload-identity, not ${kind}`);
   }
@@ -106,7 +118,11 @@ export function parseAgentConfig(args: string[], env: Env = process.env): Readon
   return deepFreeze({
     rpUrl,
     clusterId: need('agent', '--cluster-id (IOTMQ_CLUSTER_ID)', pick(values['cluster-id'], env, 'IOTMQ_CLUSTER_ID')),
-    namespace: need('agent', '--namespace (IOTMQ_NAMESPACE)', pick(values.namespace, env, 'IOTMQ_NAMESPACE', 'POD_NAMESPACE')),
+    namespace: need(
+      'agent',
+      '--namespace (IOTMQ_NAMESPACE)',
+      pick(values.namespace, env, 'IOTMQ_NAMESPACE', 'POD_NAMESPACE'),
+    ),
     tokenScope: pick(values['token-scope'], env, 'IOTMQ_TOKEN_SCOPE') ?? 'https://management.azure.com/.default',
     ...(caFile ? { rpCa: readFileSync(caFile, 'utf8') } : {}),
     credential,
@@ -118,12 +134,23 @@ export function parseOperatorConfig(args: string[], env: Env = process.env): Rea
   const { values } = parseArgs({
     args,
     strict: true,
-    options: { ...kubeOptions, namespace: { type: 'string' }, driver: { type: 'string' }, image: { type: 'string' }, 'data-dir': { type: 'string' } },
+    options: {
+      ...kubeOptions,
+      namespace: { type: 'string' },
+      driver: { type: 'string' },
+      image: { type: 'string' },
+      'data-dir': { type: 'string' },
+    },
   });
   const driver = pick(values.driver, env, 'IOTMQ_DRIVER') ?? 'kubernetes';
-  if (driver !== 'kubernetes' && driver !== 'local') throw new ConfigError(`iotmq operator: --driver must be kubernetes or local, not ${driver}`);
+  if (driver !== 'kubernetes' && driver !== 'local')
+    throw new ConfigError(`iotmq operator: --driver must be kubernetes or local, not ${driver}`);
   return deepFreeze({
-    namespace: need('operator', '--namespace (IOTMQ_NAMESPACE)', pick(values.namespace, env, 'IOTMQ_NAMESPACE', 'POD_NAMESPACE')),
+    namespace: need(
+      'operator',
+      '--namespace (IOTMQ_NAMESPACE)',
+      pick(values.namespace, env, 'IOTMQ_NAMESPACE', 'POD_NAMESPACE'),
+    ),
     driver,
     image: pick(values.image, env, 'IOTMQ_IMAGE') ?? 'ghcr.io/iotmq/iotmq:0.1.0',
     dataDir: pick(values['data-dir'], env, 'IOTMQ_DATA_DIR') ?? './.iotmq/operator',
@@ -133,7 +160,9 @@ export function parseOperatorConfig(args: string[], env: Env = process.env): Rea
 
 function kubeAccess(flag: string | undefined, env: Env): KubeAccess {
   const kubeconfigPath = pick(flag, env, 'KUBECONFIG');
-  if (kubeconfigPath && !existsSync(kubeconfigPath)) throw new ConfigError(`kubeconfig ${kubeconfigPath} does not exist`);
-  if (!kubeconfigPath && !env.KUBERNETES_SERVICE_HOST) throw new ConfigError('no Kubernetes API: pass --kubeconfig (KUBECONFIG) or run in a pod');
+  if (kubeconfigPath && !existsSync(kubeconfigPath))
+    throw new ConfigError(`kubeconfig ${kubeconfigPath} does not exist`);
+  if (!kubeconfigPath && !env.KUBERNETES_SERVICE_HOST)
+    throw new ConfigError('no Kubernetes API: pass --kubeconfig (KUBECONFIG) or run in a pod');
   return kubeconfigPath ? { kubeconfigPath } : {};
 }

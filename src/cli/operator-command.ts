@@ -6,7 +6,12 @@
 //     [--kubeconfig FILE] [--data-dir DIR]
 import path from 'node:path';
 import { createKubernetesCluster } from '../../extension/cluster/kubernetes.js';
-import { createKubernetesDriver, createLocalDriver, createOperator, type Driver } from '../../extension/operator/index.js';
+import {
+  createKubernetesDriver,
+  createLocalDriver,
+  createOperator,
+  type Driver,
+} from '../../extension/operator/index.js';
 import type { ClusterClient } from '../../extension/cluster/index.js';
 import { componentLogger } from '../common/log.js';
 import { parseOperatorConfig, type OperatorConfig } from './extension-config.js';

@@ -5,7 +5,14 @@
 // Readiness comes from what the cluster reports: a Deployment/StatefulSet is ready when its
 // controller says its replicas are (no kubelet, no readiness); a Service once it exists.
 import { componentLogger } from '../../../src/common/log.js';
-import { createInformer, objectKey, type ClusterClient, type Informer, type KubeObject, type ObjectType } from '../../cluster/index.js';
+import {
+  createInformer,
+  objectKey,
+  type ClusterClient,
+  type Informer,
+  type KubeObject,
+  type ObjectType,
+} from '../../cluster/index.js';
 import { MANAGED_BY, MANAGED_BY_LABEL, OPERATOR_FIELD_MANAGER } from '../constants.js';
 import type { Driver, Layout, Plan, PlanOutcome, WorkloadState } from '../plan.js';
 
@@ -56,7 +63,15 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Driver
   const changed = (object: KubeObject) => listeners.forEach((listener) => listener(object.metadata.namespace ?? ''));
   // Our workloads' status changes (replicas becoming ready) requeue their namespace.
   const workloads: Informer[] = PLANNED_TYPES.filter((t) => WORKLOAD_KINDS.has(t.kind)).map((type) =>
-    createInformer({ client: cluster, type, namespace: options.namespace, labelSelector: MANAGED_SELECTOR, log, upsert: changed, remove: changed }),
+    createInformer({
+      client: cluster,
+      type,
+      namespace: options.namespace,
+      labelSelector: MANAGED_SELECTOR,
+      log,
+      upsert: changed,
+      remove: changed,
+    }),
   );
 
   return {
@@ -73,11 +88,16 @@ export function createKubernetesDriver(options: KubernetesDriverOptions): Driver
       const planned = new Set(plan.objects.map(objectKey));
       const order = (o: KubeObject) => PLANNED_TYPES.findIndex((t) => t.kind === o.kind);
       for (const object of [...plan.objects].sort((a, b) => order(a) - order(b))) {
-        if (!object.metadata.labels?.[MANAGED_BY_LABEL]) throw new Error(`planned ${objectKey(object)} lacks the ${MANAGED_BY_LABEL} label: it could never be pruned`);
+        if (!object.metadata.labels?.[MANAGED_BY_LABEL])
+          throw new Error(`planned ${objectKey(object)} lacks the ${MANAGED_BY_LABEL} label: it could never be pruned`);
         // force: these objects are the operator's; a hand edit of a field it sets is taken back.
         const applied = await cluster.apply(object, { fieldManager: OPERATOR_FIELD_MANAGER, force: true });
         if (WORKLOAD_KINDS.has(object.kind)) outcome.workloads.set(object.metadata.name, workloadState(applied));
-        if (object.kind === 'Service') outcome.services.set(object.metadata.name, { ready: true, message: `Service ${object.metadata.name} exists.` });
+        if (object.kind === 'Service')
+          outcome.services.set(object.metadata.name, {
+            ready: true,
+            message: `Service ${object.metadata.name} exists.`,
+          });
       }
       // Prune: ours by label, in this namespace, not in the plan. Workloads go first (they use the rest).
       for (const type of [...PLANNED_TYPES].reverse()) {

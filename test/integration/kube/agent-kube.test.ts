@@ -8,13 +8,34 @@
 // ready" — the only thing on the cluster side that is simulated.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLES } from '../../../scripts/specs/samples.js';
-import { createAgent, crType, AGENT_FIELD_MANAGER, AGENT_FINALIZER, RESOURCE_ID_ANNOTATION, type Agent } from '../../../extension/agent/index.js';
+import {
+  createAgent,
+  crType,
+  AGENT_FIELD_MANAGER,
+  AGENT_FINALIZER,
+  RESOURCE_ID_ANNOTATION,
+  type Agent,
+} from '../../../extension/agent/index.js';
 import { createInformer, type Informer, type KubeObject } from '../../../extension/cluster/index.js';
 import type { KubernetesCluster } from '../../../extension/cluster/kubernetes.js';
-import { createKubernetesDriver, createOperator, OPERATOR_FIELD_MANAGER, type Operator } from '../../../extension/operator/index.js';
+import {
+  createKubernetesDriver,
+  createOperator,
+  OPERATOR_FIELD_MANAGER,
+  type Operator,
+} from '../../../extension/operator/index.js';
 import type { Driver } from '../../../extension/operator/plan.js';
 import { useKube } from '../../peers/kube/fixture.js';
-import { API, CLUSTER, CUSTOM_LOCATION, mqBody, registerSubscription, rg, startRp, type RpHarness } from '../rp/harness.js';
+import {
+  API,
+  CLUSTER,
+  CUSTOM_LOCATION,
+  mqBody,
+  registerSubscription,
+  rg,
+  startRp,
+  type RpHarness,
+} from '../rp/harness.js';
 import { eventually } from '../agent/eventually.js';
 import { awaitObjects } from './await-objects.js';
 import { createNamespace, installCrds, kubeClient } from './kube-setup.js';
@@ -29,7 +50,8 @@ const body = (tag: keyof typeof SAMPLES, properties: Record<string, unknown> = {
   extendedLocation: { name: CUSTOM_LOCATION, type: 'CustomLocation' },
   properties: { ...SAMPLES[tag]!.properties, ...properties },
 });
-const plainListener = (port: number) => body('BrokerListener', { port, tls: undefined, authenticationEnabled: false, authorizationEnabled: false });
+const plainListener = (port: number) =>
+  body('BrokerListener', { port, tls: undefined, authenticationEnabled: false, authorizationEnabled: false });
 const listenerPath = (name: string) => `${rg()}/mq/plant/broker/broker/listener/${name}`;
 
 /** Stand-in for the Deployment controller + kubelet: every Deployment reports its replicas ready. */
@@ -41,9 +63,18 @@ function deploymentController(client: KubernetesCluster): Informer {
     upsert: (deployment: KubeObject) => {
       const replicas = (deployment.spec as { replicas?: number }).replicas ?? 1;
       const status = (deployment.status ?? {}) as { observedGeneration?: number; readyReplicas?: number };
-      if (status.observedGeneration === deployment.metadata.generation && (status.readyReplicas ?? 0) === replicas) return;
-      const ready = { observedGeneration: deployment.metadata.generation, replicas, readyReplicas: replicas, availableReplicas: replicas, updatedReplicas: replicas };
-      void client.patchStatus(DEPLOYMENT, NS, deployment.metadata.name, ready, { fieldManager: 'kube-controller-manager' }).catch(() => undefined);
+      if (status.observedGeneration === deployment.metadata.generation && (status.readyReplicas ?? 0) === replicas)
+        return;
+      const ready = {
+        observedGeneration: deployment.metadata.generation,
+        replicas,
+        readyReplicas: replicas,
+        availableReplicas: replicas,
+        updatedReplicas: replicas,
+      };
+      void client
+        .patchStatus(DEPLOYMENT, NS, deployment.metadata.name, ready, { fieldManager: 'kube-controller-manager' })
+        .catch(() => undefined);
     },
   });
 }
@@ -61,11 +92,15 @@ describe('agent + operator on a real kube-apiserver, fed by a running RP', () =>
     const response = await rp.call('GET', `${path}?${API}`);
     return response.status === 404 ? 'NotFound' : (response.body.properties?.provisioningState as string);
   };
-  const untilState = (path: string, wanted: string) => eventually(`${path} ${wanted}`, async () => (await state(path)) === wanted, 30_000);
+  const untilState = (path: string, wanted: string) =>
+    eventually(`${path} ${wanted}`, async () => (await state(path)) === wanted, 30_000);
   /** The async operation a PUT/DELETE started (Azure-AsyncOperation), where the RP keeps the failure. */
   const operationOf = async (response: { headers: Headers }) => {
     const url = new URL(response.headers.get('azure-asyncoperation')!);
-    return (await rp.call('GET', url.pathname + url.search)).body as { status: string; error?: { code: string; message: string } };
+    return (await rp.call('GET', url.pathname + url.search)).body as {
+      status: string;
+      error?: { code: string; message: string };
+    };
   };
 
   beforeAll(async () => {
@@ -82,7 +117,9 @@ describe('agent + operator on a real kube-apiserver, fed by a running RP', () =>
       clusterId: CLUSTER,
       namespace: NS,
       cluster: client,
-      credential: { getToken: async () => ({ token: await rp.agentToken(), expiresOnTimestamp: Date.now() + 3_600_000 }) },
+      credential: {
+        getToken: async () => ({ token: await rp.agentToken(), expiresOnTimestamp: Date.now() + 3_600_000 }),
+      },
       backoff: { initialMs: 20, maxMs: 200 },
     });
     await Promise.all([agent.synced, operator.ready]);
@@ -107,10 +144,14 @@ describe('agent + operator on a real kube-apiserver, fed by a running RP', () =>
     expect(cr.metadata.annotations?.[RESOURCE_ID_ANNOTATION]?.toLowerCase()).toBe(listenerPath('plain').toLowerCase());
     expect(cr.metadata.finalizers).toEqual(expect.arrayContaining([AGENT_FINALIZER, 'iotmq.azure.com/operator']));
     expect(cr.spec).toMatchObject({ brokerRef: 'broker', port: 1883 });
-    const managers = cr.metadata.managedFields!.map((m) => `${m.manager}${m.subresource ? `/${m.subresource}` : ''}`).sort();
+    const managers = cr.metadata
+      .managedFields!.map((m) => `${m.manager}${m.subresource ? `/${m.subresource}` : ''}`)
+      .sort();
     expect(managers).toEqual([AGENT_FIELD_MANAGER, OPERATOR_FIELD_MANAGER, `${OPERATOR_FIELD_MANAGER}/status`]);
     expect((cr.status as { conditions: { status: string }[] }).conditions[0]!.status).toBe('True');
-    expect((await client.get(SERVICE, NS, 'aio-mq-dmqtt-frontend'))?.metadata.ownerReferences?.[0]?.uid).toBe(cr.metadata.uid);
+    expect((await client.get(SERVICE, NS, 'aio-mq-dmqtt-frontend'))?.metadata.ownerReferences?.[0]?.uid).toBe(
+      cr.metadata.uid,
+    );
   });
 
   it('a terminal condition from the operator (PortConflict, severity Error) fails the operation with its reason', async () => {
@@ -119,14 +160,36 @@ describe('agent + operator on a real kube-apiserver, fed by a running RP', () =>
     await untilState(listenerPath('clash'), 'Failed');
     const operation = await operationOf(put);
     expect(operation.status).toBe('Failed');
-    expect(operation.error).toMatchObject({ code: 'PortConflict', message: "Port 1883 is already used by listener 'plain'." });
+    expect(operation.error).toMatchObject({
+      code: 'PortConflict',
+      message: "Port 1883 is already used by listener 'plain'.",
+    });
   });
 
   it('DELETE through the RP completes only after every finalizer on the CR is gone', async () => {
     // Someone else's finalizer (e.g. a backup tool) holds the CR after the agent's and the operator's are released.
-    await client.apply({ apiVersion: LISTENER.apiVersion, kind: LISTENER.kind, metadata: { name: 'clash', namespace: NS, finalizers: ['example.com/hold'] } }, { fieldManager: 'backup-tool' });
+    await client.apply(
+      {
+        apiVersion: LISTENER.apiVersion,
+        kind: LISTENER.kind,
+        metadata: { name: 'clash', namespace: NS, finalizers: ['example.com/hold'] },
+      },
+      { fieldManager: 'backup-tool' },
+    );
     expect((await rp.call('DELETE', `${listenerPath('clash')}?${API}`)).status).toBe(202);
-    const [held] = await awaitObjects(client, LISTENER, NS, (crs) => crs.some((cr) => cr.metadata.name === 'clash' && cr.metadata.deletionTimestamp && !cr.metadata.finalizers?.includes('iotmq.azure.com/operator')), 'clash marked for deletion, operator released');
+    const [held] = await awaitObjects(
+      client,
+      LISTENER,
+      NS,
+      (crs) =>
+        crs.some(
+          (cr) =>
+            cr.metadata.name === 'clash' &&
+            cr.metadata.deletionTimestamp &&
+            !cr.metadata.finalizers?.includes('iotmq.azure.com/operator'),
+        ),
+      'clash marked for deletion, operator released',
+    );
     expect(held).toBeDefined();
     expect(await state(listenerPath('clash'))).toBe('Deleting');
     await client.removeFinalizer(LISTENER, NS, 'clash', 'example.com/hold');
@@ -135,9 +198,25 @@ describe('agent + operator on a real kube-apiserver, fed by a running RP', () =>
   });
 
   it('a CR applied by kustomize-controller (GitOps) is reconciled by the operator and never touched by the agent, even when the RP asks for the same name', async () => {
-    const gitops: KubeObject = { apiVersion: LISTENER.apiVersion, kind: LISTENER.kind, metadata: { name: 'gitops', namespace: NS, labels: { 'kustomize.toolkit.fluxcd.io/name': 'mq' } }, spec: { brokerRef: 'broker', port: 2883, serviceName: 'gitops-frontend' } };
+    const gitops: KubeObject = {
+      apiVersion: LISTENER.apiVersion,
+      kind: LISTENER.kind,
+      metadata: { name: 'gitops', namespace: NS, labels: { 'kustomize.toolkit.fluxcd.io/name': 'mq' } },
+      spec: { brokerRef: 'broker', port: 2883, serviceName: 'gitops-frontend' },
+    };
     await client.apply(gitops, { fieldManager: 'kustomize-controller' });
-    const [ready] = await awaitObjects(client, LISTENER, NS, (crs) => crs.some((cr) => cr.metadata.name === 'gitops' && (cr.status as { conditions?: { status: string }[] } | undefined)?.conditions?.[0]?.status === 'True'), 'gitops listener Ready');
+    const [ready] = await awaitObjects(
+      client,
+      LISTENER,
+      NS,
+      (crs) =>
+        crs.some(
+          (cr) =>
+            cr.metadata.name === 'gitops' &&
+            (cr.status as { conditions?: { status: string }[] } | undefined)?.conditions?.[0]?.status === 'True',
+        ),
+      'gitops listener Ready',
+    );
     expect(ready).toBeDefined();
     expect(await client.get(SERVICE, NS, 'gitops-frontend')).toBeDefined();
 

@@ -17,7 +17,11 @@ export async function awaitObjects(
       const start = await client.list(type, { namespace });
       const current = new Map(start.items.map((o) => [objectKey(o), o]));
       if (done([...current.values()])) return [...current.values()];
-      for await (const event of client.watch(type, { namespace, resourceVersion: start.resourceVersion, signal: abort.signal })) {
+      for await (const event of client.watch(type, {
+        namespace,
+        resourceVersion: start.resourceVersion,
+        signal: abort.signal,
+      })) {
         if (event.type === 'BOOKMARK') continue;
         if (event.type === 'DELETED') current.delete(objectKey(event.object));
         else current.set(objectKey(event.object), event.object);

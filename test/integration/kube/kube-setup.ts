@@ -11,7 +11,11 @@ import type { KubeFixture } from '../../peers/kube/fixture.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const CRD_DIR = join(here, '../../../extension/chart/crds');
-export const CRD: ObjectType = { apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', plural: 'customresourcedefinitions' };
+export const CRD: ObjectType = {
+  apiVersion: 'apiextensions.k8s.io/v1',
+  kind: 'CustomResourceDefinition',
+  plural: 'customresourcedefinitions',
+};
 export const NAMESPACE: ObjectType = { apiVersion: 'v1', kind: 'Namespace', plural: 'namespaces' };
 
 export function kubeClient(kube: KubeFixture): KubernetesCluster {
@@ -30,7 +34,10 @@ export async function chartCrds(): Promise<KubeObject[]> {
   return crds;
 }
 
-const established = (crd: KubeObject) => ((crd.status?.conditions ?? []) as { type: string; status: string }[]).some((c) => c.type === 'Established' && c.status === 'True');
+const established = (crd: KubeObject) =>
+  ((crd.status?.conditions ?? []) as { type: string; status: string }[]).some(
+    (c) => c.type === 'Established' && c.status === 'True',
+  );
 
 /** Applies every chart CRD and resolves once the API server reports each Established. */
 export async function installCrds(client: KubernetesCluster): Promise<void> {

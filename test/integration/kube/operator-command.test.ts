@@ -28,18 +28,58 @@ describe('iotmq operator (child process, real kube-apiserver)', () => {
     const client = kubeClient(kube());
     await installCrds(client);
     await createNamespace(client, NS);
-    child = spawn(process.execPath, ['--import', 'tsx', join(root, 'src/cli/main.ts'), 'operator', '--kubeconfig', kube().kubeconfigPath, '--namespace', NS, '--driver', 'kubernetes', '--image', 'ghcr.io/iotmq/iotmq:cli'], {
-      cwd: root,
-      env: { ...process.env, IOTMQ_LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(root, 'src/cli/main.ts'),
+        'operator',
+        '--kubeconfig',
+        kube().kubeconfigPath,
+        '--namespace',
+        NS,
+        '--driver',
+        'kubernetes',
+        '--image',
+        'ghcr.io/iotmq/iotmq:cli',
+      ],
+      {
+        cwd: root,
+        env: { ...process.env, IOTMQ_LOG_LEVEL: 'warn' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
-    await client.apply({ apiVersion: crType('Broker').apiVersion, kind: 'Broker', metadata: { name: 'b', namespace: NS }, spec: { mode: 'auto', authImage: image, brokerImage: image, healthManagerImage: image } }, { fieldManager: 'kubectl' });
-    await client.apply({ apiVersion: crType('BrokerListener').apiVersion, kind: 'BrokerListener', metadata: { name: 'l', namespace: NS }, spec: { brokerRef: 'b', port: 1883 } }, { fieldManager: 'kubectl' });
-    const [deployment] = await awaitObjects(client, { apiVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments' }, NS, (d) => d.length === 1, `the operator's Deployment (output so far: ${out})`, 45_000);
-    expect((deployment!.spec as any).template.spec.containers[0].image).toBe('ghcr.io/iotmq/iotmq:cli'); // eslint-disable-line @typescript-eslint/no-explicit-any
+    await client.apply(
+      {
+        apiVersion: crType('Broker').apiVersion,
+        kind: 'Broker',
+        metadata: { name: 'b', namespace: NS },
+        spec: { mode: 'auto', authImage: image, brokerImage: image, healthManagerImage: image },
+      },
+      { fieldManager: 'kubectl' },
+    );
+    await client.apply(
+      {
+        apiVersion: crType('BrokerListener').apiVersion,
+        kind: 'BrokerListener',
+        metadata: { name: 'l', namespace: NS },
+        spec: { brokerRef: 'b', port: 1883 },
+      },
+      { fieldManager: 'kubectl' },
+    );
+    const [deployment] = await awaitObjects(
+      client,
+      { apiVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments' },
+      NS,
+      (d) => d.length === 1,
+      `the operator's Deployment (output so far: ${out})`,
+      45_000,
+    );
+    expect((deployment!.spec as any).template.spec.containers[0].image).toBe('ghcr.io/iotmq/iotmq:cli');
     expect(out).toContain(`watching namespace ${NS} (driver kubernetes)`);
     child.kill('SIGTERM');
     const [code] = (await once(child, 'exit')) as [number | null];

@@ -14,13 +14,30 @@ const agentArgs = ['--rp-url', 'https://rp.example', '--cluster-id', '/x/connect
 describe('iotmq agent / operator configuration', () => {
   it('agent: flags and env merge into one frozen config; client secret by default', () => {
     const config = parseAgentConfig(agentArgs, env);
-    expect(config).toEqual({ rpUrl: 'https://rp.example', clusterId: '/x/connectedClusters/c1', namespace: 'aio', tokenScope: 'https://management.azure.com/.default', credential: { kind: 'client-secret', tenantId: 't', clientId: 'c', clientSecret: 's' }, kubeconfigPath: kubeconfig });
+    expect(config).toEqual({
+      rpUrl: 'https://rp.example',
+      clusterId: '/x/connectedClusters/c1',
+      namespace: 'aio',
+      tokenScope: 'https://management.azure.com/.default',
+      credential: { kind: 'client-secret', tenantId: 't', clientId: 'c', clientSecret: 's' },
+      kubeconfigPath: kubeconfig,
+    });
     expect(Object.isFrozen(config) && Object.isFrozen(config.credential)).toBe(true);
   });
 
   it('agent: workload identity when the webhook set AZURE_FEDERATED_TOKEN_FILE; in-cluster config without a kubeconfig', () => {
-    const config = parseAgentConfig(agentArgs, { AZURE_TENANT_ID: 't', AZURE_CLIENT_ID: 'c', AZURE_FEDERATED_TOKEN_FILE: '/var/run/secrets/azure/tokens/azure-identity-token', KUBERNETES_SERVICE_HOST: '10.0.0.1' });
-    expect(config.credential).toEqual({ kind: 'workload-identity', tenantId: 't', clientId: 'c', tokenFilePath: '/var/run/secrets/azure/tokens/azure-identity-token' });
+    const config = parseAgentConfig(agentArgs, {
+      AZURE_TENANT_ID: 't',
+      AZURE_CLIENT_ID: 'c',
+      AZURE_FEDERATED_TOKEN_FILE: '/var/run/secrets/azure/tokens/azure-identity-token',
+      KUBERNETES_SERVICE_HOST: '10.0.0.1',
+    });
+    expect(config.credential).toEqual({
+      kind: 'workload-identity',
+      tenantId: 't',
+      clientId: 'c',
+      tokenFilePath: '/var/run/secrets/azure/tokens/azure-identity-token',
+    });
     expect(config.kubeconfigPath).toBeUndefined();
   });
 
@@ -36,8 +53,15 @@ describe('iotmq agent / operator configuration', () => {
   });
 
   it('operator: driver kubernetes by default, local on request, anything else refused', () => {
-    expect(parseOperatorConfig(['--namespace', 'aio'], env)).toMatchObject({ namespace: 'aio', driver: 'kubernetes', kubeconfigPath: kubeconfig });
-    expect(parseOperatorConfig(['--namespace', 'aio', '--driver', 'local', '--data-dir', dir], env)).toMatchObject({ driver: 'local', dataDir: dir });
+    expect(parseOperatorConfig(['--namespace', 'aio'], env)).toMatchObject({
+      namespace: 'aio',
+      driver: 'kubernetes',
+      kubeconfigPath: kubeconfig,
+    });
+    expect(parseOperatorConfig(['--namespace', 'aio', '--driver', 'local', '--data-dir', dir], env)).toMatchObject({
+      driver: 'local',
+      dataDir: dir,
+    });
     expect(() => parseOperatorConfig(['--namespace', 'aio', '--driver', 'docker'], env)).toThrow(/--driver must be/);
     expect(() => parseOperatorConfig([], env)).toThrow(/--namespace/);
   });
