@@ -53,6 +53,8 @@ async function cli(...args: string[]): Promise<any> {
   } catch (error) {
     const e = error as { stderr?: string; stdout?: string; message: string };
     const secret = arm.dev.config.clientSecret;
+    // The original error names the command line, secret included: it is not attached.
+    // eslint-disable-next-line preserve-caught-error
     throw new Error(`az ${args.join(' ')} failed: ${e.stderr ?? ''}${e.stdout ?? ''}`.split(secret).join('[secret]'));
   }
 }
