@@ -153,6 +153,7 @@ export async function startDevStack(options: { operationDeadlineMs?: number } = 
       async stop() {
         await local?.stop();
         await dev.close();
+        // IOTMQ_E2E_KEEP=1 keeps the data dir (broker logs, rp.db, cluster.db) to read after a failure.
         if (!process.env.IOTMQ_E2E_KEEP) await rm(dir, { recursive: true, force: true });
       },
     };
