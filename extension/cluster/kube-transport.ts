@@ -77,23 +77,51 @@ export function createKubeTransport(config: KubeConfig): KubeTransport {
       headers['content-length'] = String(Buffer.byteLength(payload));
     }
     const what = `${req.method} ${req.path}`;
-    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const call = https.request(url, options, (res) => {
-        let text = '';
-        res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-        res.on('error', reject);
-      });
-      call.on('error', (cause) => reject(new ClusterError('Unavailable', `${what}: ${cause.message}`, 503, { cause })));
-      if (payload !== undefined) call.write(payload);
-      call.end();
-    });
-    const body = parse(text);
-    if (status < 200 || status >= 300) throw statusError(status, body as KubeStatus | string, what);
-    return body as T;
+    // 429 is the API server asking to come back (priority and fairness, or a resource's watch cache
+    // still initialising right after its CRD became Established): honour Retry-After a few times,
+    // as client-go does, before giving up.
+    for (let attempt = 1; ; attempt++) {
+      const { status, text, retryAfter } = await send(url, options, payload, what);
+      const body = parse(text);
+      if (status === 429 && attempt < MAX_ATTEMPTS && !req.signal?.aborted) {
+        await new Promise((resolve) => setTimeout(resolve, Math.min(retryAfter ?? 1, MAX_RETRY_AFTER_S) * 1000));
+        continue;
+      }
+      if (status < 200 || status >= 300) throw statusError(status, body as KubeStatus | string, what);
+      return body as T;
+    }
   }
 
   return { request, server };
+}
+
+const MAX_ATTEMPTS = 10;
+const MAX_RETRY_AFTER_S = 5;
+
+function send(
+  url: URL,
+  options: https.RequestOptions,
+  payload: string | undefined,
+  what: string,
+): Promise<{ status: number; text: string; retryAfter?: number }> {
+  return new Promise((resolve, reject) => {
+    const call = https.request(url, options, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => {
+        const retryAfter = Number(res.headers['retry-after']);
+        resolve({
+          status: res.statusCode ?? 0,
+          text,
+          ...(Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfter } : {}),
+        });
+      });
+      res.on('error', reject);
+    });
+    call.on('error', (cause) => reject(new ClusterError('Unavailable', `${what}: ${cause.message}`, 503, { cause })));
+    if (payload !== undefined) call.write(payload);
+    call.end();
+  });
 }
 
 function parse(text: string): unknown {
