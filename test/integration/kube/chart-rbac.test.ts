@@ -108,9 +108,12 @@ describe('Helm chart RBAC on a real kube-apiserver (ServiceAccount tokens via To
     expect(created.metadata.uid).toBeTruthy();
     const start = await agent.list(LISTENER, { namespace: NS });
     const abort = new AbortController();
-    const events = agent
-      .watch(LISTENER, { namespace: NS, resourceVersion: start.resourceVersion, signal: abort.signal })
-      [Symbol.asyncIterator]();
+    const stream = agent.watch(LISTENER, {
+      namespace: NS,
+      resourceVersion: start.resourceVersion,
+      signal: abort.signal,
+    });
+    const events = stream[Symbol.asyncIterator]();
     await agent.delete(LISTENER, NS, 'from-rp');
     expect((await events.next()).value).toMatchObject({ type: 'MODIFIED' }); // deletionTimestamp set
     await agent.removeFinalizer(LISTENER, NS, 'from-rp', AGENT_FINALIZER);
