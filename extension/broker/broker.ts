@@ -23,6 +23,7 @@ export const DEFAULT_LIMITS: BrokerLimits = {
   maxKeepAlive: 0,
   maxSessionExpiry: SESSION_NEVER_EXPIRES,
   connectTimeout: 10,
+  outboundBufferLimit: 4 * 1024 * 1024,
 };
 
 /** Anyone may connect and do anything: a listener with authentication and authorization off. */

@@ -94,6 +94,7 @@ export class Connection implements SessionLink {
   private expiryTimer?: NodeJS.Timeout;
   private held = 1; // deliveries wait until CONNACK is out
   private corked = false;
+  private readPaused = false;
   private heldDeliveries: Delivery[] = [];
 
   constructor(
@@ -134,6 +135,16 @@ export class Connection implements SessionLink {
       scheduleUncork(this);
     }
     this.stream.write(buf);
+    if (!this.readPaused && this.stream.writableLength > this.ctx.limits.outboundBufferLimit) {
+      // Stop reading from a client that does not read what we send (its acks, its deliveries)
+      // until its socket drains: its PUBLISHes wait in TCP instead of in our memory.
+      this.readPaused = true;
+      this.stream.pause();
+      this.stream.once('drain', () => {
+        this.readPaused = false;
+        if (this.state !== 'closed') this.stream.resume();
+      });
+    }
     return true;
   }
 
@@ -154,6 +165,17 @@ export class Connection implements SessionLink {
     if (this.state === 'closed') return;
     if (this.held > 0) {
       this.heldDeliveries.push(delivery);
+      return;
+    }
+    if (
+      delivery.kind === 'publish' &&
+      delivery.qos === 0 &&
+      this.stream.writableLength > this.ctx.limits.outboundBufferLimit
+    ) {
+      // A client that does not keep up loses QoS 0 messages instead of growing our buffers
+      // without bound (QoS 0 may be discarded [MQTT-4.3.1]); QoS 1/2 stay bounded by its
+      // Receive Maximum and the session queue limit in the back end.
+      this.ctx.metrics.inc('aio_mq_messages_dropped', { reason: 'slow-consumer' });
       return;
     }
     if (delivery.kind === 'pubrel') {

@@ -18,6 +18,11 @@ export interface BrokerLimits {
   maxSessionExpiry: number;
   /** Seconds a connection may stay open without a CONNECT. */
   connectTimeout: number;
+  /**
+   * Bytes written to a client and not yet taken by its socket beyond which it counts as a slow
+   * consumer: QoS 0 messages to it are dropped and its own packets are not read until it drains.
+   */
+  outboundBufferLimit: number;
 }
 
 export interface ConnectionInfo {

@@ -1,6 +1,7 @@
 // PUBLISH from a client: topic aliases, flow control, authorization, QoS 0/1/2 acknowledgement.
 import type { IPublishPacket } from 'mqtt-packet';
 import type { Connection } from './connection.js';
+import type { Message } from '../session/types.js';
 import { buildMessage } from './message.js';
 import { ProtocolError } from './protocol-error.js';
 import { ReasonCode } from './reason-codes.js';
@@ -9,7 +10,8 @@ import { assertTopicName } from './topic-validation.js';
 const QOS_LABEL = ['0', '1', '2'] as const;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-export async function handlePublish(conn: Connection, packet: IPublishPacket): Promise<void> {
+/** Synchronous up to the back end for QoS 0 (nothing to answer), so the dispatcher needs no promise for it. */
+export function handlePublish(conn: Connection, packet: IPublishPacket): Promise<void> | void {
   const { ctx } = conn;
   const props = packet.properties ?? {};
   const topic = resolveTopic(conn, packet.topic, props.topicAlias);
@@ -62,9 +64,21 @@ export async function handlePublish(conn: Connection, packet: IPublishPacket): P
 
   const message = buildMessage(conn.clientId, topic, payload, qos, packet.retain, props);
   if (qos === 0) {
-    await ctx.backend.publish(message);
+    // Nothing to acknowledge: the back end receives it in order with this client's other
+    // packets, and a failure costs this message only.
+    ctx.backend.publish(message).catch((err: unknown) => {
+      conn.log.error({ err, topic }, 'routing a QoS 0 message failed');
+      ctx.metrics.inc('aio_mq_messages_dropped', { reason: 'routing-failed' });
+    });
     return;
   }
+  return acknowledged(conn, packet, message);
+}
+
+async function acknowledged(conn: Connection, packet: IPublishPacket, message: Message): Promise<void> {
+  const { ctx } = conn;
+  const { qos } = packet;
+  const packetId = packet.messageId ?? 0;
   if (qos === 1) {
     conn.incomingUnacked.add(packetId);
     const routed = await ctx.backend.publish(message);

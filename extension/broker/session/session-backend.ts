@@ -86,7 +86,7 @@ export interface SessionBackend {
 
 export interface SessionBackendOptions {
   store: SessionStore;
-  /** Queued QoS 1/2 messages per offline session before new ones are dropped. */
+  /** Queued QoS 1/2 messages per session (offline, or with its Receive Maximum in flight) before new ones are dropped. */
   maxQueuedMessages?: number;
   now?: () => number;
   onDropped?: (reason: 'expired' | 'queue-full' | 'offline-qos0') => void;
@@ -282,7 +282,8 @@ export function createSessionBackend(options: SessionBackendOptions): SessionBac
       });
       return;
     }
-    if (!s.link && s.queue.length >= maxQueued) return options.onDropped?.('queue-full');
+    // Offline or not acknowledging (its Receive Maximum in flight): the queue is bounded either way
+    if (s.queue.length >= maxQueued) return options.onDropped?.('queue-full');
     const entry: OutboxEntry = { seq: seq++, message, qos, retain, subscriptionIdentifiers, state: 'queued' };
     s.queue.push(entry);
     if (persistent(s)) store.saveOutbox(s.record.clientId, entry);
@@ -302,10 +303,11 @@ export function createSessionBackend(options: SessionBackendOptions): SessionBac
     // One delivery per session however many of its subscriptions overlap, at the highest QoS,
     // carrying every matching subscription identifier [MQTT-3.3.4-2, MQTT-3.3.4-3].
     const perSession = new Map<string, { qos: QoS; retain: boolean; ids: number[] }>();
-    const sharedGroups = new Map<string, TrieValue[]>();
+    let sharedGroups: Map<string, TrieValue[]> | undefined; // made only when a shared subscription matches
     for (const v of trie.match(message.topic)) {
       if (v.group !== undefined) {
         const key = `${v.group}\u0000${parseSharedFilter(v.subscription.filter)!.filter}`;
+        sharedGroups ??= new Map();
         (sharedGroups.get(key) ?? sharedGroups.set(key, []).get(key)!).push(v);
         continue;
       }
@@ -314,7 +316,7 @@ export function createSessionBackend(options: SessionBackendOptions): SessionBac
       add(v);
     }
     // Shared subscriptions: one member per group, round-robin, preferring connected members [MQTT-4.8.2-*]
-    for (const [key, members] of sharedGroups) {
+    for (const [key, members] of sharedGroups ?? []) {
       members.sort((a, b) => (a.clientId < b.clientId ? -1 : 1));
       const online = members.filter((m) => sessions.get(m.clientId)?.link);
       const pool = online.length > 0 ? online : members;
