@@ -21,6 +21,12 @@ export interface RpOptions {
   customLocations: CustomLocationDirectory;
   /** How bearer tokens are validated (issuer's JWKS), or a ready verifier. */
   auth: TokenVerifierOptions | TokenVerifier;
+  /**
+   * App ids (`appid`/`azp`) allowed on the ARM-facing routes: ARM itself, or the local front door.
+   * Anyone else with a valid token gets 403, the one case the contract keeps 403 for [PUT-7, AUTH-4].
+   * Unset: any valid token (tests of the RP on its own). The agent API checks its own callers.
+   */
+  armCallers?: string[];
   /** Default 5 minutes. */
   operationDeadlineMs?: number;
   /** Default 10 s; tests use 1 s [ASYNC-7]. */
@@ -141,8 +147,15 @@ export async function buildRp(options: RpOptions): Promise<FastifyInstance> {
 
   registerAgentApi(app, { store: options.store, sync, verify, bookmarkIntervalMs: options.bookmarkIntervalMs });
 
+  const armCallers = options.armCallers && new Set(options.armCallers.map((id) => id.toLowerCase()));
   const handle = async (request: FastifyRequest, reply: FastifyReply) => {
     const caller = await verify(request.headers.authorization);
+    const appId = String(caller.claims.appid ?? caller.claims.azp ?? '').toLowerCase();
+    if (armCallers && !armCallers.has(appId)) {
+      throw apiError('AuthorizationFailed', {
+        reason: `The client '${appId || caller.principalName}' is not a trusted ARM caller of this resource provider.`,
+      });
+    }
     const route = parseArmPath(request.url, registry);
     if (!route) throw apiError('NotFound', { method: request.method, path: request.url.split('?')[0]! });
     const query = queryOf(request);

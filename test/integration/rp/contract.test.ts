@@ -66,6 +66,28 @@ describe.each(backends)('RP contract on %s', (_backend, storeUrl) => {
     });
   });
 
+  describe('[AUTH-4] trusted ARM callers', () => {
+    it('403 for a valid token of an app that is not ARM; the agent API is unaffected', async () => {
+      const guarded = await startRp({ armCallers: ['arm-front-door'] });
+      try {
+        await registerSubscription(guarded, 'Registered').catch(() => undefined);
+        const stranger = await guarded.call('GET', `${rg()}/mq?${API}`, undefined, {
+          authorization: `Bearer ${await guarded.token({ appid: 'someone-else' })}`,
+        });
+        expect(stranger.status).toBe(403);
+        expect(stranger.body.error.code).toBe('AuthorizationFailed');
+        const arm = await guarded.call('GET', `${rg()}/mq?${API}`, undefined, {
+          authorization: `Bearer ${await guarded.token({ appid: 'arm-front-door' })}`,
+        });
+        expect(arm.status).toBe(200);
+        const feed = await readFeed(guarded.url, await guarded.agentToken(), CLUSTER);
+        expect(feed.events.at(-1)?.type).toBe('bookmark');
+      } finally {
+        await guarded.close();
+      }
+    });
+  });
+
   describe('[ID] ids, names and api-version', () => {
     it('[ID-8] 400 MissingApiVersionParameter / InvalidApiVersionParameter', async () => {
       expect((await rp.call('GET', `${rg()}/mq/abc`)).body.error.code).toBe('MissingApiVersionParameter');

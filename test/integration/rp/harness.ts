@@ -49,6 +49,7 @@ export interface HarnessOptions {
   operationDeadlineMs?: number;
   customLocations?: CustomLocation[];
   feedRetention?: number;
+  armCallers?: string[];
   compactionIntervalMs?: number;
   /** Serve HTTPS with a certificate from this CA (the Azure SDK refuses plain HTTP). */
   tls?: { certPem: string; keyPem: string; caPem: string };
@@ -73,6 +74,7 @@ export async function startRp(options: HarnessOptions = {}): Promise<RpHarness> 
     expiryIntervalMs: 100,
     bookmarkIntervalMs: 500,
     feedRetention: options.feedRetention,
+    armCallers: options.armCallers,
     compactionIntervalMs: options.compactionIntervalMs,
     https: options.tls ? { key: options.tls.keyPem, cert: options.tls.certPem } : undefined,
   });
