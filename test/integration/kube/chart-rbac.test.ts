@@ -11,8 +11,16 @@ import {
   type ObjectType,
 } from '../../../extension/cluster/index.js';
 import { createKubernetesCluster, type KubernetesCluster } from '../../../extension/cluster/kubernetes.js';
-import { AGENT_FIELD_MANAGER, AGENT_FINALIZER, crType } from '../../../extension/agent/index.js';
-import { OPERATOR_FIELD_MANAGER, OPERATOR_FINALIZER } from '../../../extension/operator/index.js';
+import { AGENT_FIELD_MANAGER, AGENT_FINALIZER, createAgent, crType } from '../../../extension/agent/index.js';
+import { SAMPLES } from '../../../scripts/specs/samples.js';
+import { API, CLUSTER, CUSTOM_LOCATION, mqBody, registerSubscription, rg, startRp } from '../rp/harness.js';
+import {
+  createKubernetesDriver,
+  createOperator,
+  OPERATOR_FIELD_MANAGER,
+  OPERATOR_FINALIZER,
+} from '../../../extension/operator/index.js';
+import { awaitObjects } from './await-objects.js';
 import { ensureHelm, HELM_BUILD_TIMEOUT_MS } from '../../peers/helm.js';
 import { API_AUDIENCE, kubeRequest, useKube, type KubeFixture } from '../../peers/kube/fixture.js';
 import { renderChart } from '../chart/render-chart.js';
@@ -234,5 +242,87 @@ describe('Helm chart RBAC on a real kube-apiserver (ServiceAccount tokens via To
         { fieldManager: OPERATOR_FIELD_MANAGER },
       ),
     );
+  });
+  it('the real operator (informers, finalizer, plan, status) runs with nothing but its ServiceAccount', async () => {
+    await once(() => operator.list(LISTENER, { namespace: NS }));
+    const image = { repository: 'ghcr.io/iotmq/iotmq', tag: 'rbac' };
+    const driver = createKubernetesDriver({ cluster: operator, namespace: NS });
+    const running = createOperator({ cluster: operator, driver, namespace: NS, resyncMs: 500 });
+    try {
+      await running.ready;
+      await admin.apply(
+        {
+          apiVersion: LISTENER.apiVersion,
+          kind: 'Broker',
+          metadata: { name: 'rbac', namespace: NS },
+          spec: { mode: 'auto', authImage: image, brokerImage: image, healthManagerImage: image },
+        },
+        { fieldManager: 'kubectl' },
+      );
+      await admin.apply(
+        { ...listener('rbac-l'), spec: { brokerRef: 'rbac', port: 1884 } },
+        { fieldManager: 'kubectl' },
+      );
+      await awaitObjects(
+        admin,
+        DEPLOYMENT,
+        NS,
+        (d) => d.some((o) => o.metadata.name === 'rbac-frontend'),
+        'the Deployment the operator applies',
+      );
+      await awaitObjects(
+        admin,
+        LISTENER,
+        NS,
+        (l) =>
+          l.some(
+            (o) =>
+              o.metadata.name === 'rbac-l' &&
+              (o.status as { observedGeneration?: number } | undefined)?.observedGeneration === 1,
+          ),
+        'status written by the operator',
+      );
+    } finally {
+      await running.stop();
+      await driver.stop();
+    }
+  });
+  it('the real agent (RP feed → CRs) runs with nothing but its ServiceAccount', async () => {
+    await once(() => agent.list(LISTENER, { namespace: NS }));
+    const rp = await startRp();
+    const running = createAgent({
+      rpUrl: rp.url,
+      clusterId: CLUSTER,
+      namespace: NS,
+      cluster: agent,
+      credential: {
+        getToken: async () => ({ token: await rp.agentToken(), expiresOnTimestamp: Date.now() + 3_600_000 }),
+      },
+      backoff: { initialMs: 20, maxMs: 200 },
+    });
+    try {
+      await registerSubscription(rp);
+      await running.synced;
+      const properties = { ...SAMPLES.Broker!.properties };
+      expect((await rp.call('PUT', `${rg()}/mq/plant?${API}`, mqBody())).status).toBe(201);
+      const put = await rp.call('PUT', `${rg()}/mq/plant/broker/from-feed?${API}`, {
+        location: 'eastus',
+        extendedLocation: { name: CUSTOM_LOCATION, type: 'CustomLocation' },
+        properties,
+      });
+      expect(put.status).toBe(201);
+      const brokers = await awaitObjects(
+        admin,
+        crType('Broker'),
+        NS,
+        (b) => b.some((o) => o.metadata.name === 'from-feed'),
+        'the Broker CR the agent applies',
+      );
+      const broker = brokers.find((o) => o.metadata.name === 'from-feed');
+      expect(broker!.metadata.managedFields?.map((m) => m.manager)).toEqual([AGENT_FIELD_MANAGER]);
+    } finally {
+      await running.stop();
+      await rp.close();
+    }
   });
 });
