@@ -1,5 +1,5 @@
 // Kubernetes-shaped objects and the one client interface the agent and the operator use, whether the
-// cluster is the embedded local one (local-client.ts) or a real API server (kube-client.ts).
+// cluster is the embedded local one (local-cluster.ts) or a real API server (kubernetes.ts).
 
 /** One field manager's claim on an object, a light form of Kubernetes' managedFields (FieldsV1). */
 export interface ManagedFieldsEntry {
