@@ -30,4 +30,3 @@ COPY --from=build /app/extension/chart/crds extension/chart/crds
 RUN mkdir -p /etc/iotmq /var/lib/iotmq && chown 1000:1000 /var/lib/iotmq
 USER 1000:1000
 ENTRYPOINT ["node", "/app/dist/src/cli/main.js"]
-CMD ["--help"]
