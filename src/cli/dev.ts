@@ -133,6 +133,9 @@ export async function startDev(options: DevOptions = {}): Promise<DevHandles> {
         jwks: signingKey.jwks,
         authorizationUri: `${frontDoor.url}/${state.tenantId}`,
       }),
+      // Only the front door may use the ARM routes: a user token sent straight to the RP's loopback
+      // port would skip every ARM check (registration, RG, tenant) and forge x-ms-client-* headers.
+      armCallers: [state.frontDoor.clientId],
       retryAfterSeconds: options.retryAfterSeconds ?? 2,
       operationDeadlineMs: options.operationDeadlineMs,
     });

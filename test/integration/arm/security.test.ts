@@ -59,6 +59,27 @@ describe('anonymous access', () => {
   });
 });
 
+describe('the channel between the front door and the RP', () => {
+  // The RP trusts x-ms-client-* headers only because the front door is the one calling [AUTH-3/4].
+  it("a user's valid RP token sent straight to the RP's loopback port → 403; the same request through the front door → 200", async () => {
+    const path = `${sub()}/resourceGroups/iotmq-local/providers/Microsoft.IoTOperationsMQ/mq?api-version=${MQ_API}`;
+    const direct = async (token: string) => {
+      const response = await fetch(`${arm.dev.rpUrl}${path}`, { headers: { authorization: `Bearer ${token}` } });
+      return { status: response.status, body: (await response.json()) as { error: { code: string; message: string } } };
+    };
+    const user = await direct(await arm.token('api://iotmq-rp/.default'));
+    expect(user.status).toBe(403);
+    expect(user.body.error.code).toBe('AuthorizationFailed');
+    expect(user.body.error.message).toContain(arm.dev.config.clientId);
+    // The agent's token is good for the agent API only.
+    expect((await direct(await arm.agentToken())).status).toBe(403);
+
+    const through = await arm.call('GET', path);
+    expect(through.status).toBe(200);
+    expect(through.body).toEqual({ value: expect.any(Array) });
+  });
+});
+
 describe('tokens that must be refused', () => {
   it("another tenant's token: 401 InvalidAuthenticationTokenTenant on this subscription, and it sees no subscriptions", async () => {
     const other = crypto.randomUUID();
