@@ -135,7 +135,8 @@ async function finishAuthentication(conn: Connection, packet: IConnectPacket, ou
   conn.clientId = clientId;
   conn.principal = principal;
   conn.sessionExpiryInterval = expiry;
-  conn.log = conn.log.child({ clientId });
+  // a child of the root, not of the connection's logger: pino children keep their parent alive
+  conn.log = ctx.log.child({ connection: conn.connectionId, listener: conn.info.listener, clientId });
 
   const { sessionPresent } = await ctx.backend.connect(
     {

@@ -1,6 +1,7 @@
 // Reads packets off a connection's stream and hands them, one at a time, to the handler for
 // their family. The only place that turns a ProtocolError into CONNACK / DISCONNECT (the
 // mosquitto read_handle.c habit): handlers just throw.
+import { createRequire } from 'node:module';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { handleAck } from './ack.js';
 import { handleAuth } from './auth.js';
@@ -30,8 +31,18 @@ const handlers: Partial<Record<Packet['cmd'], Handler>> = {
   auth: handleAuth,
 };
 
+/**
+ * mqtt-packet buffers input in a `bl` BufferListStream, a full Duplex stream per connection; the
+ * parser only needs its BufferList half (append, consume, read*, slice), which is a third of the
+ * size: a saving on every idle connection. Taken from the `bl` that mqtt-packet itself resolves.
+ */
+const { BufferList } = createRequire(createRequire(import.meta.url).resolve('mqtt-packet'))('bl') as {
+  BufferList: new () => unknown;
+};
+
 export function attachDispatcher(conn: Connection): void {
   const parser = mqttPacket.parser({ protocolVersion: 4 });
+  (parser as unknown as { _list: unknown })._list = new BufferList();
   const { stream, ctx } = conn;
   // Packets are handled strictly one after another. A handler that finishes synchronously (QoS 0
   // PUBLISH, PINGREQ, …) runs at once; only while an asynchronous one is pending do later packets
