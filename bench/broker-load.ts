@@ -226,11 +226,14 @@ async function latency(port: number, rate: number, seconds: number): Promise<Res
   await sub.subscribeAsync('bench/lat', { qos: 0 });
   const samples: number[] = [];
   const total = rate * seconds;
+  const warmup = Math.floor(rate / 2); // the first half second (connections and JIT warming up) is not counted
+  let arrived = 0;
   let sentN = 0;
   const done = new Promise<void>((resolve) => {
     sub.on('message', (_t, payload) => {
-      samples.push(Number(process.hrtime.bigint() - payload.readBigUInt64BE(0)) / 1e6);
-      if (samples.length === total) resolve();
+      const ms = Number(process.hrtime.bigint() - payload.readBigUInt64BE(0)) / 1e6;
+      if (++arrived > warmup) samples.push(ms);
+      if (arrived === total) resolve();
     });
   });
   // a fixed rate: ticks of 10 ms, each sending its share

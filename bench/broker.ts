@@ -101,7 +101,6 @@ function rssKiB(pid: number): number {
 }
 
 interface Figures {
-  name: string;
   fanIn0: number;
   fanIn1: number;
   fanOut: number;
@@ -111,63 +110,103 @@ interface Figures {
   perConnKiB: number;
 }
 
-/**
- * Runs every scenario against a fresh or surviving instance: a broker that falls over under a load
- * (aedes can overflow its stack on a burst) gets NaN there and is restarted for the next one.
- */
-async function measureBroker(load: ChildProcess, start: () => Promise<RunningBroker>): Promise<Figures> {
-  let broker = await start();
-  console.error(`measuring ${broker.name} …`);
-  const run = async (s: Load | 'release'): Promise<Result> => {
-    load.send(s === 'release' ? s : { ...s, port: broker.port });
+/** A broker under test: restarted when it falls over under a load (aedes can overflow its stack on a burst). */
+class Subject {
+  figures: Partial<Figures> = {};
+  private constructor(
+    private broker: RunningBroker,
+    private readonly start: () => Promise<RunningBroker>,
+  ) {}
+  static async create(start: () => Promise<RunningBroker>): Promise<Subject> {
+    return new Subject(await start(), start);
+  }
+  get name(): string {
+    return this.broker.name;
+  }
+  get pid(): number {
+    return this.broker.pid;
+  }
+  /** Runs one scenario; NaN figures (and a restart) when the broker failed under it. */
+  async run(load: ChildProcess, s: Load | 'release'): Promise<Result> {
+    load.send(s === 'release' ? s : { ...s, port: this.broker.port });
     const [reply] = (await once(load, 'message')) as [{ result?: Result; error?: string }];
     if (!reply.error) return reply.result!;
-    console.error(`${broker.name}: ${typeof s === 'string' ? s : s.kind} failed: ${reply.error}`);
-    await broker.stop();
-    broker = await start();
+    console.error(`${this.name}: ${typeof s === 'string' ? s : s.kind} failed: ${reply.error}`);
+    await this.broker.stop();
+    this.broker = await this.start();
     return { rate: NaN, p50: NaN, p99: NaN, connected: NaN };
-  };
-  try {
-    const fanIn0 = (await run({ kind: 'fan-in', qos: 0, publishers: PUBLISHERS, seconds: SECONDS })).rate!;
-    const fanIn1 = (await run({ kind: 'fan-in', qos: 1, publishers: PUBLISHERS, seconds: SECONDS })).rate!;
-    const fanOut = (await run({ kind: 'fan-out', subscribers: SUBSCRIBERS, seconds: SECONDS })).rate!;
-    const lat = await run({ kind: 'latency', rate: LATENCY_RATE, seconds: SECONDS });
-    const before = rssKiB(broker.pid);
-    const idle = await run({ kind: 'idle', connections: IDLE_CONNECTIONS });
-    const after = Number.isNaN(idle.connected) ? NaN : rssKiB(broker.pid);
-    await run('release');
-    return {
-      name: broker.name,
-      fanIn0,
-      fanIn1,
-      fanOut,
-      p50: lat.p50!,
-      p99: lat.p99!,
-      idleRssMiB: after / 1024,
-      perConnKiB: (after - before) / IDLE_CONNECTIONS,
-    };
-  } finally {
-    await broker.stop();
+  }
+  stop(): Promise<void> {
+    return this.broker.stop();
   }
 }
 
+/**
+ * Scenario by scenario, each broker in turn (all three stay up, idle when not measured), so a
+ * change in the machine's load during the run shifts all of them rather than one.
+ */
 export async function runBrokerBenchmark(): Promise<void> {
   const load = fork(path.join(here, 'broker-load.ts'), [], { ...tsx, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const results = new Map<string, Figures>();
+  const subjects: Subject[] = [];
   try {
-    for (const start of [startMosquitto, () => startNodeBroker('iotmq'), () => startNodeBroker('aedes')]) {
-      const figures = await measureBroker(load, start);
-      results.set(figures.name, figures);
-    }
+    for (const start of [startMosquitto, () => startNodeBroker('iotmq'), () => startNodeBroker('aedes')])
+      subjects.push(await Subject.create(start));
+    const scenarios: Array<[string, (s: Subject) => Promise<void>]> = [
+      [
+        'fan-in QoS 0',
+        async (s) => {
+          s.figures.fanIn0 = (
+            await s.run(load, { kind: 'fan-in', qos: 0, publishers: PUBLISHERS, seconds: SECONDS })
+          ).rate;
+        },
+      ],
+      [
+        'fan-in QoS 1',
+        async (s) => {
+          s.figures.fanIn1 = (
+            await s.run(load, { kind: 'fan-in', qos: 1, publishers: PUBLISHERS, seconds: SECONDS })
+          ).rate;
+        },
+      ],
+      [
+        'fan-out',
+        async (s) => {
+          s.figures.fanOut = (await s.run(load, { kind: 'fan-out', subscribers: SUBSCRIBERS, seconds: SECONDS })).rate;
+        },
+      ],
+      [
+        'latency',
+        async (s) => {
+          const lat = await s.run(load, { kind: 'latency', rate: LATENCY_RATE, seconds: SECONDS });
+          Object.assign(s.figures, { p50: lat.p50, p99: lat.p99 });
+        },
+      ],
+      [
+        'idle connections',
+        async (s) => {
+          const before = rssKiB(s.pid);
+          const idle = await s.run(load, { kind: 'idle', connections: IDLE_CONNECTIONS });
+          const after = Number.isNaN(idle.connected) ? NaN : rssKiB(s.pid);
+          await s.run(load, 'release');
+          Object.assign(s.figures, { idleRssMiB: after / 1024, perConnKiB: (after - before) / IDLE_CONNECTIONS });
+        },
+      ],
+    ];
+    for (const [label, measure] of scenarios)
+      for (const s of subjects) {
+        console.error(`${label}: ${s.name} …`);
+        await measure(s);
+      }
   } finally {
+    for (const s of subjects) await s.stop();
     await stopChild(load, () => load.disconnect());
   }
-  printTable(results);
+  printTable(new Map(subjects.map((s) => [s.name, s.figures as Figures])));
 }
 
 function printTable(results: Map<string, Figures>): void {
   const base = results.get('mosquitto')!;
-  const rows: Array<[string, Exclude<keyof Figures, 'name'>, (n: number) => string, 'higher' | 'lower']> = [
+  const rows: Array<[string, keyof Figures, (n: number) => string, 'higher' | 'lower']> = [
     [`fan-in QoS 0 (${PUBLISHERS}→1), msg/s`, 'fanIn0', (n) => n.toFixed(0), 'higher'],
     [`fan-in QoS 1 (${PUBLISHERS}→1), msg/s`, 'fanIn1', (n) => n.toFixed(0), 'higher'],
     [`fan-out QoS 0 (1→${SUBSCRIBERS}), deliveries/s`, 'fanOut', (n) => n.toFixed(0), 'higher'],

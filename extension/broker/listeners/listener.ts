@@ -44,7 +44,12 @@ export async function startListener(
     ...(options.clientCa ? { requestCert: true, rejectUnauthorized: false, ca: options.clientCa } : {}),
   };
 
-  const handle = (stream: Duplex, socket: net.Socket): void => void broker.handle(stream, connectionInfo(name, socket));
+  const handle = (stream: Duplex, socket: net.Socket): void => {
+    // The broker batches its writes per event-loop turn itself (cork/uncork); Nagle on top of
+    // that only holds the batch back until the peer's delayed ACK, tens of milliseconds.
+    socket.setNoDelay(true);
+    broker.handle(stream, connectionInfo(name, socket));
+  };
   const sockets = new Set<net.Socket>();
   const track = (socket: net.Socket): void => {
     sockets.add(socket);
