@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { TokenCredential } from '@azure/core-auth';
+import type { AccessToken, TokenCredential } from '@azure/core-auth';
 
 /** A parsed JSON body from a peer; every reader checks the fields it uses. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- parsed JSON, read defensively
@@ -30,14 +30,16 @@ export interface RpClientOptions {
   audience: string;
 }
 
+/** A cached token is renewed this long before it expires, as MSAL and the SDKs do. */
+const REFRESH_BEFORE_EXPIRY_MS = 5 * 60_000;
+
 export function createRpClient(options: RpClientOptions): RpClient {
   const scope = `${options.audience.replace(/\/+$/, '')}/.default`;
+  const token = cachedToken(options.credential, scope);
   const send: RpClient['send'] = async (method, pathAndQuery, headers, body) => {
-    const token = await options.credential.getToken(scope);
-    if (!token) throw new Error('the front door could not get a token for the RP');
     const response = await fetch(`${options.url()}${pathAndQuery}`, {
       method,
-      headers: { ...headers, authorization: `Bearer ${token.token}` },
+      headers: { ...headers, authorization: `Bearer ${await token()}` },
       body: method === 'GET' || method === 'HEAD' ? undefined : body,
       redirect: 'manual',
     });
@@ -65,5 +67,26 @@ export function createRpClient(options: RpClientOptions): RpClient {
       }
       return { status: exchange.status, headers: exchange.headers, body: parsed };
     },
+  };
+}
+
+/**
+ * The front door's own token for the RP, kept until shortly before it expires. Every forwarded
+ * request needs it, and even MSAL's in-memory cache (the credential's) rebuilds its authority and
+ * searches its cache on each call. Concurrent callers share one request for a new token.
+ */
+export function cachedToken(credential: TokenCredential, scope: string): () => Promise<string> {
+  let current: AccessToken | undefined;
+  let inFlight: Promise<AccessToken> | undefined;
+  return async () => {
+    if (current && current.expiresOnTimestamp - REFRESH_BEFORE_EXPIRY_MS > Date.now()) return current.token;
+    inFlight ??= credential
+      .getToken(scope)
+      .then((token) => {
+        if (!token) throw new Error('the front door could not get a token for the RP');
+        return (current = token);
+      })
+      .finally(() => (inFlight = undefined));
+    return (await inFlight).token;
   };
 }

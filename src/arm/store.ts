@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { resourceKey as key, resourceTable, type ResourceTable } from './store-resources.js';
 
 /**
  * The front door's own state: what ARM and Azure AD know and an RP never sees (tenants, service
@@ -108,14 +109,7 @@ export interface ArmStore {
     get(subscriptionId: string, namespace: string): RegistrationState;
     put(subscriptionId: string, namespace: string, state: RegistrationState): void;
   };
-  resources: {
-    put(resource: IndexedResource): void;
-    get(id: string): IndexedResource | undefined;
-    /** By subscription, optionally by resource group; sorted by id. */
-    list(subscriptionId: string, resourceGroup?: string): IndexedResource[];
-    /** Removes the resource and everything nested under it (an RP deletes descendants with the parent). */
-    deleteTree(id: string): void;
-  };
+  resources: ResourceTable;
   deployments: {
     put(deployment: DeploymentRecord): void;
     get(id: string): DeploymentRecord | undefined;
@@ -125,30 +119,28 @@ export interface ArmStore {
   close(): void;
 }
 
-const key = (id: string) => id.toLowerCase().replace(/\/+$/, '');
 
 export function openArmStore(path: string): ArmStore {
   const file = resolve(path);
   mkdirSync(dirname(file), { recursive: true });
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
+  // Tenants, principals, subscriptions, groups, registrations, deployments and the front door's own
+  // resources exist nowhere else: FULL. The RP index has its own connection (store-resources.ts).
   db.pragma('synchronous = FULL');
   db.exec(SCHEMA);
+  const indexDb = new Database(file);
+  indexDb.pragma('synchronous = NORMAL');
+  // Prepared once per SQL text: compiling a statement costs more than running these small queries.
+  const statements = new Map<string, Database.Statement>();
+  const q = (sql: string) => {
+    let statement = statements.get(sql);
+    if (!statement) statements.set(sql, (statement = db.prepare(sql)));
+    return statement;
+  };
+  const resources = resourceTable(q, indexDb, (error) => process.emitWarning(`the ARM resource index could not be written: ${String(error)}`));
 
   const json = (text: string) => JSON.parse(text) as Record<string, unknown>;
-  const segments = (id: string) => {
-    const match = /^\/subscriptions\/([^/]+)(?:\/resourcegroups\/([^/]+))?/i.exec(id);
-    return { subscriptionId: (match?.[1] ?? '').toLowerCase(), resourceGroup: (match?.[2] ?? '').toLowerCase() };
-  };
-  const typeOf = (id: string) => {
-    const parts = id.split('/providers/').at(-1)!.split('/');
-    return [parts[0], ...parts.slice(1).filter((_, i) => i % 2 === 0)].join('/').toLowerCase();
-  };
-  const toResource = (row: { id: string; owner: string; body: string }): IndexedResource => ({
-    id: row.id,
-    owner: row.owner as IndexedResource['owner'],
-    body: json(row.body),
-  });
   const toDeployment = (row: { body: string; operations: string; template: string | null }): DeploymentRecord => ({
     ...(json(row.body).__record as Omit<DeploymentRecord, 'body' | 'operations' | 'template'>),
     body: (() => {
@@ -161,12 +153,12 @@ export function openArmStore(path: string): ArmStore {
 
   return {
     tenants: {
-      put: (t) => void db.prepare('INSERT OR REPLACE INTO tenants (id, display_name) VALUES (?, ?)').run(t.id.toLowerCase(), t.displayName),
+      put: (t) => void q('INSERT OR REPLACE INTO tenants (id, display_name) VALUES (?, ?)').run(t.id.toLowerCase(), t.displayName),
       get: (id) => {
-        const row = db.prepare('SELECT id, display_name FROM tenants WHERE id = ?').get(id.toLowerCase()) as { id: string; display_name: string } | undefined;
+        const row = q('SELECT id, display_name FROM tenants WHERE id = ?').get(id.toLowerCase()) as { id: string; display_name: string } | undefined;
         return row && { id: row.id, displayName: row.display_name };
       },
-      list: () => (db.prepare('SELECT id, display_name FROM tenants ORDER BY id').all() as { id: string; display_name: string }[]).map((r) => ({ id: r.id, displayName: r.display_name })),
+      list: () => (q('SELECT id, display_name FROM tenants ORDER BY id').all() as { id: string; display_name: string }[]).map((r) => ({ id: r.id, displayName: r.display_name })),
     },
     principals: {
       put: (p) =>
@@ -174,7 +166,7 @@ export function openArmStore(path: string): ArmStore {
           .prepare('INSERT OR REPLACE INTO principals (client_id, tenant_id, object_id, display_name, secret_hash, mi_resource_id) VALUES (?, ?, ?, ?, ?, ?)')
           .run(p.clientId.toLowerCase(), p.tenantId.toLowerCase(), p.objectId, p.displayName, p.secretHash, p.managedIdentityResourceId ?? null),
       get: (clientId) => {
-        const row = db.prepare('SELECT * FROM principals WHERE client_id = ?').get(clientId.toLowerCase()) as
+        const row = q('SELECT * FROM principals WHERE client_id = ?').get(clientId.toLowerCase()) as
           | { client_id: string; tenant_id: string; object_id: string; display_name: string; secret_hash: string; mi_resource_id: string | null }
           | undefined;
         return (
@@ -190,13 +182,13 @@ export function openArmStore(path: string): ArmStore {
       },
     },
     subscriptions: {
-      put: (s) => void db.prepare('INSERT OR REPLACE INTO subscriptions (id, tenant_id, display_name, state) VALUES (?, ?, ?, ?)').run(s.id.toLowerCase(), s.tenantId.toLowerCase(), s.displayName, s.state),
+      put: (s) => void q('INSERT OR REPLACE INTO subscriptions (id, tenant_id, display_name, state) VALUES (?, ?, ?, ?)').run(s.id.toLowerCase(), s.tenantId.toLowerCase(), s.displayName, s.state),
       get: (id) => {
-        const row = db.prepare('SELECT * FROM subscriptions WHERE id = ?').get(id.toLowerCase()) as { id: string; tenant_id: string; display_name: string; state: string } | undefined;
+        const row = q('SELECT * FROM subscriptions WHERE id = ?').get(id.toLowerCase()) as { id: string; tenant_id: string; display_name: string; state: string } | undefined;
         return row && { id: row.id, tenantId: row.tenant_id, displayName: row.display_name, state: row.state as Subscription['state'] };
       },
       list: () =>
-        (db.prepare('SELECT * FROM subscriptions ORDER BY id').all() as { id: string; tenant_id: string; display_name: string; state: string }[]).map((row) => ({
+        (q('SELECT * FROM subscriptions ORDER BY id').all() as { id: string; tenant_id: string; display_name: string; state: string }[]).map((row) => ({
           id: row.id,
           tenantId: row.tenant_id,
           displayName: row.display_name,
@@ -204,53 +196,26 @@ export function openArmStore(path: string): ArmStore {
         })),
     },
     resourceGroups: {
-      put: (g) => void db.prepare('INSERT OR REPLACE INTO resource_groups (subscription_id, key, body) VALUES (?, ?, ?)').run(g.subscriptionId.toLowerCase(), g.name.toLowerCase(), JSON.stringify(g)),
+      put: (g) => void q('INSERT OR REPLACE INTO resource_groups (subscription_id, key, body) VALUES (?, ?, ?)').run(g.subscriptionId.toLowerCase(), g.name.toLowerCase(), JSON.stringify(g)),
       get: (sub, name) => {
-        const row = db.prepare('SELECT body FROM resource_groups WHERE subscription_id = ? AND key = ?').get(sub.toLowerCase(), name.toLowerCase()) as { body: string } | undefined;
+        const row = q('SELECT body FROM resource_groups WHERE subscription_id = ? AND key = ?').get(sub.toLowerCase(), name.toLowerCase()) as { body: string } | undefined;
         return row && (JSON.parse(row.body) as ResourceGroup);
       },
-      list: (sub) => (db.prepare('SELECT body FROM resource_groups WHERE subscription_id = ? ORDER BY key').all(sub.toLowerCase()) as { body: string }[]).map((r) => JSON.parse(r.body) as ResourceGroup),
-      delete: (sub, name) => void db.prepare('DELETE FROM resource_groups WHERE subscription_id = ? AND key = ?').run(sub.toLowerCase(), name.toLowerCase()),
+      list: (sub) => (q('SELECT body FROM resource_groups WHERE subscription_id = ? ORDER BY key').all(sub.toLowerCase()) as { body: string }[]).map((r) => JSON.parse(r.body) as ResourceGroup),
+      delete: (sub, name) => void q('DELETE FROM resource_groups WHERE subscription_id = ? AND key = ?').run(sub.toLowerCase(), name.toLowerCase()),
     },
     registrations: {
       get: (sub, ns) =>
-        ((db.prepare('SELECT state FROM registrations WHERE subscription_id = ? AND namespace = ?').get(sub.toLowerCase(), ns.toLowerCase()) as { state: string } | undefined)?.state ??
+        ((q('SELECT state FROM registrations WHERE subscription_id = ? AND namespace = ?').get(sub.toLowerCase(), ns.toLowerCase()) as { state: string } | undefined)?.state ??
           'NotRegistered') as RegistrationState,
-      put: (sub, ns, state) => void db.prepare('INSERT OR REPLACE INTO registrations (subscription_id, namespace, state) VALUES (?, ?, ?)').run(sub.toLowerCase(), ns.toLowerCase(), state),
+      put: (sub, ns, state) => void q('INSERT OR REPLACE INTO registrations (subscription_id, namespace, state) VALUES (?, ?, ?)').run(sub.toLowerCase(), ns.toLowerCase(), state),
     },
-    resources: {
-      put: (r) => {
-        const { subscriptionId, resourceGroup } = segments(r.id);
-        db.prepare('INSERT OR REPLACE INTO resources (key, id, owner, subscription_id, resource_group, type, body) VALUES (?, ?, ?, ?, ?, ?, ?)').run(
-          key(r.id),
-          r.id,
-          r.owner,
-          subscriptionId,
-          resourceGroup,
-          typeOf(r.id),
-          JSON.stringify(r.body),
-        );
-      },
-      get: (id) => {
-        const row = db.prepare('SELECT id, owner, body FROM resources WHERE key = ?').get(key(id)) as { id: string; owner: string; body: string } | undefined;
-        return row && toResource(row);
-      },
-      list: (sub, rg) => {
-        const rows = rg === undefined
-          ? db.prepare('SELECT id, owner, body FROM resources WHERE subscription_id = ? ORDER BY key').all(sub.toLowerCase())
-          : db.prepare('SELECT id, owner, body FROM resources WHERE subscription_id = ? AND resource_group = ? ORDER BY key').all(sub.toLowerCase(), rg.toLowerCase());
-        return (rows as { id: string; owner: string; body: string }[]).map(toResource);
-      },
-      deleteTree: (id) => {
-        const k = key(id);
-        db.prepare("DELETE FROM resources WHERE key = ? OR substr(key, 1, ?) = ?").run(k, k.length + 1, `${k}/`);
-      },
-    },
+    resources,
     deployments: {
       put: (d) => {
         const { subscriptionId, resourceGroup } = { subscriptionId: d.subscriptionId.toLowerCase(), resourceGroup: d.resourceGroup.toLowerCase() };
         const record = { id: d.id, subscriptionId: d.subscriptionId, resourceGroup: d.resourceGroup, name: d.name };
-        db.prepare('INSERT OR REPLACE INTO deployments (key, subscription_id, resource_group, body, operations, template) VALUES (?, ?, ?, ?, ?, ?)').run(
+        q('INSERT OR REPLACE INTO deployments (key, subscription_id, resource_group, body, operations, template) VALUES (?, ?, ?, ?, ?, ?)').run(
           key(d.id),
           subscriptionId,
           resourceGroup,
@@ -260,17 +225,21 @@ export function openArmStore(path: string): ArmStore {
         );
       },
       get: (id) => {
-        const row = db.prepare('SELECT body, operations, template FROM deployments WHERE key = ?').get(key(id)) as { body: string; operations: string; template: string | null } | undefined;
+        const row = q('SELECT body, operations, template FROM deployments WHERE key = ?').get(key(id)) as { body: string; operations: string; template: string | null } | undefined;
         return row && toDeployment(row);
       },
       list: (sub, rg) =>
-        (db.prepare('SELECT body, operations, template FROM deployments WHERE subscription_id = ? AND resource_group = ? ORDER BY key').all(sub.toLowerCase(), rg.toLowerCase()) as {
+        (q('SELECT body, operations, template FROM deployments WHERE subscription_id = ? AND resource_group = ? ORDER BY key').all(sub.toLowerCase(), rg.toLowerCase()) as {
           body: string;
           operations: string;
           template: string | null;
         }[]).map(toDeployment),
-      delete: (id) => void db.prepare('DELETE FROM deployments WHERE key = ?').run(key(id)),
+      delete: (id) => void q('DELETE FROM deployments WHERE key = ?').run(key(id)),
     },
-    close: () => db.close(),
+    close: () => {
+      resources.flush();
+      indexDb.close();
+      db.close();
+    },
   };
 }
