@@ -2,12 +2,26 @@
 // per ARM resource: feed events and CR events only record the latest desired state and queue the
 // resource id; one reconcile at a time per id reads the CR and converges it.
 import type { TokenCredential } from '@azure/core-auth';
-import { isDeepStrictEqual } from 'node:util';
 import { buildRegistry, type ResourceTypeRegistry } from '../../src/api/registry.js';
 import { componentLogger } from '../../src/common/log.js';
-import { createInformer, createKeyedQueue, type BackoffOptions, type ClusterClient, type Informer, type KubeObject } from '../cluster/index.js';
-import { AGENT_FIELD_MANAGER, AGENT_FINALIZER, DEFAULT_TOKEN_SCOPE, ETAG_ANNOTATION, PROVIDER_LABEL, PROVIDER_LABEL_VALUE, RESOURCE_ID_ANNOTATION } from './constants.js';
-import { crName, crType, isTerminal, statusOf, toCustomResource } from './custom-resource.js';
+import {
+  createInformer,
+  createKeyedQueue,
+  type BackoffOptions,
+  type ClusterClient,
+  type Informer,
+  type KubeObject,
+} from '../cluster/index.js';
+import {
+  AGENT_FIELD_MANAGER,
+  AGENT_FINALIZER,
+  DEFAULT_TOKEN_SCOPE,
+  ETAG_ANNOTATION,
+  PROVIDER_LABEL,
+  PROVIDER_LABEL_VALUE,
+  RESOURCE_ID_ANNOTATION,
+} from './constants.js';
+import { crName, crType, isTerminal, specSatisfies, statusOf, toCustomResource } from './custom-resource.js';
 import { holdFeed } from './feed.js';
 import type { ArmResource } from './feed-event.js';
 import { createRpClient, type RpClient } from './rp-client.js';
@@ -46,7 +60,16 @@ export function createAgent(options: AgentOptions): Agent {
   const log = componentLogger('agent', { clusterId: options.clusterId });
   const registry = options.registry ?? buildRegistry();
   const { cluster, namespace } = options;
-  const rp = options.rpClient ?? createRpClient({ url: options.rpUrl, clusterId: options.clusterId, credential: options.credential, scope: options.scope ?? DEFAULT_TOKEN_SCOPE, ca: options.ca, idleTimeoutMs: options.idleTimeoutMs });
+  const rp =
+    options.rpClient ??
+    createRpClient({
+      url: options.rpUrl,
+      clusterId: options.clusterId,
+      credential: options.credential,
+      scope: options.scope ?? DEFAULT_TOKEN_SCOPE,
+      ca: options.ca,
+      idleTimeoutMs: options.idleTimeoutMs,
+    });
   const reporter = createStatusReporter(rp, { log, backoff: options.backoff });
   const desired = new Map<string, Desired>();
   const kinds = registry.types.flatMap((t) => (t.crKind ? [t.crKind] : []));
@@ -145,7 +168,16 @@ export function createAgent(options: AgentOptions): Agent {
       if (want.gone) return void desired.delete(key);
       const state = want.resource.properties?.provisioningState;
       if (state === 'Deleting') reporter.report({ resourceId: want.id, etag: want.etag, status: 'Deleted' });
-      else reporter.report({ resourceId: want.id, etag: want.etag, status: 'Failed', error: { code: 'CustomResourceConflict', message: `The ${kind} '${name}' in namespace '${namespace}' exists and is not managed by the agent (annotation ${RESOURCE_ID_ANNOTATION}); it was left untouched.` } });
+      else
+        reporter.report({
+          resourceId: want.id,
+          etag: want.etag,
+          status: 'Failed',
+          error: {
+            code: 'CustomResourceConflict',
+            message: `The ${kind} '${name}' in namespace '${namespace}' exists and is not managed by the agent (annotation ${RESOURCE_ID_ANNOTATION}); it was left untouched.`,
+          },
+        });
       return;
     }
 
@@ -173,7 +205,11 @@ export function createAgent(options: AgentOptions): Agent {
     const wanted = toCustomResource(kind, namespace, want.id, want.etag, want.resource);
     let current = cr;
     if (current?.metadata.deletionTimestamp) return; // being deleted (an earlier delete): wait until it is gone
-    if (!current || current.metadata.annotations?.[ETAG_ANNOTATION] !== want.etag || !isDeepStrictEqual(current.spec, wanted.spec)) {
+    if (
+      !current ||
+      current.metadata.annotations?.[ETAG_ANNOTATION] !== want.etag ||
+      !specSatisfies(current.spec, wanted.spec)
+    ) {
       current = await cluster.apply(wanted, { fieldManager: AGENT_FIELD_MANAGER, force: true });
       log.info({ resourceId: want.id, kind, name, generation: current.metadata.generation }, 'applied custom resource');
     }
@@ -187,7 +223,8 @@ export function createAgent(options: AgentOptions): Agent {
   /** The kind of the agent's CR for an id that is no longer in the RP (from the informers' caches). */
   function kindOfCr(key: string): string | undefined {
     for (const [kind, informer] of informers) {
-      if (informer.list().some((cr) => cr.metadata.annotations?.[RESOURCE_ID_ANNOTATION]?.toLowerCase() === key)) return kind;
+      if (informer.list().some((cr) => cr.metadata.annotations?.[RESOURCE_ID_ANNOTATION]?.toLowerCase() === key))
+        return kind;
     }
     const type = registry.find(armTypeOf(key));
     return type?.crKind;

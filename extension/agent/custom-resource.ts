@@ -1,7 +1,13 @@
 // ARM resource → custom resource, and custom resource → the status the RP should hear. Pure.
 import { CR_API_VERSION, crPlural } from '../../src/api/custom-resources.js';
 import type { KubeObject, ObjectType } from '../cluster/index.js';
-import { AGENT_FINALIZER, ETAG_ANNOTATION, PROVIDER_LABEL, PROVIDER_LABEL_VALUE, RESOURCE_ID_ANNOTATION } from './constants.js';
+import {
+  AGENT_FINALIZER,
+  ETAG_ANNOTATION,
+  PROVIDER_LABEL,
+  PROVIDER_LABEL_VALUE,
+  RESOURCE_ID_ANNOTATION,
+} from './constants.js';
 import type { ArmResource, ReportedStatus, StatusReport } from './feed-event.js';
 
 export function crType(kind: string): ObjectType {
@@ -14,7 +20,13 @@ export function crName(resourceId: string): string {
 }
 
 /** The custom resource the agent applies for an ARM resource: exactly the fields it owns. */
-export function toCustomResource(kind: string, namespace: string, resourceId: string, etag: string, resource: ArmResource): KubeObject {
+export function toCustomResource(
+  kind: string,
+  namespace: string,
+  resourceId: string,
+  etag: string,
+  resource: ArmResource,
+): KubeObject {
   const { provisioningState: _state, ...spec } = resource.properties ?? {};
   return {
     apiVersion: CR_API_VERSION,
@@ -28,6 +40,26 @@ export function toCustomResource(kind: string, namespace: string, resourceId: st
     },
     spec,
   };
+}
+
+/**
+ * Whether the stored spec already says everything the agent wants: each wanted field present with
+ * the same value. The API server may have added CRD defaults the ARM body left out; those are not
+ * drift, so re-applying for them would only be a no-op write on every reconcile.
+ */
+export function specSatisfies(current: unknown, wanted: unknown): boolean {
+  if (Array.isArray(wanted)) {
+    return (
+      Array.isArray(current) && current.length === wanted.length && wanted.every((w, i) => specSatisfies(current[i], w))
+    );
+  }
+  if (wanted && typeof wanted === 'object') {
+    if (!current || typeof current !== 'object' || Array.isArray(current)) return false;
+    return Object.entries(wanted).every(
+      ([key, value]) => value === undefined || specSatisfies((current as Record<string, unknown>)[key], value),
+    );
+  }
+  return current === wanted;
 }
 
 export interface Condition {
@@ -51,7 +83,13 @@ export function statusOf(cr: KubeObject): Omit<StatusReport, 'resourceId' | 'eta
   if (!ready || ready.observedGeneration !== cr.metadata.generation) return { status: 'Provisioning' };
   if (ready.status === 'True') return { status: 'Succeeded' };
   if (ready.status === 'False' && ready.severity === 'Error') {
-    return { status: 'Failed', error: { code: ready.reason ?? 'ReconcileFailed', message: ready.message ?? 'The operator could not reconcile the resource.' } };
+    return {
+      status: 'Failed',
+      error: {
+        code: ready.reason ?? 'ReconcileFailed',
+        message: ready.message ?? 'The operator could not reconcile the resource.',
+      },
+    };
   }
   return { status: 'Provisioning' };
 }

@@ -29,10 +29,25 @@ export const configMapName = (broker: string) => `${broker}-config`;
 export const workloadName = (broker: string) => `${broker}-frontend`;
 
 const byAge = (a: KubeObject, b: KubeObject) =>
-  (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') || a.metadata.name.localeCompare(b.metadata.name);
+  (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') ||
+  a.metadata.name.localeCompare(b.metadata.name);
+
+function isReady(cr: KubeObject): boolean {
+  const conditions = (cr.status?.conditions ?? []) as { type?: string; status?: string }[];
+  return conditions.some((c) => c.type === 'Ready' && c.status === 'True');
+}
 
 function ownerOf(cr: KubeObject): OwnerReference[] {
-  return [{ apiVersion: cr.apiVersion, kind: cr.kind, name: cr.metadata.name, uid: cr.metadata.uid ?? '', controller: true, blockOwnerDeletion: true }];
+  return [
+    {
+      apiVersion: cr.apiVersion,
+      kind: cr.kind,
+      name: cr.metadata.name,
+      uid: cr.metadata.uid ?? '',
+      controller: true,
+      blockOwnerDeletion: true,
+    },
+  ];
 }
 
 function labelsFor(broker: string): Record<string, string> {
@@ -43,13 +58,16 @@ export function render(input: RenderInput): Plan {
   const { namespace, layout } = input;
   const of = (kind: string) => input.crs.filter((cr) => cr.kind === kind).sort(byAge);
   const brokers = of('Broker');
-  const listeners = of('BrokerListener');
+  // A listener that already serves its port keeps it: creation timestamps have one-second
+  // resolution, so age alone cannot tell which of two listeners made within a second came first.
+  const listeners = of('BrokerListener').sort((a, b) => Number(isReady(b)) - Number(isReady(a)) || byAge(a, b));
   const authentications = of('BrokerAuthentication');
   const authorizations = of('BrokerAuthorization');
   const diagnostics = of('DiagnosticService');
   const verdicts = new Map<string, Verdict>();
   const objects: KubeObject[] = [];
-  const fail = (cr: KubeObject, reason: string, message: string) => verdicts.set(verdictKey(cr), { ok: false, reason, message });
+  const fail = (cr: KubeObject, reason: string, message: string) =>
+    verdicts.set(verdictKey(cr), { ok: false, reason, message });
 
   // Listeners: first come first served on ports; everything they reference must exist.
   const valid: KubeObject[] = [];
@@ -69,12 +87,20 @@ export function render(input: RenderInput): Plan {
       continue;
     }
     if (spec.tls?.keyVault) {
-      fail(listener, REASONS.Unsupported, 'TLS from Key Vault is not supported by iotmq; use tls.automatic or tls.manual.');
+      fail(
+        listener,
+        REASONS.Unsupported,
+        'TLS from Key Vault is not supported by iotmq; use tls.automatic or tls.manual.',
+      );
       continue;
     }
     const tlsSecret = spec.tls?.manual?.secretName as string | undefined;
     if (tlsSecret && !input.secrets.has(tlsSecret)) {
-      fail(listener, REASONS.SecretNotFound, `TLS secret '${tlsSecret}' does not exist in namespace '${namespace}'; the listener starts once it does.`);
+      fail(
+        listener,
+        REASONS.SecretNotFound,
+        `TLS secret '${tlsSecret}' does not exist in namespace '${namespace}'; the listener starts once it does.`,
+      );
       continue;
     }
     if (input.portsInUse.has(port)) {
@@ -87,20 +113,42 @@ export function render(input: RenderInput): Plan {
   const validNames = new Set(valid.map((l) => l.metadata.name));
   const allNames = new Set(listeners.map((l) => l.metadata.name));
   const serviceOf = (listener: KubeObject) =>
-    serviceNameCount.get(serviceNameOf(listener))! > 1 ? `${serviceNameOf(listener)}-${listener.metadata.name}` : serviceNameOf(listener);
+    serviceNameCount.get(serviceNameOf(listener))! > 1
+      ? `${serviceNameOf(listener)}-${listener.metadata.name}`
+      : serviceNameOf(listener);
 
   // Authentications and authorizations: their listeners must exist, their secrets too.
   const usable = (crs: KubeObject[], secretsOf: (spec: Spec) => { secrets: string[]; configMaps: string[] }) =>
     crs.filter((cr) => {
       const spec = cr.spec as Spec;
-      const missing = (spec.listenerRef as string[] | undefined ?? []).filter((name) => !allNames.has(name));
-      if (missing.length) return fail(cr, REASONS.ListenerNotFound, `Listener(s) ${missing.map((m) => `'${m}'`).join(', ')} do not exist in namespace '${namespace}'.`), false;
+      const missing = ((spec.listenerRef as string[] | undefined) ?? []).filter((name) => !allNames.has(name));
+      if (missing.length)
+        return (
+          fail(
+            cr,
+            REASONS.ListenerNotFound,
+            `Listener(s) ${missing.map((m) => `'${m}'`).join(', ')} do not exist in namespace '${namespace}'.`,
+          ),
+          false
+        );
       const refs = secretsOf(spec);
       const noSecret = refs.secrets.find((s) => !input.secrets.has(s));
-      if (noSecret) return fail(cr, REASONS.SecretNotFound, `Secret '${noSecret}' does not exist in namespace '${namespace}'.`), false;
+      if (noSecret)
+        return (
+          fail(cr, REASONS.SecretNotFound, `Secret '${noSecret}' does not exist in namespace '${namespace}'.`),
+          false
+        );
       const noConfigMap = refs.configMaps.find((c) => !input.configMaps.has(c));
-      if (noConfigMap) return fail(cr, REASONS.ConfigMapNotFound, `ConfigMap '${noConfigMap}' does not exist in namespace '${namespace}'.`), false;
-      if (JSON.stringify(spec).includes('"keyVault"')) return fail(cr, REASONS.Unsupported, 'Key Vault references are not supported by iotmq; use secretName.'), false;
+      if (noConfigMap)
+        return (
+          fail(cr, REASONS.ConfigMapNotFound, `ConfigMap '${noConfigMap}' does not exist in namespace '${namespace}'.`),
+          false
+        );
+      if (JSON.stringify(spec).includes('"keyVault"'))
+        return (
+          fail(cr, REASONS.Unsupported, 'Key Vault references are not supported by iotmq; use secretName.'),
+          false
+        );
       return true;
     });
   const validAuthn = usable(authentications, authenticationRefs);
@@ -108,13 +156,30 @@ export function render(input: RenderInput): Plan {
 
   // Diagnostics: the first DiagnosticService sets the metrics port of the first broker.
   const diagnostic = diagnostics[0];
-  for (const extra of diagnostics.slice(1)) fail(extra, REASONS.Unsupported, `Only one DiagnosticService per namespace is supported; '${diagnostic!.metadata.name}' is in use.`);
+  for (const extra of diagnostics.slice(1))
+    fail(
+      extra,
+      REASONS.Unsupported,
+      `Only one DiagnosticService per namespace is supported; '${diagnostic!.metadata.name}' is in use.`,
+    );
   let metricsPort: number | undefined;
   if (diagnostic) {
     const port = ((diagnostic.spec as Spec).metricsPort as number | undefined) ?? 9600;
-    if (portOwner.has(port)) fail(diagnostic, REASONS.PortConflict, `Metrics port ${port} is already used by listener '${portOwner.get(port)}'.`);
-    else if (input.portsInUse.has(port)) fail(diagnostic, REASONS.PortInUse, `Metrics port ${port} is already in use on this machine by another process.`);
-    else if (!brokers.length) verdicts.set(verdictKey(diagnostic), { ok: true, services: [], workloads: [], message: 'No broker to collect metrics from.' });
+    if (portOwner.has(port))
+      fail(
+        diagnostic,
+        REASONS.PortConflict,
+        `Metrics port ${port} is already used by listener '${portOwner.get(port)}'.`,
+      );
+    else if (input.portsInUse.has(port))
+      fail(diagnostic, REASONS.PortInUse, `Metrics port ${port} is already in use on this machine by another process.`);
+    else if (!brokers.length)
+      verdicts.set(verdictKey(diagnostic), {
+        ok: true,
+        services: [],
+        workloads: [],
+        message: 'No broker to collect metrics from.',
+      });
     else metricsPort = port;
   }
 
@@ -122,7 +187,13 @@ export function render(input: RenderInput): Plan {
     const name = broker.metadata.name;
     const own = valid.filter((l) => (l.spec as Spec).brokerRef === name);
     const ownNames = new Set(own.map((l) => l.metadata.name));
-    const restrict = (cr: KubeObject) => ({ name: cr.metadata.name, spec: { ...(cr.spec as Spec), listenerRef: ((cr.spec as Spec).listenerRef as string[]).filter((n) => ownNames.has(n)) } });
+    const restrict = (cr: KubeObject) => ({
+      name: cr.metadata.name,
+      spec: {
+        ...(cr.spec as Spec),
+        listenerRef: ((cr.spec as Spec).listenerRef as string[]).filter((n) => ownNames.has(n)),
+      },
+    });
     const serves = (cr: KubeObject) => ((cr.spec as Spec).listenerRef as string[]).some((n) => ownNames.has(n));
     const authn = validAuthn.filter(serves).map(restrict);
     const authz = validAuthz.filter(serves).map(restrict);
@@ -145,32 +216,89 @@ export function render(input: RenderInput): Plan {
       metadata: { name: configMapName(name), namespace, labels, ownerReferences: owner },
       data: { [BROKER_CONFIG_KEY]: `${JSON.stringify(config, null, 2)}\n` },
     });
-    const secretVolumes = [...new Set([...own.flatMap((l) => ((l.spec as Spec).tls?.manual?.secretName ? [(l.spec as Spec).tls.manual.secretName as string] : [])), ...authn.flatMap((a) => authenticationRefs(a.spec).secrets)])].sort();
+    const secretVolumes = [
+      ...new Set([
+        ...own.flatMap((l) =>
+          (l.spec as Spec).tls?.manual?.secretName ? [(l.spec as Spec).tls.manual.secretName as string] : [],
+        ),
+        ...authn.flatMap((a) => authenticationRefs(a.spec).secrets),
+      ]),
+    ].sort();
     const configMapVolumes = [...new Set(authn.flatMap((a) => authenticationRefs(a.spec).configMaps))].sort();
     // One process per broker until the distributed back end lands: independent replicas would
     // split sessions and subscriptions between them, so cardinality is not honoured yet.
     const replicas = own.length ? 1 : 0;
     const workload = workloadName(name);
-    objects.push(deployment(namespace, workload, labels, owner, replicas, input.image, layout, name, secretVolumes, configMapVolumes, [...own.map((l) => (l.spec as Spec).port as number), ...(brokerMetrics ? [brokerMetrics] : [])]));
+    objects.push(
+      deployment(
+        namespace,
+        workload,
+        labels,
+        owner,
+        replicas,
+        input.image,
+        layout,
+        name,
+        secretVolumes,
+        configMapVolumes,
+        [...own.map((l) => (l.spec as Spec).port as number), ...(brokerMetrics ? [brokerMetrics] : [])],
+      ),
+    );
     for (const listener of own) {
       const spec = listener.spec as Spec;
-      objects.push(service(namespace, serviceOf(listener), labels, ownerOf(listener), spec.serviceType, [{ name: `${spec.tls ? 'mqtts' : 'mqtt'}-${spec.port}`, port: spec.port, nodePort: spec.nodePort }]));
-      verdicts.set(verdictKey(listener), { ok: true, services: [serviceOf(listener)], workloads: [workload], message: `Listening on port ${spec.port}${spec.tls ? ' (TLS)' : ''}.` });
+      objects.push(
+        service(namespace, serviceOf(listener), labels, ownerOf(listener), spec.serviceType, [
+          { name: `${spec.tls ? 'mqtts' : 'mqtt'}-${spec.port}`, port: spec.port, nodePort: spec.nodePort },
+        ]),
+      );
+      verdicts.set(verdictKey(listener), {
+        ok: true,
+        services: [serviceOf(listener)],
+        workloads: [workload],
+        message: `Listening on port ${spec.port}${spec.tls ? ' (TLS)' : ''}.`,
+      });
     }
     for (const cr of [...validAuthn, ...validAuthz].filter(serves)) {
       const previous = verdicts.get(verdictKey(cr));
-      const services = own.filter((l) => ((cr.spec as Spec).listenerRef as string[]).includes(l.metadata.name)).map(serviceOf);
-      verdicts.set(verdictKey(cr), { ok: true, services: [...(previous?.ok ? previous.services : []), ...services], workloads: [...(previous?.ok ? previous.workloads : []), workload], message: 'Applied to the broker configuration.' });
+      const services = own
+        .filter((l) => ((cr.spec as Spec).listenerRef as string[]).includes(l.metadata.name))
+        .map(serviceOf);
+      verdicts.set(verdictKey(cr), {
+        ok: true,
+        services: [...(previous?.ok ? previous.services : []), ...services],
+        workloads: [...(previous?.ok ? previous.workloads : []), workload],
+        message: 'Applied to the broker configuration.',
+      });
     }
-    verdicts.set(verdictKey(broker), own.length ? { ok: true, services: [], workloads: [workload], message: `Running with ${own.length} listener(s).` } : { ok: true, services: [], workloads: [], message: 'No listeners yet: nothing runs.' });
+    verdicts.set(
+      verdictKey(broker),
+      own.length
+        ? { ok: true, services: [], workloads: [workload], message: `Running with ${own.length} listener(s).` }
+        : { ok: true, services: [], workloads: [], message: 'No listeners yet: nothing runs.' },
+    );
     if (brokerMetrics !== undefined && diagnostic) {
-      objects.push(service(namespace, DIAGNOSTICS_SERVICE_NAME, labels, ownerOf(diagnostic), 'clusterIp', [{ name: 'metrics', port: brokerMetrics }]));
-      verdicts.set(verdictKey(diagnostic), { ok: true, services: [DIAGNOSTICS_SERVICE_NAME], workloads: [workload], message: `Broker '${name}' serves metrics on port ${brokerMetrics}.` });
+      objects.push(
+        service(namespace, DIAGNOSTICS_SERVICE_NAME, labels, ownerOf(diagnostic), 'clusterIp', [
+          { name: 'metrics', port: brokerMetrics },
+        ]),
+      );
+      verdicts.set(verdictKey(diagnostic), {
+        ok: true,
+        services: [DIAGNOSTICS_SERVICE_NAME],
+        workloads: [workload],
+        message: `Broker '${name}' serves metrics on port ${brokerMetrics}.`,
+      });
     }
   }
   // Authentications/authorizations whose listeners are all invalid: nothing to apply them to yet.
   for (const cr of [...validAuthn, ...validAuthz]) {
-    if (!verdicts.has(verdictKey(cr))) verdicts.set(verdictKey(cr), { ok: true, services: [], workloads: [], message: 'None of its listeners is serving yet.' });
+    if (!verdicts.has(verdictKey(cr)))
+      verdicts.set(verdictKey(cr), {
+        ok: true,
+        services: [],
+        workloads: [],
+        message: 'None of its listeners is serving yet.',
+      });
   }
   return { namespace, objects, verdicts };
 }
@@ -195,9 +323,20 @@ function authenticationRefs(spec: Spec): { secrets: string[]; configMaps: string
   return { secrets, configMaps };
 }
 
-const SERVICE_TYPES: Record<string, string> = { clusterIp: 'ClusterIP', loadBalancer: 'LoadBalancer', nodePort: 'NodePort' };
+const SERVICE_TYPES: Record<string, string> = {
+  clusterIp: 'ClusterIP',
+  loadBalancer: 'LoadBalancer',
+  nodePort: 'NodePort',
+};
 
-function service(namespace: string, name: string, labels: Record<string, string>, owner: OwnerReference[], type: string | undefined, ports: { name: string; port: number; nodePort?: number }[]): KubeObject {
+function service(
+  namespace: string,
+  name: string,
+  labels: Record<string, string>,
+  owner: OwnerReference[],
+  type: string | undefined,
+  ports: { name: string; port: number; nodePort?: number }[],
+): KubeObject {
   const serviceType = SERVICE_TYPES[type ?? 'clusterIp'] ?? 'ClusterIP';
   return {
     apiVersion: 'v1',
@@ -206,7 +345,13 @@ function service(namespace: string, name: string, labels: Record<string, string>
     spec: {
       type: serviceType,
       selector: { [INSTANCE_LABEL]: labels[INSTANCE_LABEL]!, [NAME_LABEL]: labels[NAME_LABEL]! },
-      ports: ports.map((p) => ({ name: p.name, port: p.port, targetPort: p.port, protocol: 'TCP', ...(serviceType === 'NodePort' && p.nodePort ? { nodePort: p.nodePort } : {}) })),
+      ports: ports.map((p) => ({
+        name: p.name,
+        port: p.port,
+        targetPort: p.port,
+        protocol: 'TCP',
+        ...(serviceType === 'NodePort' && p.nodePort ? { nodePort: p.nodePort } : {}),
+      })),
     },
   };
 }
@@ -244,8 +389,16 @@ function deployment(
               ports: ports.map((port) => ({ containerPort: port, protocol: 'TCP' })),
               volumeMounts: [
                 { name: 'config', mountPath: `${layout.configMapsDir}/${configMapName(broker)}`, readOnly: true },
-                ...secrets.map((s) => ({ name: volume('secret', s), mountPath: `${layout.secretsDir}/${s}`, readOnly: true })),
-                ...configMaps.map((c) => ({ name: volume('configmap', c), mountPath: `${layout.configMapsDir}/${c}`, readOnly: true })),
+                ...secrets.map((s) => ({
+                  name: volume('secret', s),
+                  mountPath: `${layout.secretsDir}/${s}`,
+                  readOnly: true,
+                })),
+                ...configMaps.map((c) => ({
+                  name: volume('configmap', c),
+                  mountPath: `${layout.configMapsDir}/${c}`,
+                  readOnly: true,
+                })),
                 { name: 'data', mountPath: `${layout.dataDir}/${broker}` },
               ],
             },

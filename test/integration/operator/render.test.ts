@@ -8,7 +8,13 @@ let clock = 0;
 const cr = (kind: string, name: string, spec: Record<string, unknown>): KubeObject => ({
   apiVersion: 'mq.iotoperations.azure.com/v1beta1',
   kind,
-  metadata: { name, namespace: NS, uid: `uid-${kind}-${name}`, generation: 1, creationTimestamp: new Date(Date.UTC(2024, 0, 1, 0, 0, clock++)).toISOString() },
+  metadata: {
+    name,
+    namespace: NS,
+    uid: `uid-${kind}-${name}`,
+    generation: 1,
+    creationTimestamp: new Date(Date.UTC(2024, 0, 1, 0, 0, clock++)).toISOString(),
+  },
   spec,
 });
 const broker = cr('Broker', 'broker', { mode: 'auto', memoryProfile: 'medium' });
@@ -18,23 +24,48 @@ const input = (crs: KubeObject[], extra: Partial<RenderInput> = {}): RenderInput
   secrets: new Set(),
   configMaps: new Set(),
   portsInUse: new Set(),
-  layout: { configMapsDir: '/etc/iotmq/configmaps', secretsDir: '/etc/iotmq/secrets', dataDir: '/var/lib/iotmq', bindAddress: '0.0.0.0' },
+  layout: {
+    configMapsDir: '/etc/iotmq/configmaps',
+    secretsDir: '/etc/iotmq/secrets',
+    dataDir: '/var/lib/iotmq',
+    bindAddress: '0.0.0.0',
+  },
   image: 'iotmq:test',
   ...extra,
 });
 
 describe('operator render', () => {
   it('renders the broker config, a Deployment and one Service per listener, labelled and owned', () => {
-    const tls = cr('BrokerListener', 'tls', { brokerRef: 'broker', port: 8883, serviceType: 'loadBalancer', authenticationEnabled: true, tls: { automatic: { issuerRef: { name: 'x', kind: 'Issuer' } } } });
-    const plain = cr('BrokerListener', 'plain', { brokerRef: 'broker', port: 1883, serviceName: 'aio-mq-dmqtt-frontend-nontls' });
-    const authn = cr('BrokerAuthentication', 'authn', { listenerRef: ['tls'], authenticationMethods: [{ usernamePassword: { secretName: 'passwords' } }] });
+    const tls = cr('BrokerListener', 'tls', {
+      brokerRef: 'broker',
+      port: 8883,
+      serviceType: 'loadBalancer',
+      authenticationEnabled: true,
+      tls: { automatic: { issuerRef: { name: 'x', kind: 'Issuer' } } },
+    });
+    const plain = cr('BrokerListener', 'plain', {
+      brokerRef: 'broker',
+      port: 1883,
+      serviceName: 'aio-mq-dmqtt-frontend-nontls',
+    });
+    const authn = cr('BrokerAuthentication', 'authn', {
+      listenerRef: ['tls'],
+      authenticationMethods: [{ usernamePassword: { secretName: 'passwords' } }],
+    });
     const plan = render(input([broker, tls, plain, authn], { secrets: new Set(['passwords']) }));
-    expect(plan.objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(['ConfigMap/broker-config', 'Deployment/broker-frontend', 'Service/aio-mq-dmqtt-frontend', 'Service/aio-mq-dmqtt-frontend-nontls']);
+    expect(plan.objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
+      'ConfigMap/broker-config',
+      'Deployment/broker-frontend',
+      'Service/aio-mq-dmqtt-frontend',
+      'Service/aio-mq-dmqtt-frontend-nontls',
+    ]);
     for (const object of plan.objects) {
       expect(object.metadata.labels?.['app.kubernetes.io/managed-by']).toBe('iotmq-operator');
       expect(object.metadata.ownerReferences?.[0]?.uid).toMatch(/^uid-/);
     }
-    const config = JSON.parse((plan.objects.find((o) => o.kind === 'ConfigMap')!.data as Record<string, string>)['broker.json']!);
+    const config = JSON.parse(
+      (plan.objects.find((o) => o.kind === 'ConfigMap')!.data as Record<string, string>)['broker.json']!,
+    );
     expect(config.listeners.map((l: { name: string }) => l.name)).toEqual(['tls', 'plain']);
     expect(config.authentications).toEqual([{ name: 'authn', spec: authn.spec }]);
     expect(config.mounts).toEqual({ secrets: '/etc/iotmq/secrets', configMaps: '/etc/iotmq/configmaps' });
@@ -51,17 +82,57 @@ describe('operator render', () => {
 
   it.each([
     ['BrokerNotFound', [cr('BrokerListener', 'orphan', { brokerRef: 'nope', port: 1 })], 'BrokerListener/orphan', {}],
-    ['PortConflict', [broker, cr('BrokerListener', 'first', { brokerRef: 'broker', port: 1883 }), cr('BrokerListener', 'second', { brokerRef: 'broker', port: 1883 })], 'BrokerListener/second', {}],
-    ['SecretNotFound', [broker, cr('BrokerListener', 'manual', { brokerRef: 'broker', port: 8884, tls: { manual: { secretName: 'missing' } } })], 'BrokerListener/manual', {}],
-    ['PortInUse', [broker, cr('BrokerListener', 'busy', { brokerRef: 'broker', port: 1999 })], 'BrokerListener/busy', { portsInUse: new Set([1999]) }],
-    ['ListenerNotFound', [broker, cr('BrokerAuthentication', 'authn', { listenerRef: ['ghost'], authenticationMethods: [] })], 'BrokerAuthentication/authn', {}],
-    ['SecretNotFound', [broker, cr('BrokerListener', 'l', { brokerRef: 'broker', port: 1 }), cr('BrokerAuthentication', 'pw', { listenerRef: ['l'], authenticationMethods: [{ usernamePassword: { secretName: 'gone' } }] })], 'BrokerAuthentication/pw', {}],
+    [
+      'PortConflict',
+      [
+        broker,
+        cr('BrokerListener', 'first', { brokerRef: 'broker', port: 1883 }),
+        cr('BrokerListener', 'second', { brokerRef: 'broker', port: 1883 }),
+      ],
+      'BrokerListener/second',
+      {},
+    ],
+    [
+      'SecretNotFound',
+      [
+        broker,
+        cr('BrokerListener', 'manual', { brokerRef: 'broker', port: 8884, tls: { manual: { secretName: 'missing' } } }),
+      ],
+      'BrokerListener/manual',
+      {},
+    ],
+    [
+      'PortInUse',
+      [broker, cr('BrokerListener', 'busy', { brokerRef: 'broker', port: 1999 })],
+      'BrokerListener/busy',
+      { portsInUse: new Set([1999]) },
+    ],
+    [
+      'ListenerNotFound',
+      [broker, cr('BrokerAuthentication', 'authn', { listenerRef: ['ghost'], authenticationMethods: [] })],
+      'BrokerAuthentication/authn',
+      {},
+    ],
+    [
+      'SecretNotFound',
+      [
+        broker,
+        cr('BrokerListener', 'l', { brokerRef: 'broker', port: 1 }),
+        cr('BrokerAuthentication', 'pw', {
+          listenerRef: ['l'],
+          authenticationMethods: [{ usernamePassword: { secretName: 'gone' } }],
+        }),
+      ],
+      'BrokerAuthentication/pw',
+      {},
+    ],
   ] as const)('%s for %s', (reason, crs, key, extra) => {
     const plan = render(input([...crs], extra as Partial<RenderInput>));
     expect(plan.verdicts.get(key)).toMatchObject({ ok: false, reason });
     // An invalid listener never reaches the broker config or a Service.
     const config = plan.objects.find((o) => o.kind === 'ConfigMap');
-    if (config && key.startsWith('BrokerListener/')) expect((config.data as Record<string, string>)['broker.json']).not.toContain(`"name": "${key.split('/')[1]}"`);
+    if (config && key.startsWith('BrokerListener/'))
+      expect((config.data as Record<string, string>)['broker.json']).not.toContain(`"name": "${key.split('/')[1]}"`);
   });
 
   it('a broker without listeners runs nothing but is Ready; replicas follow listeners', () => {
@@ -71,9 +142,31 @@ describe('operator render', () => {
   });
 
   it('a DiagnosticService sets the broker metrics port and its Service', () => {
-    const plan = render(input([broker, cr('BrokerListener', 'l', { brokerRef: 'broker', port: 1883 }), cr('DiagnosticService', 'diagnostics', { metricsPort: 9601 })]));
-    const config = JSON.parse((plan.objects.find((o) => o.kind === 'ConfigMap')!.data as Record<string, string>)['broker.json']!);
+    const plan = render(
+      input([
+        broker,
+        cr('BrokerListener', 'l', { brokerRef: 'broker', port: 1883 }),
+        cr('DiagnosticService', 'diagnostics', { metricsPort: 9601 }),
+      ]),
+    );
+    const config = JSON.parse(
+      (plan.objects.find((o) => o.kind === 'ConfigMap')!.data as Record<string, string>)['broker.json']!,
+    );
     expect(config.metricsPort).toBe(9601);
-    expect(plan.objects.some((o) => o.kind === 'Service' && o.metadata.name === 'aio-mq-diagnostics-service')).toBe(true);
+    expect(plan.objects.some((o) => o.kind === 'Service' && o.metadata.name === 'aio-mq-diagnostics-service')).toBe(
+      true,
+    );
+  });
+
+  it('a listener already serving a port keeps it against one created in the same second', () => {
+    const sameSecond = (name: string, ready: boolean): KubeObject => ({
+      ...cr('BrokerListener', name, { brokerRef: 'broker', port: 1883 }),
+      metadata: { name, namespace: NS, uid: `uid-${name}`, generation: 1, creationTimestamp: '2024-01-01T00:00:00Z' },
+      status: ready ? { conditions: [{ type: 'Ready', status: 'True', reason: 'Ready', observedGeneration: 1 }] } : {},
+    });
+    // 'clash' sorts first by name; 'plain' holds the port already.
+    const plan = render(input([broker, sameSecond('clash', false), sameSecond('plain', true)]));
+    expect(plan.verdicts.get('BrokerListener/clash')).toMatchObject({ ok: false, reason: 'PortConflict' });
+    expect(plan.verdicts.get('BrokerListener/plain')).toMatchObject({ ok: true });
   });
 });
