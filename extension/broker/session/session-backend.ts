@@ -113,6 +113,20 @@ interface TrieValue {
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+type PerSession = Map<string, { qos: QoS; retain: boolean; ids: number[] }>;
+
+/** One more matching subscription of a session: the delivery takes the highest QoS and every identifier. */
+function addDelivery(perSession: PerSession, v: TrieValue, message: Message): void {
+  // (module level, not a closure in route(): one function object less per routed message)
+  const sub = v.subscription;
+  const e = perSession.get(v.clientId) ?? { qos: 0 as QoS, retain: false, ids: [] };
+  e.qos = Math.max(e.qos, Math.min(sub.qos, message.qos)) as QoS;
+  // retain-as-published keeps the flag, otherwise forwarded messages carry 0 [MQTT-3.3.1-12, MQTT-3.3.1-13]
+  e.retain ||= sub.retainAsPublished && message.retain;
+  if (sub.subscriptionIdentifier !== undefined) e.ids.push(sub.subscriptionIdentifier);
+  perSession.set(v.clientId, e);
+}
+
 export function createSessionBackend(options: SessionBackendOptions): SessionBackend {
   const { store } = options;
   const now = options.now ?? Date.now;
@@ -302,7 +316,7 @@ export function createSessionBackend(options: SessionBackendOptions): SessionBac
     }
     // One delivery per session however many of its subscriptions overlap, at the highest QoS,
     // carrying every matching subscription identifier [MQTT-3.3.4-2, MQTT-3.3.4-3].
-    const perSession = new Map<string, { qos: QoS; retain: boolean; ids: number[] }>();
+    const perSession: PerSession = new Map();
     let sharedGroups: Map<string, TrieValue[]> | undefined; // made only when a shared subscription matches
     for (const v of trie.match(message.topic)) {
       if (v.group !== undefined) {
@@ -313,7 +327,7 @@ export function createSessionBackend(options: SessionBackendOptions): SessionBac
       }
       // no-local: never back to the publishing connection's session [MQTT-3.8.3-3]
       if (v.subscription.noLocal && message.origin === v.clientId) continue;
-      add(v);
+      addDelivery(perSession, v, message);
     }
     // Shared subscriptions: one member per group, round-robin, preferring connected members [MQTT-4.8.2-*]
     for (const [key, members] of sharedGroups ?? []) {
@@ -322,16 +336,7 @@ export function createSessionBackend(options: SessionBackendOptions): SessionBac
       const pool = online.length > 0 ? online : members;
       const cursor = sharedCursor.get(key) ?? 0;
       sharedCursor.set(key, cursor + 1);
-      add(pool[cursor % pool.length]);
-    }
-    function add(v: TrieValue): void {
-      const sub = v.subscription;
-      const e = perSession.get(v.clientId) ?? { qos: 0 as QoS, retain: false, ids: [] };
-      e.qos = Math.max(e.qos, Math.min(sub.qos, message.qos)) as QoS;
-      // retain-as-published keeps the flag, otherwise forwarded messages carry 0 [MQTT-3.3.1-12, MQTT-3.3.1-13]
-      e.retain ||= sub.retainAsPublished && message.retain;
-      if (sub.subscriptionIdentifier !== undefined) e.ids.push(sub.subscriptionIdentifier);
-      perSession.set(v.clientId, e);
+      addDelivery(perSession, pool[cursor % pool.length], message);
     }
     for (const [clientId, e] of perSession) {
       const s = sessions.get(clientId);

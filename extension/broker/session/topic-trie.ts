@@ -9,14 +9,20 @@ interface TrieNode<T> {
 export interface TopicTrie<T> {
   add(filter: string, key: string, value: T): void;
   remove(filter: string, key: string): boolean;
-  /** Every value whose filter matches the topic name. */
-  match(topic: string): T[];
+  /** Every value whose filter matches the topic name (shared between calls: read only). */
+  match(topic: string): readonly T[];
   readonly size: number;
 }
+
+/** Topics whose matches are remembered until the next subscription change (then all are forgotten). */
+const MATCH_CACHE_SIZE = 10_000;
 
 export function createTopicTrie<T>(): TopicTrie<T> {
   const root: TrieNode<T> = newNode();
   let size = 0;
+  // Devices publish to the same topics over and over while subscriptions change rarely: the
+  // walk (split + recursion) was the largest routing cost. Callers must not mutate the result.
+  const matchCache = new Map<string, readonly T[]>();
 
   function collect(node: TrieNode<T>, levels: string[], depth: number, out: T[]): void {
     if (depth === levels.length) {
@@ -40,6 +46,7 @@ export function createTopicTrie<T>(): TopicTrie<T> {
 
   return {
     add(filter, key, value) {
+      matchCache.clear();
       let node = root;
       for (const level of filter.split('/')) {
         let next = node.children.get(level);
@@ -50,6 +57,7 @@ export function createTopicTrie<T>(): TopicTrie<T> {
       node.values.set(key, value);
     },
     remove(filter, key) {
+      matchCache.clear();
       const path: Array<[TrieNode<T>, string]> = [];
       let node = root;
       for (const level of filter.split('/')) {
@@ -70,8 +78,12 @@ export function createTopicTrie<T>(): TopicTrie<T> {
       return true;
     },
     match(topic) {
+      const cached = matchCache.get(topic);
+      if (cached) return cached;
       const out: T[] = [];
       collect(root, topic.split('/'), 0, out);
+      if (matchCache.size >= MATCH_CACHE_SIZE) matchCache.clear();
+      matchCache.set(topic, out);
       return out;
     },
     get size() {
