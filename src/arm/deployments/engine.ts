@@ -4,6 +4,7 @@ import type { ArmContext } from '../context.js';
 import { armTimestamp } from '../context.js';
 import { followOperation } from '../lro.js';
 import { cloudMetadata } from '../metadata.js';
+import { checkNestedDeployment, isNestedDeployment, runNestedDeployment } from './nested.js';
 import type { DeploymentRecord, ResourceGroup, Subscription } from '../store.js';
 import {
   evaluateBody,
@@ -93,6 +94,7 @@ export function prepareDeployment(ctx: ArmContext, input: DeploymentInput): Prep
     parameters = resolveParameters(template.parameters, input.parameters ?? {}, () => scope);
     (scope.deployment.properties as Record<string, unknown>).parameters = publicParameters(parameters);
     const plan = planResources(template.resources ?? [], { base: scope, subscriptionId: input.subscription.id, resourceGroup: input.group.name });
+    for (const p of plan) if (isNestedDeployment(p)) checkNestedDeployment(p);
 
     const namespaces = new Map<string, Map<string, Set<string>>>();
     for (const p of plan) {
@@ -204,6 +206,17 @@ export async function runDeployment(ctx: ArmContext, prepared: PreparedDeploymen
           return value;
         },
       };
+      if (isNestedDeployment(resource)) {
+        const nested = await runNestedDeployment(ctx, prepared, resource, fnScope, hooks);
+        if (!nested.ok) {
+          errors.push({ ...nested.error, target: nested.error.target ?? resource.id });
+          finish('Failed', 'BadRequest', { status: 'Failed', error: nested.error });
+          return false;
+        }
+        states.set(resource.id.toLowerCase(), nested.state);
+        finish('Succeeded', 'Created', { status: 'Succeeded' });
+        return true;
+      }
       const body: Record<string, unknown> = {};
       for (const [key, value] of Object.entries(resource.definition)) if (!TEMPLATE_ONLY_KEYS.includes(key)) body[key] = evaluateBody(value, fnScope);
       const path = `${resource.id}?api-version=${encodeURIComponent(resource.apiVersion)}`;
@@ -267,7 +280,8 @@ async function prefetchReferences(ctx: ArmContext, resource: PlannedResource, pr
     } else if (Array.isArray(value)) value.forEach(scan);
     else if (value && typeof value === 'object') Object.values(value).forEach(scan);
   };
-  scan(resource.definition.properties);
+  // A nested deployment's own template is evaluated by its own run; only its parameters are ours.
+  scan(isNestedDeployment(resource) ? (resource.definition.properties as { parameters?: unknown } | undefined)?.parameters : resource.definition.properties);
   for (const target of targets) {
     if (!target.id.startsWith('/') || states.has(target.id.toLowerCase()) || !target.apiVersion) continue;
     if (prepared.plan.some((p) => p.id.toLowerCase() === target.id.toLowerCase())) continue;

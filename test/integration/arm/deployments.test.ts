@@ -179,6 +179,76 @@ describe('template deployments', () => {
     expect(await arm.dev.rpStore.resources.get(`${rgPath()}/providers/Microsoft.IoTOperationsMQ/mq/failing-mq/mqttBridgeConnector/bridge`)).toBeUndefined();
   });
 
+  it('runs Bicep modules: nested deployments (inner scope) with outputs read by the outer template through reference()', async () => {
+    const mqModule = JSON.parse(await readFile(path.resolve(import.meta.dirname, '../../../bicep/modules/mq.json'), 'utf8'));
+    // What `bicep build` emits for `module mq 'modules/mq.bicep'` and a second module given `mq.outputs.name`.
+    const nested = (name: string, parameters: Record<string, unknown>, inner: unknown, dependsOn: string[] = []) => ({
+      type: 'Microsoft.Resources/deployments',
+      apiVersion: '2022-09-01',
+      name,
+      properties: { expressionEvaluationOptions: { scope: 'inner' }, mode: 'Incremental', parameters, template: inner },
+      dependsOn,
+    });
+    const diagModule = {
+      $schema: 'https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#',
+      contentVersion: '1.0.0.0',
+      parameters: { mqName: { type: 'string' }, customLocationId: { type: 'string' } },
+      resources: [
+        {
+          type: 'Microsoft.IoTOperationsMQ/mq/diagnosticService',
+          apiVersion: MQ_API,
+          name: "[format('{0}/{1}', parameters('mqName'), 'diag')]",
+          location: '[resourceGroup().location]',
+          extendedLocation: { name: "[parameters('customLocationId')]", type: 'CustomLocation' },
+          properties: {
+            image: { repository: 'mcr.microsoft.com/azureiotoperations/diagnostics-service', tag: '0.1.0-preview', pullPolicy: 'IfNotPresent' },
+            logLevel: 'debug',
+            logFormat: 'text',
+            dataExportFrequencySeconds: 10,
+            maxDataStorageSize: 16,
+            metricsPort: 9600,
+            staleDataTimeoutSeconds: 600,
+          },
+        },
+      ],
+      outputs: { id: { type: 'string', value: "[resourceId('Microsoft.IoTOperationsMQ/mq/diagnosticService', parameters('mqName'), 'diag')]" } },
+    };
+    const outer = {
+      $schema: 'https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#',
+      contentVersion: '1.0.0.0',
+      parameters: { customLocationId: { type: 'string' } },
+      resources: [
+        nested('mq', { name: { value: 'mq-mod' }, customLocationId: { value: "[parameters('customLocationId')]" } }, mqModule),
+        nested(
+          'diag',
+          { mqName: { value: "[reference(resourceId('Microsoft.Resources/deployments', 'mq'), '2022-09-01').outputs.name.value]" }, customLocationId: { value: "[parameters('customLocationId')]" } },
+          diagModule,
+          ["[resourceId('Microsoft.Resources/deployments', 'mq')]"],
+        ),
+      ],
+      outputs: {
+        mqId: { type: 'string', value: "[reference(resourceId('Microsoft.Resources/deployments', 'mq'), '2022-09-01').outputs.id.value]" },
+        diagId: { type: 'string', value: "[reference(resourceId('Microsoft.Resources/deployments', 'diag'), '2022-09-01').outputs.id.value]" },
+      },
+    };
+    const result = await deploy('modules', { mode: 'Incremental', template: outer, parameters: { customLocationId: { value: arm.dev.config.customLocationId } } });
+    expect(result.properties?.provisioningState, JSON.stringify(result.properties?.error)).toBe('Succeeded');
+    const mqId = `${rgPath()}/providers/Microsoft.IoTOperationsMQ/mq/mq-mod`;
+    expect(result.properties?.outputs).toEqual({ mqId: { type: 'String', value: mqId }, diagId: { type: 'String', value: `${mqId}/diagnosticService/diag` } });
+    expect((await arm.dev.rpStore.resources.get(mqId))?.body).toMatchObject({ properties: { provisioningState: 'Succeeded' } });
+    expect((await arm.dev.rpStore.resources.get(`${mqId}/diagnosticService/diag`))?.body).toMatchObject({ properties: { provisioningState: 'Succeeded', logLevel: 'debug' } });
+    // Each module is a deployment of its own, GET-able with its outputs, as in ARM.
+    const inner = await arm.call('GET', `${rgPath()}/providers/Microsoft.Resources/deployments/diag?${DEPLOY_API}`);
+    expect(inner.body.properties).toMatchObject({ provisioningState: 'Succeeded', outputs: { id: { type: 'String', value: `${mqId}/diagnosticService/diag` } } });
+  });
+
+  it("a nested deployment without scope 'inner' is refused at validate time (InvalidTemplate)", async () => {
+    const outer = { $schema: 'x', contentVersion: '1.0.0.0', resources: [{ type: 'Microsoft.Resources/deployments', apiVersion: '2022-09-01', name: 'outer-scope', properties: { mode: 'Incremental', template: { resources: [] } } }] };
+    const response = await arm.call('POST', `${rgPath()}/providers/Microsoft.Resources/deployments/outer/validate?${DEPLOY_API}`, { properties: { mode: 'Incremental', template: outer } });
+    expect(response.status).toBe(400);
+    expect(response.body.error.details[0]).toMatchObject({ code: 'InvalidTemplate', message: expect.stringContaining("scope 'inner'") });
+  });
+
   it('deploys bicep/main.json (what bicep build makes of main.bicep)', async () => {
     const text = await readFile(path.resolve(import.meta.dirname, '../../../bicep/main.json'), 'utf8');
     const result = await deploy('main', { mode: 'Incremental', template: JSON.parse(text), parameters: { customLocationName: { value: 'local-cl' }, customLocationResourceGroup: { value: 'iotmq-local' } } });
