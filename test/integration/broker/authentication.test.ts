@@ -42,13 +42,11 @@ async function startTokenReviewServer(tokens: Record<string, { user: string; aud
             : { authenticated: false, error: 'invalid token' };
         res.writeHead(201, { 'content-type': 'application/json' }).end(JSON.stringify({ ...review, status }));
       } else if (req.method === 'GET' && req.url === '/api/v1/namespaces/apps/serviceaccounts/sensor') {
-        res
-          .writeHead(200, { 'content-type': 'application/json' })
-          .end(
-            JSON.stringify({
-              metadata: { name: 'sensor', annotations: { 'aio-mq-broker-auth/group': 'dapr-workload', other: 'x' } },
-            }),
-          );
+        res.writeHead(200, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            metadata: { name: 'sensor', annotations: { 'aio-mq-broker-auth/group': 'dapr-workload', other: 'x' } },
+          }),
+        );
       } else res.writeHead(404).end();
     });
   });
