@@ -111,7 +111,8 @@ export async function buildRp(options: RpOptions): Promise<FastifyInstance> {
     },
   );
 
-  app.addHook('onRequest', async (request, reply) => {
+  // A callback hook, not an async one: it runs on every request and needs no promise.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-ms-request-id', randomUUID());
     const correlation = header(request, 'x-ms-correlation-request-id') ?? randomUUID();
     reply.header('x-ms-correlation-request-id', correlation);
@@ -119,6 +120,7 @@ export async function buildRp(options: RpOptions): Promise<FastifyInstance> {
       const clientRequestId = header(request, 'x-ms-client-request-id');
       if (clientRequestId) reply.header('x-ms-client-request-id', clientRequestId);
     }
+    done();
   });
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
