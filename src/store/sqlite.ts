@@ -93,24 +93,34 @@ export async function openSqliteStore(path: string): Promise<Store> {
     }
   }
 
+  // Prepared once: exec() would parse these statements again for every transaction of a batch.
+  const control = {
+    begin: writer.prepare('BEGIN IMMEDIATE'),
+    savepoint: writer.prepare('SAVEPOINT tx'),
+    release: writer.prepare('RELEASE tx'),
+    rollbackTo: writer.prepare('ROLLBACK TO tx'),
+    commit: writer.prepare('COMMIT'),
+  };
+
   async function runBatch(batch: Pending[]): Promise<void> {
     const outcomes: { ok: boolean; value: unknown }[] = [];
     try {
-      writer.exec('BEGIN IMMEDIATE');
+      control.begin.run();
       for (const item of batch) {
-        writer.exec('SAVEPOINT tx');
+        control.savepoint.run();
         try {
           const value = await item.fn(writeConn);
-          writer.exec('RELEASE tx');
+          control.release.run();
           outcomes.push({ ok: true, value });
         } catch (error) {
           // SQLite aborted the whole transaction (e.g. disk full): nothing of the batch is kept.
           if (!writer.inTransaction) throw error;
-          writer.exec('ROLLBACK TO tx; RELEASE tx');
+          control.rollbackTo.run();
+          control.release.run();
           outcomes.push({ ok: false, value: error });
         }
       }
-      writer.exec('COMMIT');
+      control.commit.run();
     } catch (error) {
       if (writer.inTransaction) writer.exec('ROLLBACK');
       for (const item of batch) item.reject(error);
