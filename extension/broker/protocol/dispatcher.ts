@@ -9,6 +9,7 @@ import { handleConnect } from './connect.js';
 import type { Connection } from './connection.js';
 import { handleDisconnect } from './disconnect.js';
 import { handlePing } from './ping.js';
+import { createFramer } from './framer.js';
 import { ProtocolError } from './protocol-error.js';
 import { handlePublish } from './publish.js';
 import { ReasonCode, v3ConnackCode } from './reason-codes.js';
@@ -77,10 +78,11 @@ export function attachDispatcher(conn: Connection): void {
   }, ctx.limits.connectTimeout * 1000);
   connectTimer.unref();
 
-  parser.on('packet', (packet: Packet) => {
+  const onPacket = (packet: Packet): void => {
     conn.touch();
     enqueue(() => handle(packet));
-  });
+  };
+  parser.on('packet', onPacket);
   parser.on('error', (err: Error) => {
     // Anything mqtt-packet cannot parse is a Malformed Packet [MQTT-1.5.4-1, MQTT-2.2.2-2, …];
     // an unknown protocol level gets CONNACK 0x01/0x84 first [MQTT-3.1.2-2].
@@ -90,17 +92,25 @@ export function attachDispatcher(conn: Connection): void {
     enqueue(() => fail(conn, new ProtocolError(code, err.message)));
   });
 
+  const tooLarge = (declared: number): void => {
+    // Refuse an oversized packet from its header, before buffering its body [MQTT-3.2.2-15]
+    enqueue(() =>
+      fail(conn, new ProtocolError(ReasonCode.PacketTooLarge, `packet of ${declared} bytes exceeds the maximum`)),
+    );
+    stream.pause();
+  };
+  const framer = createFramer(parser as unknown as Parameters<typeof createFramer>[0], {
+    maximumPacketSize: ctx.limits.maximumPacketSize,
+    emit: onPacket,
+    oversize: tooLarge,
+    active: () => conn.state !== 'closed',
+  });
   stream.on('data', (chunk: Buffer) => {
     if (conn.state === 'closed') return;
-    parser.parse(chunk);
-    // Refuse an oversized packet from its header, before buffering its body [MQTT-3.2.2-15]
+    framer.push(chunk);
+    // after a malformed length field mqtt-packet parses on its own: it may have read a header too
     const declared = (parser as unknown as { packet: { length: number } }).packet.length;
-    if (declared > ctx.limits.maximumPacketSize) {
-      enqueue(() =>
-        fail(conn, new ProtocolError(ReasonCode.PacketTooLarge, `packet of ${declared} bytes exceeds the maximum`)),
-      );
-      stream.pause();
-    }
+    if (declared > ctx.limits.maximumPacketSize) tooLarge(declared);
   });
   const closed = (): void => {
     clearTimeout(connectTimer);
