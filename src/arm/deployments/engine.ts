@@ -91,7 +91,11 @@ export function prepareDeployment(ctx: ArmContext, input: DeploymentInput): Prep
       deployment: { name: input.name, properties: { templateHash, mode: input.mode || 'Incremental', provisioningState: 'Running', template: { contentVersion: template.contentVersion ?? '1.0.0.0' } } },
       environment: cloudMetadata(ctx.publicUrl()),
     };
-    parameters = resolveParameters(template.parameters, input.parameters ?? {}, () => scope);
+    // Defaults may use earlier parameters [TPL-2]: the scope reads the map as it fills.
+    parameters = resolveParameters(template.parameters, input.parameters ?? {}, (resolved) => {
+      parameters = resolved;
+      return scope;
+    });
     (scope.deployment.properties as Record<string, unknown>).parameters = publicParameters(parameters);
     const plan = planResources(template.resources ?? [], { base: scope, subscriptionId: input.subscription.id, resourceGroup: input.group.name });
     for (const p of plan) if (isNestedDeployment(p)) checkNestedDeployment(p);

@@ -249,12 +249,57 @@ describe('template deployments', () => {
     expect(response.body.error.details[0]).toMatchObject({ code: 'InvalidTemplate', message: expect.stringContaining("scope 'inner'") });
   });
 
-  it('deploys bicep/main.json (what bicep build makes of main.bicep)', async () => {
+  it('deploys bicep/main.json: every module a nested deployment of its own, every MQ type stored by the RP', async () => {
     const text = await readFile(path.resolve(import.meta.dirname, '../../../bicep/main.json'), 'utf8');
     const result = await deploy('main', { mode: 'Incremental', template: JSON.parse(text), parameters: { customLocationName: { value: 'local-cl' }, customLocationResourceGroup: { value: 'iotmq-local' } } });
     expect(result.properties?.provisioningState, JSON.stringify(result.properties?.error)).toBe('Succeeded');
-    const ids = (result.properties?.outputResources ?? []).map((r: { id: string }) => r.id);
-    for (const id of ids) expect((await arm.dev.rpStore.resources.get(id))?.body, id).toMatchObject({ properties: { provisioningState: 'Succeeded' } });
-    expect(ids.length).toBeGreaterThanOrEqual(10);
+    const mq = `${rgPath()}/providers/Microsoft.IoTOperationsMQ/mq/mq-instance`;
+    expect(result.properties.outputs).toEqual({
+      mqId: { type: 'String', value: mq },
+      brokerId: { type: 'String', value: `${mq}/broker/broker` },
+      listenerPort: { type: 'Int', value: 8883 },
+      brokerState: { type: 'String', value: 'Succeeded' },
+      topicMapIds: { type: 'Array', value: [`${mq}/dataLakeConnector/datalake/topicMap/orders`, `${mq}/dataLakeConnector/datalake/topicMap/telemetry`] },
+    });
+    const stored = async (suffix: string) => (await arm.dev.rpStore.resources.get(`${mq}${suffix}`))?.body as any;
+    const customLocation = { name: arm.dev.config.customLocationId, type: 'CustomLocation' };
+    const local = { endpoint: 'aio-mq-dmqtt-frontend:8883', tls: { tlsEnabled: true }, authentication: { kubernetes: {} } };
+    const expected: Record<string, Record<string, unknown>> = {
+      '': {},
+      '/broker/broker': { mode: 'distributed', memoryProfile: 'medium', cardinality: { frontend: { replicas: 2 } }, brokerImage: { tag: '0.1.0-preview' } },
+      '/broker/broker/listener/listener': { brokerRef: 'broker', port: 8883, tls: { automatic: { issuerRef: { name: 'mq-dmqtt-frontend' } } } },
+      '/broker/broker/authentication/authn': { listenerRef: ['listener'], authenticationMethods: [{ sat: { audiences: ['aio-mq'] } }, { usernamePassword: { secretName: 'plant-passwords' } }] },
+      '/broker/broker/authorization/authz': { listenerRef: ['listener'], authorizationPolicies: { enableCache: true, rules: [{ brokerResources: [{ method: 'Connect' }, { method: 'Publish' }, { method: 'Subscribe' }] }] } },
+      '/diagnosticService/diagnostics': { logLevel: 'info', metricsPort: 9600, image: { repository: 'mcr.microsoft.com/azureiotoperations/diagnostics-service' } },
+      '/mqttBridgeConnector/eventgrid-bridge': { clientIdPrefix: 'mq-instance-', remoteBrokerConnection: { endpoint: 'contoso-plants.eastus-1.ts.eventgrid.azure.net:8883' }, localBrokerConnection: local },
+      '/mqttBridgeConnector/eventgrid-bridge/topicMap/routes': { mqttBridgeConnectorRef: 'eventgrid-bridge', routes: [{ name: 'telemetry-up' }, { name: 'commands-down', target: 'commands' }] },
+      '/kafkaConnector/eventhubs': { kafkaConnection: { endpoint: 'contoso-plants.servicebus.windows.net:9093' }, localBrokerConnection: local },
+      '/kafkaConnector/eventhubs/topicMap/telemetry': { kafkaConnectorRef: 'eventhubs', routes: [{ mqttToKafka: { kafkaTopic: 'plant-telemetry' } }] },
+      '/dataLakeConnector/datalake': { target: { datalakeStorage: { endpoint: 'https://contosoplantlake.blob.core.windows.net' } }, localBrokerConnection: local },
+      '/dataLakeConnector/datalake/topicMap/orders': { dataLakeConnectorRef: 'datalake', mapping: { clientId: 'mq-instance-orders', mqttSourceTopic: 'orders/#', table: { tableName: 'orders' } } },
+      '/dataLakeConnector/datalake/topicMap/telemetry': { mapping: { mqttSourceTopic: 'telemetry/#', table: { tableName: 'telemetry' } } },
+    };
+    for (const [suffix, properties] of Object.entries(expected)) {
+      expect(await stored(suffix), suffix || 'mq').toMatchObject({ location: 'eastus', extendedLocation: customLocation, properties: { ...properties, provisioningState: 'Succeeded' } });
+    }
+    // Each module ran as a deployment of its own, GET-able with its outputs and operations, as in ARM.
+    for (const module of ['mq', 'broker', 'diagnostics', 'bridge', 'kafka', 'datalake']) {
+      const inner = await arm.call('GET', `${rgPath()}/providers/Microsoft.Resources/deployments/main-${module}?${DEPLOY_API}`);
+      expect(inner.status, module).toBe(200);
+      expect(inner.body.properties, module).toMatchObject({ provisioningState: 'Succeeded', outputs: expect.any(Object) });
+    }
+    const brokerOps = (await arm.call('GET', `${rgPath()}/providers/Microsoft.Resources/deployments/main-broker/operations?${DEPLOY_API}`)).body.value;
+    expect(brokerOps.map((o: any) => o.properties.targetResource.resourceType).sort()).toEqual(['Microsoft.IoTOperationsMQ/mq/broker', 'Microsoft.IoTOperationsMQ/mq/broker/authentication', 'Microsoft.IoTOperationsMQ/mq/broker/authorization', 'Microsoft.IoTOperationsMQ/mq/broker/listener']);
+  });
+
+  it('bicep/main.json with enableKafka false skips the kafka module', async () => {
+    const text = await readFile(path.resolve(import.meta.dirname, '../../../bicep/main.json'), 'utf8');
+    const parameters = { mqName: { value: 'mq-nokafka' }, enableKafka: { value: false }, tables: { value: [] }, customLocationName: { value: 'local-cl' }, customLocationResourceGroup: { value: 'iotmq-local' } };
+    const result = await deploy('nokafka', { mode: 'Incremental', template: JSON.parse(text), parameters });
+    expect(result.properties?.provisioningState, JSON.stringify(result.properties?.error)).toBe('Succeeded');
+    expect(result.properties.outputs.topicMapIds.value).toEqual([]);
+    expect((await arm.call('GET', `${rgPath()}/providers/Microsoft.Resources/deployments/nokafka-kafka?${DEPLOY_API}`)).status).toBe(404);
+    expect(await arm.dev.rpStore.resources.get(`${rgPath()}/providers/Microsoft.IoTOperationsMQ/mq/mq-nokafka/kafkaConnector/eventhubs`)).toBeUndefined();
+    expect((await arm.dev.rpStore.resources.get(`${rgPath()}/providers/Microsoft.IoTOperationsMQ/mq/mq-nokafka/dataLakeConnector/datalake`))?.body).toMatchObject({ properties: { provisioningState: 'Succeeded' } });
   });
 });

@@ -157,6 +157,11 @@ function referencedTargets(definition: Record<string, unknown>, scope: FunctionS
     } else if (Array.isArray(value)) value.forEach(walk);
     else if (value && typeof value === 'object') Object.values(value).forEach(walk);
   };
+  // A nested deployment's inner template is evaluated in its own scope: only its parameters are ours.
+  if (String(definition.type).toLowerCase() === 'microsoft.resources/deployments') {
+    walk((definition.properties as { parameters?: unknown } | undefined)?.parameters);
+    return targets;
+  }
   for (const key of Object.keys(definition)) if (!['resources', 'dependsOn', 'copy', 'name', 'type', 'condition'].includes(key)) walk(definition[key]);
   return targets;
 }
