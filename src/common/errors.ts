@@ -78,6 +78,7 @@ export const ERRORS = {
   ],
   DeploymentNotFound: [404, "Deployment '{name}' could not be found."],
   DeploymentActive: [409, "The deployment '{name}' is already in progress. Wait for it to finish, or cancel it."],
+  DeploymentBeingDeleted: [409, "The deployment '{name}' is being deleted. Wait for the deletion to finish."],
   InvalidDeploymentName: [
     400,
     "The deployment name '{name}' is invalid. It must be 1-64 characters of letters, digits, '-', '_', '.', '(' or ')'.",

@@ -3,6 +3,7 @@ import { apiError } from '../../common/errors.js';
 import { armTimestamp, header, requireApiVersion, resourceGroupOf, subscriptionOf, type ArmContext, type ArmRequest, type ArmResponse } from '../context.js';
 import type { Route } from '../router.js';
 import type { DeploymentRecord } from '../store.js';
+import { deploymentDeleteRoutes } from './deletion.js';
 import { prepareDeployment, runDeployment, type DeploymentInput } from './engine.js';
 import { parseJsonc } from './template/index.js';
 
@@ -11,7 +12,7 @@ const BASE = '^/subscriptions/(?<subscriptionId>[^/]+)/resourceGroups/(?<resourc
 
 /**
  * `Microsoft.Resources/deployments` at resource-group scope [RES-6, RES-7]: PUT runs the template
- * engine in the background (Azure-AsyncOperation → operationStatuses), GET/HEAD/DELETE/list,
+ * engine in the background (Azure-AsyncOperation → operationStatuses), GET/HEAD/list, DELETE (deletion.ts),
  * POST validate and cancel, operations and their statuses.
  */
 export function deploymentRoutes(ctx: ArmContext): Route[] {
@@ -138,20 +139,7 @@ export function deploymentRoutes(ctx: ArmContext): Route[] {
         return request.method === 'HEAD' ? { status: 204 } : { status: 200, body: record.body };
       },
     },
-    {
-      method: 'DELETE',
-      pattern: new RegExp(`${BASE}/(?<name>[^/]+)$`, 'i'),
-      handler: async (request) => {
-        requireApiVersion(request);
-        const group = resourceGroupOf(ctx, request);
-        const id = idOf(request, group);
-        if (running.has(id.toLowerCase())) throw apiError('DeploymentActive', { name: request.params.name! });
-        if (!ctx.store.deployments.get(id)) return { status: 204 };
-        // Deleting a deployment removes its history only, never the resources it made.
-        ctx.store.deployments.delete(id);
-        return { status: 200 };
-      },
-    },
+    ...deploymentDeleteRoutes(ctx, (id) => running.has(id.toLowerCase())),
     {
       method: 'PUT',
       pattern: new RegExp(`${BASE}/(?<name>[^/]+)$`, 'i'),
@@ -161,6 +149,9 @@ export function deploymentRoutes(ctx: ArmContext): Route[] {
         if (input.group.provisioningState === 'Deleting') throw apiError('ResourceGroupBeingDeleted', { resourceGroup: input.group.name });
         const id = `/subscriptions/${input.subscription.id}/resourceGroups/${input.group.name}/providers/Microsoft.Resources/deployments/${input.name}`;
         if (running.has(id.toLowerCase())) throw apiError('DeploymentActive', { name: input.name });
+        if ((ctx.store.deployments.get(id)?.body.properties as { provisioningState?: string } | undefined)?.provisioningState === 'Deleting') {
+          throw apiError('DeploymentBeingDeleted', { name: input.name });
+        }
         const prepared = prepareDeployment(ctx, input);
         const previous = ctx.store.deployments.get(id);
         const operationId = randomUUID().replace(/-/g, '').toUpperCase().slice(0, 16);

@@ -303,3 +303,47 @@ describe('template deployments', () => {
     expect((await arm.dev.rpStore.resources.get(`${rgPath()}/providers/Microsoft.IoTOperationsMQ/mq/mq-nokafka/dataLakeConnector/datalake`))?.body).toMatchObject({ properties: { provisioningState: 'Succeeded' } });
   });
 });
+
+describe('deployment DELETE [RES-6]', () => {
+  const deploymentPath = (name: string) => `${rgPath()}/providers/Microsoft.Resources/deployments/${name}`;
+  const empty = { mode: 'Incremental', template: { $schema: 'x', contentVersion: '1.0.0.0', resources: [] } };
+
+  it('answers 202 + Location; the Location answers 202 while deleting, then 204; the resources stay', async () => {
+    await deploy('to-delete', { mode: 'Incremental', template: template(), parameters: { mqName: { value: 'mq-kept' }, mapCount: { value: 0 }, customLocationId: { value: arm.dev.config.customLocationId } } });
+    const response = await arm.call('DELETE', `${deploymentPath('to-delete')}?${DEPLOY_API}`);
+    expect(response.status).toBe(202);
+    expect(response.headers['retry-after']).toBe('1');
+    const location = new URL(response.headers.location as string);
+    expect(location.pathname).toMatch(/\/deployments\/to-delete\/operationResults\/[\w-]+$/);
+    const answers: number[] = [];
+    for (let status = 202; status === 202; ) {
+      const poll = await arm.call('GET', `${location.pathname}${location.search}`);
+      status = poll.status;
+      answers.push(status);
+      if (status === 202) expect(poll.headers['retry-after']).toBe('1');
+    }
+    expect(answers.at(-1)).toBe(204);
+    expect(answers.slice(0, -1).every((s) => s === 202)).toBe(true);
+    expect((await arm.call('GET', `${deploymentPath('to-delete')}?${DEPLOY_API}`)).status).toBe(404);
+    // Deleting a deployment removes its history, never what it made.
+    expect((await arm.dev.rpStore.resources.get(`${rgPath()}/providers/Microsoft.IoTOperationsMQ/mq/mq-kept`))?.body).toMatchObject({ properties: { provisioningState: 'Succeeded' } });
+    // Gone: DELETE again is 204 with nothing to do.
+    expect((await arm.call('DELETE', `${deploymentPath('to-delete')}?${DEPLOY_API}`)).status).toBe(204);
+  });
+
+  it('a deletion this process does not own (as after a restart) answers 202 from the record, 204 once it is gone; PUT meanwhile is 409', async () => {
+    await deploy('interrupted', empty);
+    const record = arm.dev.armStore.deployments.get(`${deploymentPath('interrupted')}`)!;
+    record.body.properties = { ...(record.body.properties as object), provisioningState: 'Deleting' };
+    arm.dev.armStore.deployments.put(record);
+    const url = `${deploymentPath('interrupted')}/operationResults/from-before-restart?${DEPLOY_API}`;
+    const running = await arm.call('GET', url);
+    expect(running.status).toBe(202);
+    expect(running.headers.location).toContain('/operationResults/from-before-restart');
+    const put = await arm.call('PUT', `${deploymentPath('interrupted')}?${DEPLOY_API}`, { properties: empty });
+    expect(put.status).toBe(409);
+    expect(put.body.error.code).toBe('DeploymentBeingDeleted');
+    arm.dev.armStore.deployments.delete(record.id);
+    expect((await arm.call('GET', url)).status).toBe(204);
+  });
+});
