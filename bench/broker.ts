@@ -139,6 +139,11 @@ class Subject {
   stop(): Promise<void> {
     return this.broker.stop();
   }
+  /** A fresh process, so memory is measured from a known start and not after the throughput runs. */
+  async restart(): Promise<void> {
+    await this.broker.stop();
+    this.broker = await this.start();
+  }
 }
 
 /**
@@ -184,6 +189,7 @@ export async function runBrokerBenchmark(): Promise<void> {
       [
         'idle connections',
         async (s) => {
+          await s.restart();
           const before = rssKiB(s.pid);
           const idle = await s.run(load, { kind: 'idle', connections: IDLE_CONNECTIONS });
           const after = Number.isNaN(idle.connected) ? NaN : rssKiB(s.pid);

@@ -79,6 +79,13 @@ export function attachDispatcher(conn: Connection): void {
   connectTimer.unref();
 
   const onPacket = (packet: Packet): void => {
+    if (packet.cmd === 'connect') {
+      // mqtt-packet keeps the whole CONNECT (password, will payload) as its settings for the
+      // life of the connection; it reads only these two fields from it
+      const { protocolVersion, bridgeMode } = packet as typeof packet & { bridgeMode?: boolean };
+      const settings = { protocolVersion, bridgeMode };
+      (parser as unknown as { settings: object }).settings = settings;
+    }
     conn.touch();
     enqueue(() => handle(packet));
   };
