@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { API_VERSION, PROVIDER_NAMESPACE, SUPPORTED_API_VERSIONS } from '../api/openapi.js';
 import { apiError } from '../common/errors.js';
 import { armTimestamp, header, resourceGroupOf, subscriptionOf, type ArmContext, type ArmRequest, type ArmResponse } from './context.js';
+import { mqLocations, normaliseLocation } from './locations.js';
 import { followOperation } from './lro.js';
 import type { Route } from './router.js';
 
@@ -57,6 +58,8 @@ async function forward(ctx: ArmContext, request: ArmRequest, homeTenant: string 
     }
   }
 
+  if (request.method === 'PUT' && isResourcePath(rest)) checkLocation(request, rest);
+
   const headers: Record<string, string> = {};
   for (const name of PASS_THROUGH) {
     const value = header(request, name);
@@ -74,6 +77,25 @@ async function forward(ctx: ArmContext, request: ArmRequest, homeTenant: string 
 
   if (subscriptionId && isResourcePath(rest)) indexAfter(ctx, request, exchange.status, exchange.text, exchange.headers);
   return { status: exchange.status, headers: responseHeaders, text: exchange.text };
+}
+
+/**
+ * ARM refuses a location the provider did not register the type in before the RP sees the request
+ * [SHAPE-3]; a missing location or an unreadable body is left to the RP (LocationRequired, 400).
+ */
+function checkLocation(request: ArmRequest, rest: string): void {
+  let location: unknown;
+  try {
+    location = (JSON.parse(request.bodyText) as { location?: unknown } | null)?.location;
+  } catch {
+    return;
+  }
+  if (typeof location !== 'string' || location === '') return;
+  const resourceType = typeOfRest(rest).slice(1);
+  const available = mqLocations(resourceType);
+  if (!available.some((l) => l.name === normaliseLocation(location))) {
+    throw apiError('LocationNotAvailableForResourceType', { location, type: `${PROVIDER_NAMESPACE}/${resourceType}`, available: available.map((l) => l.name).join(',') });
+  }
 }
 
 /** The headers ARM adds on its way to an RP [HDR-1]. */

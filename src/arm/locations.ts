@@ -12,3 +12,12 @@ export const LOCATIONS: readonly { name: string; displayName: string }[] = [
 export function normaliseLocation(location: string): string {
   return location.replace(/\s+/g, '').toLowerCase();
 }
+
+/**
+ * Regions where the MQ provider's resource types are registered: what its provider document lists
+ * per resource type (RES-4) and what the front door holds a PUT's location against (SHAPE-3).
+ * Every local region today; one list so the two can never disagree.
+ */
+export function mqLocations(_resourceType: string): readonly { name: string; displayName: string }[] {
+  return LOCATIONS;
+}

@@ -1,7 +1,7 @@
 import { API_VERSION, PROVIDER_NAMESPACE } from '../api/openapi.js';
 import { apiError } from '../common/errors.js';
 import { subscriptionOf, type ArmContext, type ArmRequest, type ArmResponse } from './context.js';
-import { LOCATIONS } from './locations.js';
+import { LOCATIONS, mqLocations } from './locations.js';
 import type { Route } from './router.js';
 
 /** Namespaces the front door serves itself: always registered. */
@@ -24,7 +24,7 @@ const BUILT_IN: Record<string, { resourceType: string; apiVersions: string[] }[]
  */
 export function providerRoutes(ctx: ArmContext): Route[] {
   const mqTypes = () => [
-    ...ctx.registry.types.map((t) => ({ resourceType: t.segments.join('/'), locations: LOCATIONS.map((l) => l.displayName), apiVersions: [API_VERSION], capabilities: 'SupportsTags, SupportsLocation' })),
+    ...ctx.registry.types.map((t) => ({ resourceType: t.segments.join('/'), locations: mqLocations(t.segments.join('/')).map((l) => l.displayName), apiVersions: [API_VERSION], capabilities: 'SupportsTags, SupportsLocation' })),
     ...['locations', 'locations/operationStatuses', 'locations/operationResults', 'operations'].map((resourceType) => ({ resourceType, locations: [], apiVersions: [API_VERSION] })),
   ];
   const view = (namespace: string, subscriptionId: string | undefined) => {

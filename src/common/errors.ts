@@ -29,6 +29,10 @@ export const ERRORS = {
     "The resource '{name}' already exists in location '{existing}'. A resource with the same name cannot be created in location '{requested}'.",
   ],
   InvalidExtendedLocation: [400, '{message}'],
+  LocationNotAvailableForResourceType: [
+    400,
+    "The provided location '{location}' is not available for resource type '{type}'. List of available regions for the resource type is '{available}'.",
+  ],
   PropertyChangeNotAllowed: [400, "Changing property '{property}' is not allowed."],
   ResourceNotFound: [404, "The Resource '{type}/{name}' under resource group '{resourceGroup}' was not found."],
   ParentResourceNotFound: [
