@@ -122,6 +122,7 @@ export class ApiError extends Error {
   readonly code: string;
   readonly target?: string;
   readonly details?: ErrorBody[];
+  readonly additionalInfo?: ErrorBody['additionalInfo'];
   /** Extra response headers, e.g. WWW-Authenticate on 401. */
   readonly headers: Record<string, string>;
 
@@ -132,6 +133,7 @@ export class ApiError extends Error {
     this.code = body.code;
     this.target = body.target;
     this.details = body.details;
+    this.additionalInfo = body.additionalInfo;
     this.headers = options.headers ?? {};
   }
 
@@ -139,6 +141,7 @@ export class ApiError extends Error {
     const error: ErrorBody = { code: this.code, message: this.message };
     if (this.target !== undefined) error.target = this.target;
     if (this.details?.length) error.details = this.details;
+    if (this.additionalInfo?.length) error.additionalInfo = this.additionalInfo;
     return { error };
   }
 }
@@ -147,9 +150,9 @@ export class ApiError extends Error {
 export function apiError(
   name: ErrorName,
   params: Record<string, string | number> = {},
-  extra: { target?: string; details?: ErrorBody[]; cause?: unknown; headers?: Record<string, string> } = {},
+  extra: { target?: string; details?: ErrorBody[]; additionalInfo?: ErrorBody['additionalInfo']; cause?: unknown; headers?: Record<string, string> } = {},
 ): ApiError {
   const [status, template] = ERRORS[name];
   const message = template.replace(/\{(\w+)\}/g, (_, key: string) => String(params[key] ?? `{${key}}`));
-  return new ApiError(status, { code: name, message, target: extra.target, details: extra.details }, extra);
+  return new ApiError(status, { code: name, message, target: extra.target, details: extra.details, additionalInfo: extra.additionalInfo }, extra);
 }

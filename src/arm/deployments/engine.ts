@@ -10,6 +10,7 @@ import {
   evaluateBody,
   evaluateValue,
   ExpressionError,
+  locate,
   normaliseType,
   parseJsonc,
   planResources,
@@ -28,6 +29,8 @@ export interface DeploymentInput {
   template: unknown;
   parameters: Record<string, { value?: unknown }>;
   mode: string;
+  /** The request body as sent, to point TemplateViolations at a line and column. */
+  bodyText?: string;
 }
 
 /** A validated deployment: everything evaluated that can be before any resource exists. */
@@ -128,10 +131,21 @@ export function prepareDeployment(ctx: ArmContext, input: DeploymentInput): Prep
   } catch (error) {
     if (error instanceof ExpressionError || error instanceof SyntaxError) {
       if ((error as { code?: string }).code === 'InvalidRequestContent') throw apiError('InvalidRequestContent', { reason: error.message }, { cause: error });
-      throw apiError('InvalidTemplate', { message: error.message }, { cause: error });
+      throw apiError('InvalidTemplate', { message: error.message }, { cause: error, additionalInfo: [templateViolation(error, input)] });
     }
     throw error;
   }
+}
+
+/**
+ * Where a template error is [TPL-9]: ARM's path into the request (`properties.template.resources[1]`)
+ * and its line and column in the body as sent; 0, 0 and '' when not known, as ARM writes them.
+ */
+function templateViolation(error: Error, input: DeploymentInput): { type: string; info: Record<string, unknown> } {
+  const inner = error instanceof ExpressionError ? error.path : undefined;
+  const path = inner === undefined ? '' : `properties.template.${inner}`;
+  const at = path && input.bodyText && typeof input.template !== 'string' ? locate(input.bodyText, path) : undefined;
+  return { type: 'TemplateViolation', info: { lineNumber: at?.lineNumber ?? 0, linePosition: at?.linePosition ?? 0, path } };
 }
 
 function evaluateVariable(value: unknown, scope: FunctionScope): unknown {

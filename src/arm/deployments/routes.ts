@@ -45,7 +45,7 @@ export function deploymentRoutes(ctx: ArmContext): Route[] {
     const parameters = (typeof properties.parameters === 'string' ? parseJsonc(properties.parameters) : (properties.parameters ?? {})) as Record<string, { value?: unknown }>;
     // A parameters file's content may arrive whole ({$schema, contentVersion, parameters}).
     const values = (parameters as { parameters?: Record<string, { value?: unknown }> }).parameters && (parameters as { $schema?: unknown }).$schema ? (parameters as { parameters: Record<string, { value?: unknown }> }).parameters : parameters;
-    return { name, subscription, group, template: properties.template, parameters: values, mode: properties.mode ?? 'Incremental' };
+    return { name, subscription, group, template: properties.template, parameters: values, mode: properties.mode ?? 'Incremental', bodyText: request.bodyText };
   };
 
   const envelope = (id: string, name: string, properties: Record<string, unknown>) => ({ id, name, type: 'Microsoft.Resources/deployments', properties });
@@ -74,7 +74,7 @@ export function deploymentRoutes(ctx: ArmContext): Route[] {
             body: envelope(id, input.name, { ...prepared.summary, provisioningState: 'Succeeded', timestamp: armTimestamp(), duration: 'PT0S', correlationId: request.correlationId, validatedResources: prepared.plan.map((p) => ({ id: p.id })) }),
           };
         } catch (error) {
-          const err = error as { status?: number; code?: string; message: string };
+          const err = error as { status?: number; code?: string; message: string; additionalInfo?: unknown[] };
           if (err.status === 400) {
             return {
               status: 400,
@@ -82,7 +82,7 @@ export function deploymentRoutes(ctx: ArmContext): Route[] {
                 error: {
                   code: 'InvalidTemplateDeployment',
                   message: apiError('InvalidTemplateDeployment', { name: input.name, trackingId: randomUUID() }).message,
-                  details: [{ code: err.code, message: err.message, additionalInfo: [{ type: 'TemplateViolation', info: { lineNumber: 0, linePosition: 0, path: '' } }] }],
+                  details: [{ code: err.code, message: err.message, additionalInfo: err.additionalInfo ?? [{ type: 'TemplateViolation', info: { lineNumber: 0, linePosition: 0, path: '' } }] }],
                 },
               },
             };

@@ -170,6 +170,36 @@ describe('template deployments', () => {
     expect(missing.status).toBe(400);
     expect(missing.body.error.code).toBe('InvalidTemplate');
     expect(missing.body.error.message).toMatch(/customLocationId/);
+    // Like validate's details, the PUT's error says where [TPL-9]: the body is one line here.
+    expect(missing.body.error.additionalInfo).toEqual([{ type: 'TemplateViolation', info: { lineNumber: 1, linePosition: expect.any(Number), path: 'properties.template.parameters.customLocationId' } }]);
+    const column = missing.body.error.additionalInfo[0].info.linePosition;
+    expect(JSON.stringify({ properties: { mode: 'Incremental', template: template() } }).slice(column - 1)).toMatch(/^\{"type":"string"\}/);
+  });
+
+  it('a template error at PUT time carries TemplateViolation with the line and column in the text the CLI sent', async () => {
+    const text = `{
+  "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+  "contentVersion": "1.0.0.0",
+  // the second resource refers to a parameter that does not exist
+  "resources": [
+    { "type": "Microsoft.IoTOperationsMQ/mq", "apiVersion": "${MQ_API}", "name": "fine", "location": "eastus", "properties": {} },
+    {
+      "type": "Microsoft.IoTOperationsMQ/mq/diagnosticService",
+      "apiVersion": "${MQ_API}",
+      "name": "[format('fine/{0}', parameters('nope'))]",
+      "properties": {}
+    }
+  ]
+}`;
+    const put = await arm.call('PUT', `${rgPath()}/providers/Microsoft.Resources/deployments/violation?${DEPLOY_API}`, `{"properties": {"mode": "Incremental", "parameters": {}, template:${text}}}`);
+    expect(put.status).toBe(400);
+    expect(put.body.error).toMatchObject({ code: 'InvalidTemplate', message: expect.stringContaining("'nope'") });
+    // Line 7 column 5 of the template text: the body's first line holds the prefix and the template's '{'.
+    expect(put.body.error.additionalInfo).toEqual([{ type: 'TemplateViolation', info: { lineNumber: 7, linePosition: 5, path: 'properties.template.resources[1]' } }]);
+    expect((await arm.call('GET', `${rgPath()}/providers/Microsoft.Resources/deployments/violation?${DEPLOY_API}`)).status).toBe(404);
+    // validate points at the same place.
+    const validate = await arm.call('POST', `${rgPath()}/providers/Microsoft.Resources/deployments/violation/validate?${DEPLOY_API}`, `{"properties": {"mode": "Incremental", "parameters": {}, template:${text}}}`);
+    expect(validate.body.error.details[0].additionalInfo).toEqual(put.body.error.additionalInfo);
   });
 
   it("a failing resource fails the deployment with DeploymentFailed and the RP's error inside; dependents are not created", async () => {

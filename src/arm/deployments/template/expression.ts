@@ -7,7 +7,20 @@ export type Expr =
   | { kind: 'call'; name: string; args: Expr[] }
   | { kind: 'member'; target: Expr; property: Expr };
 
-export class ExpressionError extends Error {}
+export class ExpressionError extends Error {
+  /** Where in the template, as ARM's TemplateViolation path (`resources[2]`, `parameters.x`), once known. */
+  path?: string;
+}
+
+/** Runs `fn`; an ExpressionError from it without a path gets `path` (the innermost caller sets it first). */
+export function atPath<T>(path: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (error) {
+    if (error instanceof ExpressionError && error.path === undefined) error.path = path;
+    throw error;
+  }
+}
 
 export function isExpression(value: string): boolean {
   return value.startsWith('[') && value.endsWith(']') && !value.startsWith('[[');

@@ -1,6 +1,7 @@
 export { parseJsonc, stripJsonComments } from './jsonc.js';
-export { ExpressionError, isExpression, parseExpression, type Expr } from './expression.js';
+export { atPath, ExpressionError, isExpression, parseExpression, type Expr } from './expression.js';
 export { evaluateExpression, evaluateValue } from './evaluate.js';
 export { FUNCTIONS, type FunctionScope } from './functions.js';
 export { evaluateBody, planResources, TEMPLATE_ONLY_KEYS, type PlannedResource } from './plan.js';
 export { normaliseType, resolveParameters, type ResolvedParameter } from './parameters.js';
+export { locate } from './locate.js';

@@ -1,4 +1,4 @@
-import { ExpressionError } from './expression.js';
+import { atPath, ExpressionError } from './expression.js';
 import { evaluateValue } from './evaluate.js';
 import type { FunctionScope } from './functions.js';
 
@@ -20,26 +20,28 @@ export function resolveParameters(declared: unknown, given: Record<string, { val
     if (given[name]?.reference !== undefined) throw new ExpressionError(`The parameter '${name}' is a Key Vault reference, which is not supported here.`);
   }
   for (const [name, declaration] of Object.entries(declarations)) {
-    const type = String(declaration.type ?? '').toLowerCase();
-    if (!TYPES.includes(type)) throw new ExpressionError(`The parameter '${name}' has an unsupported type '${String(declaration.type)}'.`);
-    const givenEntry = Object.entries(given).find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1];
-    let value: unknown;
-    if (givenEntry && 'value' in givenEntry) value = givenEntry.value;
-    else if ('defaultValue' in declaration) value = evaluateValue(declaration.defaultValue, scope(resolved));
-    else throw new ExpressionError(`The value for the template parameter '${name}' is not provided.`);
-    value = coerce(name, type, value);
-    if (Array.isArray(declaration.allowedValues) && !declaration.allowedValues.some((a) => JSON.stringify(a) === JSON.stringify(value))) {
-      throw new ExpressionError(`The provided value '${String(value)}' for the template parameter '${name}' is not valid. The value must be one of ${JSON.stringify(declaration.allowedValues)}.`);
-    }
-    if (typeof value === 'number') {
-      if (typeof declaration.minValue === 'number' && value < declaration.minValue) throw new ExpressionError(`The parameter '${name}' must be at least ${declaration.minValue}.`);
-      if (typeof declaration.maxValue === 'number' && value > declaration.maxValue) throw new ExpressionError(`The parameter '${name}' must be at most ${declaration.maxValue}.`);
-    }
-    if (typeof value === 'string' || Array.isArray(value)) {
-      if (typeof declaration.minLength === 'number' && value.length < declaration.minLength) throw new ExpressionError(`The parameter '${name}' must have a length of at least ${declaration.minLength}.`);
-      if (typeof declaration.maxLength === 'number' && value.length > declaration.maxLength) throw new ExpressionError(`The parameter '${name}' must have a length of at most ${declaration.maxLength}.`);
-    }
-    resolved[name] = { type: normaliseType(type), value, secure: type.startsWith('secure') };
+    atPath(`parameters.${name}`, () => {
+      const type = String(declaration.type ?? '').toLowerCase();
+      if (!TYPES.includes(type)) throw new ExpressionError(`The parameter '${name}' has an unsupported type '${String(declaration.type)}'.`);
+      const givenEntry = Object.entries(given).find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1];
+      let value: unknown;
+      if (givenEntry && 'value' in givenEntry) value = givenEntry.value;
+      else if ('defaultValue' in declaration) value = evaluateValue(declaration.defaultValue, scope(resolved));
+      else throw new ExpressionError(`The value for the template parameter '${name}' is not provided.`);
+      value = coerce(name, type, value);
+      if (Array.isArray(declaration.allowedValues) && !declaration.allowedValues.some((a) => JSON.stringify(a) === JSON.stringify(value))) {
+        throw new ExpressionError(`The provided value '${String(value)}' for the template parameter '${name}' is not valid. The value must be one of ${JSON.stringify(declaration.allowedValues)}.`);
+      }
+      if (typeof value === 'number') {
+        if (typeof declaration.minValue === 'number' && value < declaration.minValue) throw new ExpressionError(`The parameter '${name}' must be at least ${declaration.minValue}.`);
+        if (typeof declaration.maxValue === 'number' && value > declaration.maxValue) throw new ExpressionError(`The parameter '${name}' must be at most ${declaration.maxValue}.`);
+      }
+      if (typeof value === 'string' || Array.isArray(value)) {
+        if (typeof declaration.minLength === 'number' && value.length < declaration.minLength) throw new ExpressionError(`The parameter '${name}' must have a length of at least ${declaration.minLength}.`);
+        if (typeof declaration.maxLength === 'number' && value.length > declaration.maxLength) throw new ExpressionError(`The parameter '${name}' must have a length of at most ${declaration.maxLength}.`);
+      }
+      resolved[name] = { type: normaliseType(type), value, secure: type.startsWith('secure') };
+    });
   }
   return resolved;
 }

@@ -1,4 +1,4 @@
-import { ExpressionError, isExpression } from './expression.js';
+import { atPath, ExpressionError, isExpression } from './expression.js';
 import { evaluateExpression, evaluateValue } from './evaluate.js';
 import type { FunctionScope } from './functions.js';
 
@@ -49,54 +49,57 @@ export function planResources(resources: unknown, scope: PlanScope): PlannedReso
   const pendingDepends: { instance: PlannedResource; raw: unknown[]; fnScope: FunctionScope }[] = [];
 
   const expand = (definitions: unknown[], parent: PlannedResource | undefined, path: string) => {
-    definitions.forEach((raw, i) => {
-      if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ExpressionError(`${path}[${i}] must be an object`);
-      const definition = raw as Record<string, unknown>;
-      for (const key of Object.keys(definition)) {
-        if (!ALLOWED_KEYS.has(key)) throw Object.assign(new ExpressionError(`${path}[${i}]: unknown member '${key}' in a resource definition`), { code: 'InvalidRequestContent' });
-      }
-      for (const key of ['type', 'apiVersion', 'name']) if (typeof definition[key] !== 'string') throw new ExpressionError(`${path}[${i}] needs '${key}'`);
-      const copy = definition.copy as { name?: string; count?: unknown; mode?: string; batchSize?: unknown } | undefined;
-      const baseContext = parent?.copyContext ?? {};
-      const baseScope = withCopy(scope.base, baseContext, undefined);
-      let count = 1;
-      if (copy) {
-        if (typeof copy.name !== 'string') throw new ExpressionError(`${path}[${i}].copy needs a name`);
-        count = Number(evaluateValue(copy.count, baseScope));
-        if (!Number.isInteger(count) || count < 0 || count > 800) throw new ExpressionError(`${path}[${i}].copy.count must be 0..800`);
-      }
-      for (let n = 0; n < count; n++) {
-        const copyContext = copy ? { ...baseContext, [copy.name!]: n } : baseContext;
-        const fnScope = withCopy(scope.base, copyContext, copy?.name);
-        const condition = definition.condition === undefined ? true : evaluateValue(definition.condition, fnScope);
-        if (condition === false || condition === 'false') continue;
-        const ownType = String(evaluateValue(definition.type, fnScope));
-        const ownName = String(evaluateValue(definition.name, fnScope));
-        const type = parent ? `${parent.type}/${ownType}` : ownType;
-        const name = parent ? `${parent.name}/${ownName}` : ownName;
-        const [namespace, ...types] = type.split('/');
-        const names = name.split('/');
-        if (types.length === 0 || names.length !== types.length) {
-          throw new ExpressionError(`${path}[${i}]: the name '${name}' must have one segment per type segment of '${type}'`);
+    // Errors name the resource definition they come from (TemplateViolation path) [TPL-9].
+    definitions.forEach((raw, i) =>
+      atPath(`${path}[${i}]`, () => {
+        if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ExpressionError(`${path}[${i}] must be an object`);
+        const definition = raw as Record<string, unknown>;
+        for (const key of Object.keys(definition)) {
+          if (!ALLOWED_KEYS.has(key)) throw Object.assign(new ExpressionError(`${path}[${i}]: unknown member '${key}' in a resource definition`), { code: 'InvalidRequestContent' });
         }
-        const id = `/subscriptions/${scope.subscriptionId}/resourceGroups/${scope.resourceGroup}/providers/${namespace}/${types.map((t, k) => `${t}/${names[k]}`).join('/')}`;
-        const instance: PlannedResource = {
-          index: planned.length,
-          definition,
-          type,
-          name,
-          id,
-          apiVersion: String(evaluateValue(definition.apiVersion, fnScope)),
-          loop: copy ? { name: copy.name!, index: n, mode: String(copy.mode ?? 'parallel').toLowerCase() === 'serial' ? 'serial' : 'parallel', batchSize: Number(copy.batchSize ?? 1) || 1 } : undefined,
-          copyContext,
-          dependsOn: [],
-          parent: parent?.index,
-        };
-        planned.push(instance);
-        pendingDepends.push({ instance, raw: Array.isArray(definition.dependsOn) ? definition.dependsOn : [], fnScope });
-        if (Array.isArray(definition.resources)) expand(definition.resources, instance, `${path}[${i}].resources`);
-      }
-    });
+        for (const key of ['type', 'apiVersion', 'name']) if (typeof definition[key] !== 'string') throw new ExpressionError(`${path}[${i}] needs '${key}'`);
+        const copy = definition.copy as { name?: string; count?: unknown; mode?: string; batchSize?: unknown } | undefined;
+        const baseContext = parent?.copyContext ?? {};
+        const baseScope = withCopy(scope.base, baseContext, undefined);
+        let count = 1;
+        if (copy) {
+          if (typeof copy.name !== 'string') throw new ExpressionError(`${path}[${i}].copy needs a name`);
+          count = Number(evaluateValue(copy.count, baseScope));
+          if (!Number.isInteger(count) || count < 0 || count > 800) throw new ExpressionError(`${path}[${i}].copy.count must be 0..800`);
+        }
+        for (let n = 0; n < count; n++) {
+          const copyContext = copy ? { ...baseContext, [copy.name!]: n } : baseContext;
+          const fnScope = withCopy(scope.base, copyContext, copy?.name);
+          const condition = definition.condition === undefined ? true : evaluateValue(definition.condition, fnScope);
+          if (condition === false || condition === 'false') continue;
+          const ownType = String(evaluateValue(definition.type, fnScope));
+          const ownName = String(evaluateValue(definition.name, fnScope));
+          const type = parent ? `${parent.type}/${ownType}` : ownType;
+          const name = parent ? `${parent.name}/${ownName}` : ownName;
+          const [namespace, ...types] = type.split('/');
+          const names = name.split('/');
+          if (types.length === 0 || names.length !== types.length) {
+            throw new ExpressionError(`${path}[${i}]: the name '${name}' must have one segment per type segment of '${type}'`);
+          }
+          const id = `/subscriptions/${scope.subscriptionId}/resourceGroups/${scope.resourceGroup}/providers/${namespace}/${types.map((t, k) => `${t}/${names[k]}`).join('/')}`;
+          const instance: PlannedResource = {
+            index: planned.length,
+            definition,
+            type,
+            name,
+            id,
+            apiVersion: String(evaluateValue(definition.apiVersion, fnScope)),
+            loop: copy ? { name: copy.name!, index: n, mode: String(copy.mode ?? 'parallel').toLowerCase() === 'serial' ? 'serial' : 'parallel', batchSize: Number(copy.batchSize ?? 1) || 1 } : undefined,
+            copyContext,
+            dependsOn: [],
+            parent: parent?.index,
+          };
+          planned.push(instance);
+          pendingDepends.push({ instance, raw: Array.isArray(definition.dependsOn) ? definition.dependsOn : [], fnScope });
+          if (Array.isArray(definition.resources)) expand(definition.resources, instance, `${path}[${i}].resources`);
+        }
+      }),
+    );
   };
   expand(resources, undefined, 'resources');
 
