@@ -71,7 +71,8 @@ describe('az CLI against iotmq dev', () => {
 
   it('az login --service-principal lists the subscription', async () => {
     const { clientId, clientSecret, tenantId, subscriptionId } = arm.dev.config;
-    const accounts = await cli('login', '--service-principal', '-u', clientId, '-p', clientSecret, '--tenant', tenantId);
+    // `--password=…`: a generated secret may start with '-', which argparse would take for an option.
+    const accounts = await cli('login', '--service-principal', '-u', clientId, `--password=${clientSecret}`, '--tenant', tenantId);
     expect(accounts).toEqual([expect.objectContaining({ id: subscriptionId, tenantId, state: 'Enabled' })]);
   });
 
@@ -103,6 +104,19 @@ describe('az CLI against iotmq dev', () => {
     expect(result.properties.provisioningState).toBe('Succeeded');
     expect(result.properties.outputs.listenerPort.value).toBe(8883);
     expect((await arm.dev.rpStore.resources.get(mqId('cli-rg', 'mq-bicep', 'broker', 'broker', 'listener', 'listener')))?.body).toMatchObject({ properties: { provisioningState: 'Succeeded', port: 8883 } });
+    expect((await arm.dev.rpStore.resources.get(mqId('cli-rg', 'mq-bicep', 'dataLakeConnector', 'datalake', 'topicMap', 'orders')))?.body).toMatchObject({ properties: { provisioningState: 'Succeeded' } });
+    // Each Bicep module ran as a deployment of its own, which the CLI lists and shows.
+    const listed = await cli('deployment', 'group', 'list', '-g', 'cli-rg');
+    expect(listed.map((d: { name: string }) => d.name).sort()).toEqual(['edge', 'edge-bridge', 'edge-broker', 'edge-datalake', 'edge-diagnostics', 'edge-kafka', 'edge-mq']);
+    const broker = await cli('deployment', 'group', 'show', '-g', 'cli-rg', '-n', 'edge-broker');
+    expect(broker.properties).toMatchObject({ provisioningState: 'Succeeded', outputs: { listenerPort: { value: 8883 } } });
+  });
+
+  it('az deployment group delete (async: 202 + Location until gone)', async () => {
+    await cli('deployment', 'group', 'delete', '-g', 'cli-rg', '-n', 'edge-kafka');
+    const listed = await cli('deployment', 'group', 'list', '-g', 'cli-rg');
+    expect(listed.map((d: { name: string }) => d.name)).not.toContain('edge-kafka');
+    expect((await arm.dev.rpStore.resources.get(mqId('cli-rg', 'mq-bicep', 'kafkaConnector', 'eventhubs')))?.body).toMatchObject({ properties: { provisioningState: 'Succeeded' } });
   });
 
   it('az resource delete and az group delete (cascade)', async () => {
