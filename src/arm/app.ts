@@ -93,8 +93,13 @@ export async function buildArmApp(options: ArmAppOptions): Promise<FastifyInstan
         const value = first(request.headers[name]);
         if (value) headers[name] = value;
       }
+      // Abort the upstream call when the agent goes away (a watch held for minutes), which the
+      // response's 'close' before it finished tells. Not the request's 'close': that fires as soon
+      // as a POST body has been read, and aborted every status report mid-flight.
       const abort = new AbortController();
-      request.raw.once('close', () => abort.abort());
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) abort.abort();
+      });
       const response = await fetch(`${options.rpUrl()}${request.url}`, {
         method: request.method,
         headers,

@@ -13,7 +13,10 @@ import { parseAgentConfig, type AgentConfig } from './extension-config.js';
 import { untilSignal } from './run-until-signal.js';
 
 export function credentialFor(config: AgentConfig['credential']): TokenCredential {
-  const authority = config.authorityHost ? { authorityHost: config.authorityHost } : {};
+  // A configured authority host is trusted as given: MSAL's instance discovery asks
+  // login.microsoftonline.com about it, which knows nothing of a private authority (the dev
+  // stand-in, Azure Stack) and fails the token request with endpoints_resolution_error.
+  const authority = config.authorityHost ? { authorityHost: config.authorityHost, disableInstanceDiscovery: true } : {};
   if (config.kind === 'workload-identity') {
     return new WorkloadIdentityCredential({
       tenantId: config.tenantId,
