@@ -87,9 +87,9 @@ export async function runRpBenchmark(): Promise<void> {
       );
     }
     console.log(`\nRP GET / bare GET throughput: ${(rpGet.rps / bareGet.rps).toFixed(2)}x   (goal >= 0.6x)`);
-    console.log(
-      `RP GET p50 / bare p50: ${(rpGet.p50 / Math.max(bareGet.p50, 0.001)).toFixed(2)}x   p99: ${(rpGet.p99 / Math.max(bareGet.p99, 0.001)).toFixed(2)}x`,
-    );
+    // autocannon reports whole milliseconds: a 0 ms median has no meaningful ratio.
+    const ratio = (a: number, b: number) => (b > 0 ? `${(a / b).toFixed(2)}x` : 'n/a (peer below 1 ms)');
+    console.log(`RP GET p50 / bare p50: ${ratio(rpGet.p50, bareGet.p50)}   p99: ${ratio(rpGet.p99, bareGet.p99)}`);
     console.log(
       `RP PUT accepted: ${rpPut.rps.toFixed(0)}/s = ${(rpPut.rps / bareGet.rps).toFixed(2)}x bare GET   (goal >= 2000/s)`,
     );

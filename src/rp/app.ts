@@ -267,9 +267,12 @@ function topOf(query: Record<string, string>): number | undefined {
   return Number(text);
 }
 
+/** fastify has parsed the query already; a repeated parameter counts with its first value. */
 function queryOf(request: FastifyRequest): Record<string, string> {
   const query: Record<string, string> = {};
-  for (const [key, value] of new URLSearchParams(request.url.split('?')[1] ?? '')) query[key] = value;
+  for (const [key, value] of Object.entries(request.query as Record<string, string | string[]>)) {
+    query[key] = Array.isArray(value) ? value[0]! : value;
+  }
   return query;
 }
 
