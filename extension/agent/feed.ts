@@ -20,7 +20,11 @@ export interface Feed {
   stop(): void;
 }
 
-export function holdFeed(rp: RpClient, handlers: FeedHandlers, options: { log: Logger; backoff?: BackoffOptions }): Feed {
+export function holdFeed(
+  rp: RpClient,
+  handlers: FeedHandlers,
+  options: { log: Logger; backoff?: BackoffOptions },
+): Feed {
   const abort = new AbortController();
   const backoff = createBackoff(options.backoff ?? { initialMs: 250, maxMs: 30_000 });
   let revision: number | undefined;

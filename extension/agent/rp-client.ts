@@ -38,7 +38,13 @@ export function createRpClient(options: RpClientOptions): RpClient {
   const base = `${options.url.replace(/\/$/, '')}/agent/v1/clusters/${encodeURIComponent(options.clusterId)}`;
   const idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
 
-  async function request(method: string, url: string, body: string | undefined, signal?: AbortSignal, ownConnection = false): Promise<http.IncomingMessage> {
+  async function request(
+    method: string,
+    url: string,
+    body: string | undefined,
+    signal?: AbortSignal,
+    ownConnection = false,
+  ): Promise<http.IncomingMessage> {
     const token = await options.credential.getToken(options.scope);
     if (!token) throw new RpError(401, 'the credential returned no token');
     const target = new URL(url);
@@ -54,9 +60,13 @@ export function createRpClient(options: RpClientOptions): RpClient {
           headers: {
             authorization: `Bearer ${token.token}`,
             accept: 'application/x-ndjson, application/json',
-            ...(body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }),
+            ...(body === undefined
+              ? {}
+              : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }),
           },
-          ...(options.ca ? { ca: [...(https.globalAgent.options.ca ? [https.globalAgent.options.ca].flat() : []), options.ca] } : {}),
+          ...(options.ca
+            ? { ca: [...(https.globalAgent.options.ca ? [https.globalAgent.options.ca].flat() : []), options.ca] }
+            : {}),
         },
         resolve,
       );
@@ -75,7 +85,13 @@ export function createRpClient(options: RpClientOptions): RpClient {
     async streamFeed(since, onEvent, signal) {
       const query = since === undefined ? '?watch=1' : `?since=${since}&watch=1`;
       const idle = new AbortController();
-      const response = await request('GET', `${base}/resources${query}`, undefined, AbortSignal.any([signal, idle.signal]), true);
+      const response = await request(
+        'GET',
+        `${base}/resources${query}`,
+        undefined,
+        AbortSignal.any([signal, idle.signal]),
+        true,
+      );
       if (response.statusCode !== 200) throw await failure(response);
       let timer = setTimeout(() => idle.abort(), idleTimeoutMs);
       let buffer = '';

@@ -64,7 +64,12 @@ export function createInformer(options: InformerOptions): Informer {
     while (!abort.signal.aborted) {
       try {
         if (resourceVersion === undefined) await relist();
-        const events = client.watch(type, { namespace: options.namespace, labelSelector: options.labelSelector, resourceVersion: resourceVersion!, signal: abort.signal });
+        const events = client.watch(type, {
+          namespace: options.namespace,
+          labelSelector: options.labelSelector,
+          resourceVersion: resourceVersion!,
+          signal: abort.signal,
+        });
         for await (const event of events) {
           backoff.reset();
           switch (event.type) {

@@ -20,7 +20,10 @@ export interface KeyedQueue {
   stop(): void;
 }
 
-export function createKeyedQueue(worker: (key: string) => Promise<WorkOutcome>, options: KeyedQueueOptions = {}): KeyedQueue {
+export function createKeyedQueue(
+  worker: (key: string) => Promise<WorkOutcome>,
+  options: KeyedQueueOptions = {},
+): KeyedQueue {
   const concurrency = options.concurrency ?? 4;
   const queued: string[] = [];
   const queuedSet = new Set<string>();

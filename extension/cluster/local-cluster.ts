@@ -72,14 +72,19 @@ export function createLocalCluster(options: LocalClusterOptions = {}): LocalClus
   const watchers = new Set<Watcher>();
 
   const inScope = (object: KubeObject, options: ListOptions) =>
-    (options.namespace === undefined || object.metadata.namespace === options.namespace) && matchesSelector(object.metadata.labels, options.labelSelector);
+    (options.namespace === undefined || object.metadata.namespace === options.namespace) &&
+    matchesSelector(object.metadata.labels, options.labelSelector);
 
   /** What one watcher sees of a change: objects entering or leaving its selector are ADDED/DELETED. */
   function viewOf(change: Change, watcher: Pick<Watcher, 'typeKey' | 'options'>): WatchEvent | undefined {
     if (change.typeKey !== watcher.typeKey) return undefined;
     const now = change.type !== 'DELETED' && inScope(change.object, watcher.options);
-    const before = change.type === 'DELETED' ? inScope(change.object, watcher.options) : change.previous !== undefined && inScope(change.previous, watcher.options);
-    if (change.type === 'DELETED') return before ? { type: 'DELETED', object: structuredClone(change.object) } : undefined;
+    const before =
+      change.type === 'DELETED'
+        ? inScope(change.object, watcher.options)
+        : change.previous !== undefined && inScope(change.previous, watcher.options);
+    if (change.type === 'DELETED')
+      return before ? { type: 'DELETED', object: structuredClone(change.object) } : undefined;
     if (now) return { type: before ? 'MODIFIED' : 'ADDED', object: structuredClone(change.object) };
     return before ? { type: 'DELETED', object: structuredClone(change.object) } : undefined;
   }
@@ -142,7 +147,12 @@ export function createLocalCluster(options: LocalClusterOptions = {}): LocalClus
 
   function refuseUndeclared(object: KubeObject): void {
     const fields = schemas.undeclaredFields(object);
-    if (fields.length) throw new ClusterError('Invalid', `${object.kind} ${object.metadata.name}: ${fields.map((f) => `${f}: field not declared in schema`).join(', ')}`, 422);
+    if (fields.length)
+      throw new ClusterError(
+        'Invalid',
+        `${object.kind} ${object.metadata.name}: ${fields.map((f) => `${f}: field not declared in schema`).join(', ')}`,
+        422,
+      );
   }
 
   const cluster: LocalCluster = {
@@ -160,7 +170,9 @@ export function createLocalCluster(options: LocalClusterOptions = {}): LocalClus
       const items = [...objects.entries()]
         .filter(([key, object]) => key.startsWith(`${typeKey}|`) && inScope(object, options))
         .map(([, object]) => structuredClone(object))
-        .sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`));
+        .sort((a, b) =>
+          `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`),
+        );
       return { items, resourceVersion: String(revision) };
     },
 
@@ -168,17 +180,26 @@ export function createLocalCluster(options: LocalClusterOptions = {}): LocalClus
       const since = Number(options.resourceVersion);
       const queue = createEventQueue<WatchEvent>(options.signal);
       if (!Number.isInteger(since) || since < compactedThrough) {
-        queue.end(new ClusterError('Gone', `too old resource version: ${options.resourceVersion} (${compactedThrough})`, 410));
+        queue.end(
+          new ClusterError('Gone', `too old resource version: ${options.resourceVersion} (${compactedThrough})`, 410),
+        );
         return queue;
       }
-      const watcher: Watcher = { typeKey: typeKeyOf(type), options: { namespace: options.namespace, labelSelector: options.labelSelector }, queue };
+      const watcher: Watcher = {
+        typeKey: typeKeyOf(type),
+        options: { namespace: options.namespace, labelSelector: options.labelSelector },
+        queue,
+      };
       for (const change of history) {
         if (change.revision <= since) continue;
         const event = viewOf(change, watcher);
         if (event) queue.push(event);
       }
       watchers.add(watcher);
-      const timer = setInterval(() => queue.push({ type: 'BOOKMARK', resourceVersion: String(revision) }), bookmarkIntervalMs);
+      const timer = setInterval(
+        () => queue.push({ type: 'BOOKMARK', resourceVersion: String(revision) }),
+        bookmarkIntervalMs,
+      );
       timer.unref();
       options.signal.addEventListener(
         'abort',
@@ -203,20 +224,41 @@ export function createLocalCluster(options: LocalClusterOptions = {}): LocalClus
       const base: KubeObject = existing ?? {
         apiVersion: object.apiVersion,
         kind: object.kind,
-        metadata: { name: object.metadata.name, ...(object.metadata.namespace ? { namespace: object.metadata.namespace } : {}), uid: randomUUID(), creationTimestamp: now, generation: 1 },
+        metadata: {
+          name: object.metadata.name,
+          ...(object.metadata.namespace ? { namespace: object.metadata.namespace } : {}),
+          uid: randomUUID(),
+          creationTimestamp: now,
+          generation: 1,
+        },
       };
       // Kubernetes prunes and defaults after merging: a defaulted field is owned by no manager.
-      const next = schemas.normalise(mergeApply(base, { existing, fields: appliedFields(object), manager: applyOptions.fieldManager, force: applyOptions.force ?? false, now }));
+      const next = schemas.normalise(
+        mergeApply(base, {
+          existing,
+          fields: appliedFields(object),
+          manager: applyOptions.fieldManager,
+          force: applyOptions.force ?? false,
+          now,
+        }),
+      );
       if (!existing) {
-        if (object.metadata.deletionTimestamp) throw new ClusterError('Invalid', 'cannot create an object that is being deleted', 422);
+        if (object.metadata.deletionTimestamp)
+          throw new ClusterError('Invalid', 'cannot create an object that is being deleted', 422);
         record(typeKey, key, 'ADDED', next);
         return structuredClone(next);
       }
       if (existing.metadata.deletionTimestamp) {
         const added = (next.metadata.finalizers ?? []).filter((f) => !existing.metadata.finalizers?.includes(f));
-        if (added.length) throw new ClusterError('Invalid', `cannot add finalizers to an object being deleted: ${added.join(', ')}`, 422);
+        if (added.length)
+          throw new ClusterError(
+            'Invalid',
+            `cannot add finalizers to an object being deleted: ${added.join(', ')}`,
+            422,
+          );
       }
-      if (!isDeepStrictEqual(specOf(existing), specOf(next))) next.metadata.generation = (existing.metadata.generation ?? 1) + 1;
+      if (!isDeepStrictEqual(specOf(existing), specOf(next)))
+        next.metadata.generation = (existing.metadata.generation ?? 1) + 1;
       return structuredClone(commit(typeKey, key, existing, next));
     },
 
@@ -226,7 +268,16 @@ export function createLocalCluster(options: LocalClusterOptions = {}): LocalClus
       const existing = objects.get(key);
       if (!existing) throw new ClusterError('NotFound', `${type.kind} ${namespace}/${name} not found`, 404);
       refuseUndeclared({ apiVersion: type.apiVersion, kind: type.kind, metadata: { name }, status });
-      const next = schemas.normalise(mergeApply(existing, { existing, fields: statusFields(status), manager: applyOptions.fieldManager, subresource: 'status', force: applyOptions.force ?? true, now: new Date().toISOString() }));
+      const next = schemas.normalise(
+        mergeApply(existing, {
+          existing,
+          fields: statusFields(status),
+          manager: applyOptions.fieldManager,
+          subresource: 'status',
+          force: applyOptions.force ?? true,
+          now: new Date().toISOString(),
+        }),
+      );
       return structuredClone(commit(typeKey, key, existing, next));
     },
 
@@ -244,7 +295,10 @@ export function createLocalCluster(options: LocalClusterOptions = {}): LocalClus
       next.metadata.finalizers = next.metadata.finalizers!.filter((f) => f !== finalizer);
       if (next.metadata.finalizers.length === 0) delete next.metadata.finalizers;
       // The finalizer leaves every manager's field set too, so no later apply resurrects it by accident.
-      next.metadata.managedFields = next.metadata.managedFields?.map((entry) => ({ ...entry, fields: entry.fields.filter((f) => f !== JSON.stringify(['metadata', 'finalizers', `=${finalizer}`])) }));
+      next.metadata.managedFields = next.metadata.managedFields?.map((entry) => ({
+        ...entry,
+        fields: entry.fields.filter((f) => f !== JSON.stringify(['metadata', 'finalizers', `=${finalizer}`])),
+      }));
       commit(typeKey, key, existing, next);
     },
 
@@ -259,5 +313,12 @@ export function createLocalCluster(options: LocalClusterOptions = {}): LocalClus
 
 /** Fields that alone do not make a write a change. */
 function withoutVolatile(object: KubeObject): unknown {
-  return { ...object, metadata: { ...object.metadata, resourceVersion: undefined, managedFields: object.metadata.managedFields?.map((entry) => ({ ...entry, time: undefined })) } };
+  return {
+    ...object,
+    metadata: {
+      ...object.metadata,
+      resourceVersion: undefined,
+      managedFields: object.metadata.managedFields?.map((entry) => ({ ...entry, time: undefined })),
+    },
+  };
 }

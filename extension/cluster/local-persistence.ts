@@ -21,9 +21,13 @@ export function createLocalPersistence(dataDir: string | undefined): LocalPersis
     CREATE TABLE IF NOT EXISTS objects (key TEXT PRIMARY KEY, body TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
   `);
-  const upsert = db.prepare('INSERT INTO objects (key, body) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET body = excluded.body');
+  const upsert = db.prepare(
+    'INSERT INTO objects (key, body) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET body = excluded.body',
+  );
   const remove = db.prepare('DELETE FROM objects WHERE key = ?');
-  const setVersion = db.prepare(`INSERT INTO meta (key, value) VALUES ('resourceVersion', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`);
+  const setVersion = db.prepare(
+    `INSERT INTO meta (key, value) VALUES ('resourceVersion', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
+  );
   const save = db.transaction((key: string, object: KubeObject | undefined, resourceVersion: number) => {
     if (object) upsert.run(key, JSON.stringify(object));
     else remove.run(key);
@@ -32,8 +36,12 @@ export function createLocalPersistence(dataDir: string | undefined): LocalPersis
   return {
     load() {
       const rows = db.prepare('SELECT key, body FROM objects').all() as { key: string; body: string }[];
-      const version = db.prepare(`SELECT value FROM meta WHERE key = 'resourceVersion'`).get() as { value: string } | undefined;
-      return { objects: rows.map((row) => ({ key: row.key, object: JSON.parse(row.body) as KubeObject })), resourceVersion: Number(version?.value ?? 0) };
+      const version = db.prepare(`SELECT value FROM meta WHERE key = 'resourceVersion'`).get() as
+        { value: string } | undefined;
+      return {
+        objects: rows.map((row) => ({ key: row.key, object: JSON.parse(row.body) as KubeObject })),
+        resourceVersion: Number(version?.value ?? 0),
+      };
     },
     save: (key, object, resourceVersion) => save(key, object, resourceVersion),
     close: () => db.close(),

@@ -32,10 +32,13 @@ export function appliedFields(object: KubeObject): Map<string, unknown> {
   const fields = new Map<string, unknown>();
   for (const [key, value] of Object.entries(object)) if (!NOT_APPLIED.has(key)) collect(value, [key], fields);
   for (const map of METADATA_MAPS) {
-    for (const [key, value] of Object.entries(object.metadata[map] ?? {})) fields.set(encode(['metadata', map, key]), value);
+    for (const [key, value] of Object.entries(object.metadata[map] ?? {}))
+      fields.set(encode(['metadata', map, key]), value);
   }
-  for (const finalizer of object.metadata.finalizers ?? []) fields.set(encode(['metadata', 'finalizers', `=${finalizer}`]), true);
-  if (object.metadata.ownerReferences) fields.set(encode(['metadata', 'ownerReferences']), object.metadata.ownerReferences);
+  for (const finalizer of object.metadata.finalizers ?? [])
+    fields.set(encode(['metadata', 'finalizers', `=${finalizer}`]), true);
+  if (object.metadata.ownerReferences)
+    fields.set(encode(['metadata', 'ownerReferences']), object.metadata.ownerReferences);
   return fields;
 }
 
@@ -47,7 +50,8 @@ export function statusFields(status: Record<string, unknown>): Map<string, unkno
 }
 
 function readPath(object: KubeObject, path: Path): unknown {
-  if (path[0] === 'metadata' && path[1] === 'finalizers') return object.metadata.finalizers?.includes(path[2]!.slice(1)) ? true : undefined;
+  if (path[0] === 'metadata' && path[1] === 'finalizers')
+    return object.metadata.finalizers?.includes(path[2]!.slice(1)) ? true : undefined;
   let node: unknown = object;
   for (const key of path) {
     if (!isPlainObject(node)) return undefined;
@@ -124,7 +128,10 @@ export function mergeApply(base: KubeObject, input: MergeInput): KubeObject {
   if (input.existing) {
     for (const entry of others) {
       for (const field of entry.fields) {
-        if (input.fields.has(field) && !isDeepStrictEqual(input.fields.get(field), readPath(input.existing, decode(field)))) {
+        if (
+          input.fields.has(field) &&
+          !isDeepStrictEqual(input.fields.get(field), readPath(input.existing, decode(field)))
+        ) {
           conflicts.push({ manager: entry.manager, field });
         }
       }

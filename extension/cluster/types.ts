@@ -55,8 +55,7 @@ export interface ObjectType {
 }
 
 export type WatchEvent =
-  | { type: 'ADDED' | 'MODIFIED' | 'DELETED'; object: KubeObject }
-  | { type: 'BOOKMARK'; resourceVersion: string };
+  { type: 'ADDED' | 'MODIFIED' | 'DELETED'; object: KubeObject } | { type: 'BOOKMARK'; resourceVersion: string };
 
 export interface ListResult {
   items: KubeObject[];
@@ -93,7 +92,13 @@ export interface ClusterClient {
   /** Server-side apply: the object holds exactly the fields this manager wants to own. */
   apply(object: KubeObject, options: ApplyOptions): Promise<KubeObject>;
   /** Server-side apply of `status` through the status subresource (spec is untouched). */
-  patchStatus(type: ObjectType, namespace: string | undefined, name: string, status: Record<string, unknown>, options: ApplyOptions): Promise<KubeObject>;
+  patchStatus(
+    type: ObjectType,
+    namespace: string | undefined,
+    name: string,
+    status: Record<string, unknown>,
+    options: ApplyOptions,
+  ): Promise<KubeObject>;
   /** Deletes, or marks for deletion while finalizers remain. Missing objects are not an error. */
   delete(type: ObjectType, namespace: string | undefined, name: string): Promise<void>;
   /** Removes one finalizer (the object goes once none remain and it is being deleted). */

@@ -9,7 +9,13 @@ export const NAME_LABEL = 'app.kubernetes.io/name';
 /** Key of the broker config file in its ConfigMap. */
 export const BROKER_CONFIG_KEY = 'broker.json';
 /** Kinds the operator reconciles (connectors come with the connectors issue). */
-export const RECONCILED_KINDS = ['Broker', 'BrokerListener', 'BrokerAuthentication', 'BrokerAuthorization', 'DiagnosticService'] as const;
+export const RECONCILED_KINDS = [
+  'Broker',
+  'BrokerListener',
+  'BrokerAuthentication',
+  'BrokerAuthorization',
+  'DiagnosticService',
+] as const;
 export type ReconciledKind = (typeof RECONCILED_KINDS)[number];
 
 /** Reasons of Ready=False that no retry will fix until the resources change (severity Error). */

@@ -4,7 +4,14 @@
 // other by name and its listeners share ports: only the whole set decides BrokerNotFound or PortConflict.
 import { componentLogger } from '../../src/common/log.js';
 import { CR_API_VERSION, crPlural } from '../../src/api/custom-resources.js';
-import { createInformer, createKeyedQueue, type ClusterClient, type Informer, type KubeObject, type ObjectType } from '../cluster/index.js';
+import {
+  createInformer,
+  createKeyedQueue,
+  type ClusterClient,
+  type Informer,
+  type KubeObject,
+  type ObjectType,
+} from '../cluster/index.js';
 import type { Condition } from '../agent/custom-resource.js';
 import { readyCondition, sameCondition } from './conditions.js';
 import { OPERATOR_FIELD_MANAGER, OPERATOR_FINALIZER, RECONCILED_KINDS } from './constants.js';
@@ -28,7 +35,12 @@ export interface Operator {
   stop(): Promise<void>;
 }
 
-const crTypeOf = (kind: string): ObjectType => ({ apiVersion: CR_API_VERSION, kind, plural: crPlural(kind), namespaced: true });
+const crTypeOf = (kind: string): ObjectType => ({
+  apiVersion: CR_API_VERSION,
+  kind,
+  plural: crPlural(kind),
+  namespaced: true,
+});
 const SECRET: ObjectType = { apiVersion: 'v1', kind: 'Secret', plural: 'secrets', namespaced: true };
 const CONFIG_MAP: ObjectType = { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true };
 
@@ -42,7 +54,8 @@ export function createOperator(options: OperatorOptions): Operator {
     onError: (namespace, error) => log.warn({ namespace, err: error }, 'reconcile failed: retrying'),
   });
   const enqueue = (object: KubeObject) => queue.add(object.metadata.namespace ?? '');
-  const watch = (type: ObjectType) => createInformer({ client: cluster, type, namespace: options.namespace, log, upsert: enqueue, remove: enqueue });
+  const watch = (type: ObjectType) =>
+    createInformer({ client: cluster, type, namespace: options.namespace, log, upsert: enqueue, remove: enqueue });
   const crInformers = RECONCILED_KINDS.map((kind) => watch(crTypeOf(kind)));
   const secrets = watch(SECRET);
   const configMaps = watch(CONFIG_MAP);
@@ -59,17 +72,38 @@ export function createOperator(options: OperatorOptions): Operator {
     // The finalizer goes on before any workload exists, so a delete always finds us.
     for (const cr of live) {
       if (cr.metadata.finalizers?.includes(OPERATOR_FINALIZER)) continue;
-      await cluster.apply({ apiVersion: cr.apiVersion, kind: cr.kind, metadata: { name: cr.metadata.name, namespace, finalizers: [OPERATOR_FINALIZER] } }, { fieldManager: OPERATOR_FIELD_MANAGER });
+      await cluster.apply(
+        {
+          apiVersion: cr.apiVersion,
+          kind: cr.kind,
+          metadata: { name: cr.metadata.name, namespace, finalizers: [OPERATOR_FINALIZER] },
+        },
+        { fieldManager: OPERATOR_FIELD_MANAGER },
+      );
     }
 
-    const names = (informer: Informer) => new Set(informer.list().filter((o) => (o.metadata.namespace ?? '') === namespace).map((o) => o.metadata.name));
+    const names = (informer: Informer) =>
+      new Set(
+        informer
+          .list()
+          .filter((o) => (o.metadata.namespace ?? '') === namespace)
+          .map((o) => o.metadata.name),
+      );
     const ports = live.flatMap((cr) => {
       if (cr.kind === 'BrokerListener') return [(cr.spec as { port: number }).port];
-      if (cr.kind === 'DiagnosticService') return [((cr.spec as { metricsPort?: number }).metricsPort ?? 9600)];
+      if (cr.kind === 'DiagnosticService') return [(cr.spec as { metricsPort?: number }).metricsPort ?? 9600];
       return [];
     });
     const portsInUse = await driver.portsInUse(namespace, ports);
-    const plan = render({ namespace, crs: live, secrets: names(secrets), configMaps: names(configMaps), portsInUse, layout: driver.layout, image });
+    const plan = render({
+      namespace,
+      crs: live,
+      secrets: names(secrets),
+      configMaps: names(configMaps),
+      portsInUse,
+      layout: driver.layout,
+      image,
+    });
     const outcome = await driver.apply(plan);
 
     let waiting = false;
@@ -82,12 +116,22 @@ export function createOperator(options: OperatorOptions): Operator {
       const condition = readyCondition(verdict, outcome, generation, previous, now);
       if (condition.status !== 'True' && condition.severity !== 'Error') waiting = true;
       if (sameCondition(previous, condition) && cr.status?.observedGeneration === generation) continue;
-      await cluster.patchStatus(crTypeOf(cr.kind), namespace, cr.metadata.name, { observedGeneration: generation, conditions: [condition] }, { fieldManager: OPERATOR_FIELD_MANAGER, force: true });
-      log.info({ namespace, kind: cr.kind, name: cr.metadata.name, status: condition.status, reason: condition.reason }, 'status');
+      await cluster.patchStatus(
+        crTypeOf(cr.kind),
+        namespace,
+        cr.metadata.name,
+        { observedGeneration: generation, conditions: [condition] },
+        { fieldManager: OPERATOR_FIELD_MANAGER, force: true },
+      );
+      log.info(
+        { namespace, kind: cr.kind, name: cr.metadata.name, status: condition.status, reason: condition.reason },
+        'status',
+      );
     }
     // Workloads of deleted CRs are gone (the driver applied a plan without them): release them.
     for (const cr of deleting) {
-      if (cr.metadata.finalizers?.includes(OPERATOR_FINALIZER)) await cluster.removeFinalizer(crTypeOf(cr.kind), namespace, cr.metadata.name, OPERATOR_FINALIZER);
+      if (cr.metadata.finalizers?.includes(OPERATOR_FINALIZER))
+        await cluster.removeFinalizer(crTypeOf(cr.kind), namespace, cr.metadata.name, OPERATOR_FINALIZER);
     }
     return waiting ? { requeueAfterMs: resyncMs } : undefined;
   }

@@ -15,7 +15,12 @@ export interface Layout {
 
 /** The verdict of render on one CR: what it waits for, or why it cannot work. */
 export type Verdict =
-  | { ok: true; /** Services whose ports must accept */ services: string[]; /** Deployments that must run */ workloads: string[]; message: string }
+  | {
+      ok: true;
+      /** Services whose ports must accept */ services: string[];
+      /** Deployments that must run */ workloads: string[];
+      message: string;
+    }
   | { ok: false; reason: string; message: string };
 
 export interface Plan {

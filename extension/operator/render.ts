@@ -110,7 +110,6 @@ export function render(input: RenderInput): Plan {
     portOwner.set(port, listener.metadata.name);
     valid.push(listener);
   }
-  const validNames = new Set(valid.map((l) => l.metadata.name));
   const allNames = new Set(listeners.map((l) => l.metadata.name));
   const serviceOf = (listener: KubeObject) =>
     serviceNameCount.get(serviceNameOf(listener))! > 1

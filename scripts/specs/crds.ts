@@ -80,7 +80,8 @@ const CONDITION_SCHEMA: JsonSchema = {
     severity: {
       type: 'string',
       enum: ['Error', 'Warning', 'Info'],
-      description: 'How bad a False condition is: Error is terminal until the resource changes; anything else is progress.',
+      description:
+        'How bad a False condition is: Error is terminal until the resource changes; anything else is progress.',
     },
   },
 };

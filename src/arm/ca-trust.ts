@@ -20,6 +20,8 @@ export function caTrustPolicy(caPem: string): PipelinePolicy {
 }
 
 /** `additionalPolicies` entry for client and credential options. */
-export function caTrustOptions(caPem: string): { additionalPolicies: { policy: PipelinePolicy; position: 'perCall' }[] } {
+export function caTrustOptions(caPem: string): {
+  additionalPolicies: { policy: PipelinePolicy; position: 'perCall' }[];
+} {
   return { additionalPolicies: [{ policy: caTrustPolicy(caPem), position: 'perCall' }] };
 }

@@ -37,7 +37,12 @@ export function createCallerVerifier(identity: IdentityService, audiences: strin
   const verifierOf = (tenantId: string) => {
     let verify = perTenant.get(tenantId);
     if (!verify) {
-      verify = createTokenVerifier({ issuers: identity.issuersOf(tenantId), audiences, jwks: identity.signingKey.jwks, authorizationUri: authorizationUri() });
+      verify = createTokenVerifier({
+        issuers: identity.issuersOf(tenantId),
+        audiences,
+        jwks: identity.signingKey.jwks,
+        authorizationUri: authorizationUri(),
+      });
       perTenant.set(tenantId, verify);
     }
     return verify;
@@ -55,7 +60,9 @@ export function createCallerVerifier(identity: IdentityService, audiences: strin
     const tenantId = typeof unverified.tid === 'string' ? unverified.tid.toLowerCase() : '';
     // Only tenants of this directory get a verifier (and a cache): a made-up tid is refused here.
     if (!identity.tenantExists(tenantId)) {
-      throw challenge(apiError('InvalidAuthenticationToken', { reason: `The issuer '${String(unverified.iss)}' is not trusted.` }));
+      throw challenge(
+        apiError('InvalidAuthenticationToken', { reason: `The issuer '${String(unverified.iss)}' is not trusted.` }),
+      );
     }
     const { claims } = await verifierOf(tenantId)(authorization);
     return callerOf(claims as ArmCaller['claims'], tenantId);
@@ -65,7 +72,8 @@ export function createCallerVerifier(identity: IdentityService, audiences: strin
 function callerOf(claims: ArmCaller['claims'], tenantId: string): ArmCaller {
   const upn = (claims.upn ?? claims.unique_name ?? claims.preferred_username) as string | undefined;
   const appId = (claims.appid ?? claims.azp) as string | undefined;
-  const principalType = typeof claims.xms_mirid === 'string' ? 'ManagedIdentity' : upn && claims.idtyp !== 'app' ? 'User' : 'Application';
+  const principalType =
+    typeof claims.xms_mirid === 'string' ? 'ManagedIdentity' : upn && claims.idtyp !== 'app' ? 'User' : 'Application';
   return {
     claims,
     tenantId,
@@ -79,6 +87,9 @@ function callerOf(claims: ArmCaller['claims'], tenantId: string): ArmCaller {
 /** 401 when the caller's tenant is not the subscription's home tenant [FD duty 2]. */
 export function checkTenant(caller: ArmCaller, subscriptionTenant: string): void {
   if (caller.tenantId !== subscriptionTenant.toLowerCase()) {
-    throw apiError('InvalidAuthenticationTokenTenant', { issuer: String(caller.claims.iss), tenant: subscriptionTenant });
+    throw apiError('InvalidAuthenticationTokenTenant', {
+      issuer: String(caller.claims.iss),
+      tenant: subscriptionTenant,
+    });
   }
 }

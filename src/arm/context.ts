@@ -29,7 +29,12 @@ export interface ArmContext {
    * A request through the front door itself (auth, checks, forwarding: the same path as a client's),
    * for the deployment engine. Set once the app is built.
    */
-  dispatch(method: string, pathAndQuery: string, body: unknown, headers: Record<string, string>): Promise<{ status: number; headers: Headers; body: JsonBody }>;
+  dispatch(
+    method: string,
+    pathAndQuery: string,
+    body: unknown,
+    headers: Record<string, string>,
+  ): Promise<{ status: number; headers: Headers; body: JsonBody }>;
   /** Aborts background work and waits for it. */
   close(): Promise<void>;
 }
@@ -73,14 +78,22 @@ export function jsonBody(request: ArmRequest): JsonBody {
 }
 
 /** The subscription of the path, owned by the caller's tenant [FD duty 2, 3]. */
-export function subscriptionOf(ctx: ArmContext, request: ArmRequest, subscriptionId = request.params.subscriptionId!): Subscription {
+export function subscriptionOf(
+  ctx: ArmContext,
+  request: ArmRequest,
+  subscriptionId = request.params.subscriptionId!,
+): Subscription {
   const subscription = ctx.store.subscriptions.get(subscriptionId);
   if (!subscription) throw apiError('SubscriptionNotFound', { subscriptionId });
   checkTenant(request.caller, subscription.tenantId);
   return subscription;
 }
 
-export function resourceGroupOf(ctx: ArmContext, request: ArmRequest, name = request.params.resourceGroup!): ResourceGroup {
+export function resourceGroupOf(
+  ctx: ArmContext,
+  request: ArmRequest,
+  name = request.params.resourceGroup!,
+): ResourceGroup {
   const subscription = subscriptionOf(ctx, request);
   const group = ctx.store.resourceGroups.get(subscription.id, name);
   if (!group) throw apiError('ResourceGroupNotFound', { resourceGroup: name });
@@ -91,7 +104,11 @@ export function requireApiVersion(request: ArmRequest): string {
   const version = request.query['api-version'];
   if (!version) throw apiError('MissingApiVersionParameter');
   // Microsoft.Resources routes take any well-formed version so CLI upgrades don't break [ID-8 FD].
-  if (!/^\d{4}-\d{2}-\d{2}(-(preview|alpha|beta|rc|privatepreview))?$/.test(version) && version !== '2.0' && version !== '1.0') {
+  if (
+    !/^\d{4}-\d{2}-\d{2}(-(preview|alpha|beta|rc|privatepreview))?$/.test(version) &&
+    version !== '2.0' &&
+    version !== '1.0'
+  ) {
     throw apiError('InvalidApiVersionParameter', { version, supported: 'YYYY-MM-DD[-preview]' });
   }
   return version;

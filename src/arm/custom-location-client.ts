@@ -58,7 +58,9 @@ export function createArmCustomLocations(options: ArmCustomLocationsOptions): Cu
       const subscriptionId = subscriptionOf(clusterId);
       if (!subscriptionId) return [];
       const found: CustomLocation[] = [];
-      for await (const item of clientFor(subscriptionId).resources.list({ filter: `resourceType eq '${CUSTOM_LOCATION_TYPE}'` })) {
+      for await (const item of clientFor(subscriptionId).resources.list({
+        filter: `resourceType eq '${CUSTOM_LOCATION_TYPE}'`,
+      })) {
         if (!item.id) continue;
         const location = await get(item.id);
         if (location && location.hostResourceId.toLowerCase() === clusterId.toLowerCase()) found.push(location);

@@ -31,7 +31,9 @@ export async function loadDevTls(dataDir: string, host: string): Promise<DevTls>
   const server = await issueServerCertificate(ca, {
     commonName: 'iotmq dev',
     dnsNames: ['localhost', ...(isIp ? [] : [host])],
-    ipAddresses: ['127.0.0.1', '::1', ...(isIp && host !== '0.0.0.0' && host !== '::' ? [host] : [])].filter((v, i, a) => a.indexOf(v) === i),
+    ipAddresses: ['127.0.0.1', '::1', ...(isIp && host !== '0.0.0.0' && host !== '::' ? [host] : [])].filter(
+      (v, i, a) => a.indexOf(v) === i,
+    ),
     validityDays: 365,
   });
   return { caPem: ca.certPem, caCertFile, key: server.keyPem, cert: server.certPem };

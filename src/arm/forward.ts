@@ -1,17 +1,46 @@
 import { randomUUID } from 'node:crypto';
 import { API_VERSION, PROVIDER_NAMESPACE, SUPPORTED_API_VERSIONS } from '../api/openapi.js';
 import { apiError } from '../common/errors.js';
-import { armTimestamp, header, resourceGroupOf, subscriptionOf, type ArmContext, type ArmRequest, type ArmResponse } from './context.js';
+import {
+  armTimestamp,
+  header,
+  resourceGroupOf,
+  subscriptionOf,
+  type ArmContext,
+  type ArmRequest,
+  type ArmResponse,
+} from './context.js';
 import { mqLocations, normaliseLocation } from './locations.js';
 import { followOperation } from './lro.js';
 import type { Route } from './router.js';
 
 const NS = PROVIDER_NAMESPACE.replace('.', '\\.');
 /** Headers a client sends that ARM passes on unchanged [HDR-1]. */
-const PASS_THROUGH = ['content-type', 'if-match', 'if-none-match', 'accept-language', 'user-agent', 'traceparent', 'x-ms-client-request-id', 'x-ms-return-client-request-id'];
+const PASS_THROUGH = [
+  'content-type',
+  'if-match',
+  'if-none-match',
+  'accept-language',
+  'user-agent',
+  'traceparent',
+  'x-ms-client-request-id',
+  'x-ms-return-client-request-id',
+];
 /** Response headers that describe the hop, not the resource. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'date']);
-const ENVELOPE_KEYS = ['id', 'name', 'type', 'location', 'tags', 'extendedLocation', 'kind', 'sku', 'identity', 'managedBy', 'systemData'];
+const ENVELOPE_KEYS = [
+  'id',
+  'name',
+  'type',
+  'location',
+  'tags',
+  'extendedLocation',
+  'kind',
+  'sku',
+  'identity',
+  'managedBy',
+  'systemData',
+];
 
 /**
  * Everything under `/providers/Microsoft.IoTOperationsMQ/` goes to the RP, after the checks ARM
@@ -28,7 +57,10 @@ export function forwardRoutes(ctx: ArmContext): Route[] {
     },
     {
       method: ['GET', 'PUT', 'PATCH', 'DELETE', 'POST'],
-      pattern: new RegExp(`^/subscriptions/(?<subscriptionId>[^/]+)(?:/resourceGroups/(?<resourceGroup>[^/]+))?/providers/${NS}(?<rest>/.*)?$`, 'i'),
+      pattern: new RegExp(
+        `^/subscriptions/(?<subscriptionId>[^/]+)(?:/resourceGroups/(?<resourceGroup>[^/]+))?/providers/${NS}(?<rest>/.*)?$`,
+        'i',
+      ),
       handler: async (request) => {
         const subscription = subscriptionOf(ctx, request);
         return forward(ctx, request, subscription.tenantId);
@@ -42,7 +74,12 @@ async function forward(ctx: ArmContext, request: ArmRequest, homeTenant: string 
   if (!version) throw apiError('MissingApiVersionParameter');
   const rest = request.params.rest ?? '';
   if (!SUPPORTED_API_VERSIONS.includes(version)) {
-    throw apiError('NoRegisteredProviderFound', { location: 'global', version, type: `${PROVIDER_NAMESPACE}${typeOfRest(rest)}`, supported: SUPPORTED_API_VERSIONS.join(', ') });
+    throw apiError('NoRegisteredProviderFound', {
+      location: 'global',
+      version,
+      type: `${PROVIDER_NAMESPACE}${typeOfRest(rest)}`,
+      supported: SUPPORTED_API_VERSIONS.join(', '),
+    });
   }
   const subscriptionId = request.params.subscriptionId;
   const write = request.method !== 'GET';
@@ -75,7 +112,8 @@ async function forward(ctx: ArmContext, request: ArmRequest, homeTenant: string 
   responseHeaders['x-ms-correlation-request-id'] = request.correlationId;
   responseHeaders['x-ms-routing-request-id'] = headers['x-ms-routing-request-id']!;
 
-  if (subscriptionId && isResourcePath(rest)) indexAfter(ctx, request, exchange.status, exchange.text, exchange.headers);
+  if (subscriptionId && isResourcePath(rest))
+    indexAfter(ctx, request, exchange.status, exchange.text, exchange.headers);
   return { status: exchange.status, headers: responseHeaders, text: exchange.text };
 }
 
@@ -94,12 +132,20 @@ function checkLocation(request: ArmRequest, rest: string): void {
   const resourceType = typeOfRest(rest).slice(1);
   const available = mqLocations(resourceType);
   if (!available.some((l) => l.name === normaliseLocation(location))) {
-    throw apiError('LocationNotAvailableForResourceType', { location, type: `${PROVIDER_NAMESPACE}/${resourceType}`, available: available.map((l) => l.name).join(',') });
+    throw apiError('LocationNotAvailableForResourceType', {
+      location,
+      type: `${PROVIDER_NAMESPACE}/${resourceType}`,
+      available: available.map((l) => l.name).join(','),
+    });
   }
 }
 
 /** The headers ARM adds on its way to an RP [HDR-1]. */
-export function armHeaders(ctx: ArmContext, request: ArmRequest, homeTenant: string | undefined): Record<string, string> {
+export function armHeaders(
+  ctx: ArmContext,
+  request: ArmRequest,
+  homeTenant: string | undefined,
+): Record<string, string> {
   const caller = request.caller;
   const now = armTimestamp();
   const headers: Record<string, string> = {
@@ -136,19 +182,29 @@ export function armHeaders(ctx: ArmContext, request: ArmRequest, homeTenant: str
 /** After the RP answered: keep the index of tracked resources in step [FD duty 6]. */
 function indexAfter(ctx: ArmContext, request: ArmRequest, status: number, text: string, headers: Headers): void {
   const id = request.path;
-  if ((request.method === 'PUT' || request.method === 'PATCH' || request.method === 'GET') && (status === 200 || status === 201)) {
+  if (
+    (request.method === 'PUT' || request.method === 'PATCH' || request.method === 'GET') &&
+    (status === 200 || status === 201)
+  ) {
     try {
       const body = JSON.parse(text) as Record<string, unknown>;
       if (typeof body.id === 'string') indexResource(ctx, body);
     } catch {
       // not a resource body; nothing to index
     }
-  } else if ((request.method === 'GET' && status === 404) || (request.method === 'DELETE' && (status === 200 || status === 204))) {
+  } else if (
+    (request.method === 'GET' && status === 404) ||
+    (request.method === 'DELETE' && (status === 200 || status === 204))
+  ) {
     ctx.store.resources.deleteTree(id);
   } else if (request.method === 'DELETE' && status === 202) {
     // The resource stays listed (Deleting) until the RP's operation ends; follow it in the background.
     ctx.track(
-      followOperation(ctx.rp, { status, headers, body: undefined }, `${id}?api-version=${API_VERSION}`, { method: 'DELETE', signal: ctx.signal, maxPollMs: ctx.maxPollMs })
+      followOperation(ctx.rp, { status, headers, body: undefined }, `${id}?api-version=${API_VERSION}`, {
+        method: 'DELETE',
+        signal: ctx.signal,
+        maxPollMs: ctx.maxPollMs,
+      })
         .then((outcome) => {
           if (outcome.status === 'Succeeded') ctx.store.resources.deleteTree(id);
         })
@@ -171,5 +227,8 @@ function isResourcePath(rest: string): boolean {
 
 function typeOfRest(rest: string): string {
   const segments = rest.split('/').filter(Boolean);
-  return segments.filter((_, i) => i % 2 === 0).map((s) => `/${s}`).join('');
+  return segments
+    .filter((_, i) => i % 2 === 0)
+    .map((s) => `/${s}`)
+    .join('');
 }

@@ -71,7 +71,12 @@ export async function startFrontDoor(options: FrontDoorOptions): Promise<FrontDo
   const context: ArmContext = {
     store: options.store,
     identity,
-    rp: createRpClient({ url: options.rp.url, publicUrl: () => publicUrl, credential: lazyCredential, audience: options.rp.audience }),
+    rp: createRpClient({
+      url: options.rp.url,
+      publicUrl: () => publicUrl,
+      credential: lazyCredential,
+      audience: options.rp.audience,
+    }),
     registry: buildRegistry(),
     verifyCaller: createCallerVerifier(identity, ARM_AUDIENCES),
     publicUrl: () => publicUrl,

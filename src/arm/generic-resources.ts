@@ -2,7 +2,18 @@ import { requireApiVersion, resourceGroupOf, subscriptionOf, type ArmContext, ty
 import type { Route } from './router.js';
 import type { IndexedResource } from './store.js';
 
-const LIST_KEYS = ['id', 'name', 'type', 'location', 'tags', 'kind', 'extendedLocation', 'sku', 'identity', 'managedBy'];
+const LIST_KEYS = [
+  'id',
+  'name',
+  'type',
+  'location',
+  'tags',
+  'kind',
+  'extendedLocation',
+  'sku',
+  'identity',
+  'managedBy',
+];
 
 /**
  * `GET /subscriptions/{s}[/resourceGroups/{rg}]/resources` from the index of tracked resources
@@ -57,15 +68,22 @@ function matches(resource: Record<string, unknown>, clauses: Clause[]): boolean 
       case 'resourcetype':
         return text(resource.type) === c.value.toLowerCase();
       case 'name':
-        return c.op === 'eq' ? text(resource.name) === c.value.toLowerCase() : text(resource.name).includes(c.value.toLowerCase());
+        return c.op === 'eq'
+          ? text(resource.name) === c.value.toLowerCase()
+          : text(resource.name).includes(c.value.toLowerCase());
       case 'resourcegroup':
-        return (/\/resourceGroups\/([^/]+)/i.exec(String(resource.id))?.[1] ?? '').toLowerCase() === c.value.toLowerCase();
+        return (
+          (/\/resourceGroups\/([^/]+)/i.exec(String(resource.id))?.[1] ?? '').toLowerCase() === c.value.toLowerCase()
+        );
       case 'location':
         return text(resource.location) === c.value.toLowerCase();
       case 'tagname':
         return Object.keys(tags).some((k) => k.toLowerCase() === c.value.toLowerCase());
       case 'tagvalue':
-        return tagName !== undefined && Object.entries(tags).some(([k, v]) => k.toLowerCase() === tagName.toLowerCase() && v === c.value);
+        return (
+          tagName !== undefined &&
+          Object.entries(tags).some(([k, v]) => k.toLowerCase() === tagName.toLowerCase() && v === c.value)
+        );
       default:
         return true;
     }

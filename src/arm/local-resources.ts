@@ -1,6 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { apiError } from '../common/errors.js';
-import { armTimestamp, jsonBody, requireApiVersion, resourceGroupOf, subscriptionOf, type ArmContext, type ArmRequest, type ArmResponse } from './context.js';
+import {
+  armTimestamp,
+  jsonBody,
+  requireApiVersion,
+  resourceGroupOf,
+  subscriptionOf,
+  type ArmContext,
+  type ArmRequest,
+  type ArmResponse,
+} from './context.js';
 import { normaliseLocation } from './locations.js';
 import type { JsonBody } from './rp-client.js';
 import type { Route } from './router.js';
@@ -33,17 +42,26 @@ export function localResourceRoutes(ctx: ArmContext): Route[] {
         handler: async (request) => {
           requireApiVersion(request);
           const group = resourceGroupOf(ctx, request);
-          const value = ctx.store.resources.list(group.subscriptionId, group.name).filter((r) => r.owner === 'local' && r.body.type === type).map((r) => r.body);
+          const value = ctx.store.resources
+            .list(group.subscriptionId, group.name)
+            .filter((r) => r.owner === 'local' && r.body.type === type)
+            .map((r) => r.body);
           return { status: 200, body: { value } };
         },
       },
       {
         method: 'GET',
-        pattern: new RegExp(`^/subscriptions/(?<subscriptionId>[^/]+)/providers/${namespace.replace('.', '\\.')}/${typeName}$`, 'i'),
+        pattern: new RegExp(
+          `^/subscriptions/(?<subscriptionId>[^/]+)/providers/${namespace.replace('.', '\\.')}/${typeName}$`,
+          'i',
+        ),
         handler: async (request) => {
           requireApiVersion(request);
           const subscription = subscriptionOf(ctx, request);
-          const value = ctx.store.resources.list(subscription.id).filter((r) => r.owner === 'local' && r.body.type === type).map((r) => r.body);
+          const value = ctx.store.resources
+            .list(subscription.id)
+            .filter((r) => r.owner === 'local' && r.body.type === type)
+            .map((r) => r.body);
           return { status: 200, body: { value } };
         },
       },
@@ -55,12 +73,16 @@ export function localResourceRoutes(ctx: ArmContext): Route[] {
           const group = resourceGroupOf(ctx, request);
           const id = idOf(request, group);
           const existing = ctx.store.resources.get(id);
-          const notFound = () => apiError('ResourceNotFound', { type, name: request.params.name!, resourceGroup: group.name });
+          const notFound = () =>
+            apiError('ResourceNotFound', { type, name: request.params.name!, resourceGroup: group.name });
           switch (request.method) {
             case 'GET':
             case 'HEAD':
               if (!existing) throw notFound();
-              return { status: request.method === 'HEAD' ? 204 : 200, body: request.method === 'HEAD' ? undefined : existing.body };
+              return {
+                status: request.method === 'HEAD' ? 204 : 200,
+                body: request.method === 'HEAD' ? undefined : existing.body,
+              };
             case 'DELETE':
               if (!existing) return { status: 204 };
               ctx.store.resources.deleteTree(id);
@@ -73,13 +95,16 @@ export function localResourceRoutes(ctx: ArmContext): Route[] {
               return { status: 200, body: updated };
             }
             default: {
-              if (group.provisioningState === 'Deleting') throw apiError('ResourceGroupBeingDeleted', { resourceGroup: group.name });
+              if (group.provisioningState === 'Deleting')
+                throw apiError('ResourceGroupBeingDeleted', { resourceGroup: group.name });
               const name = request.params.name!;
               if (!NAME.test(name)) throw apiError('InvalidResourceName', { name, pattern: NAME.source });
               const body = jsonBody(request) ?? {};
               if (typeof body.location !== 'string' || !body.location) throw apiError('LocationRequired');
               const location = normaliseLocation(body.location);
-              const previous = existing?.body as { location?: string; systemData?: Record<string, string>; identity?: Record<string, string> } | undefined;
+              const previous = existing?.body as
+                | { location?: string; systemData?: Record<string, string>; identity?: Record<string, string> }
+                | undefined;
               if (previous?.location && previous.location !== location) {
                 throw apiError('InvalidResourceLocation', { name, existing: previous.location, requested: location });
               }
@@ -92,7 +117,13 @@ export function localResourceRoutes(ctx: ArmContext): Route[] {
                 location,
                 ...(body.tags ? { tags: body.tags } : {}),
                 ...(type === CONNECTED_CLUSTER_TYPE
-                  ? { identity: previous?.identity ?? { type: 'SystemAssigned', principalId: randomUUID(), tenantId: caller.tenantId } }
+                  ? {
+                      identity: previous?.identity ?? {
+                        type: 'SystemAssigned',
+                        principalId: randomUUID(),
+                        tenantId: caller.tenantId,
+                      },
+                    }
                   : {}),
                 systemData: {
                   createdBy: previous?.systemData?.createdBy ?? caller.principalName,
@@ -128,13 +159,26 @@ function connectedClusterProperties(_request: ArmRequest, body: JsonBody): Recor
 
 function customLocationProperties(ctx: ArmContext, _request: ArmRequest, body: JsonBody): Record<string, unknown> {
   const p = (body.properties ?? {}) as Record<string, unknown>;
-  if (typeof p.hostResourceId !== 'string') throw apiError('BadRequest', { message: "'properties.hostResourceId' is required." }, { target: 'properties.hostResourceId' });
+  if (typeof p.hostResourceId !== 'string')
+    throw apiError(
+      'BadRequest',
+      { message: "'properties.hostResourceId' is required." },
+      { target: 'properties.hostResourceId' },
+    );
   const host = ctx.store.resources.get(p.hostResourceId);
   if (!host || host.body.type !== CONNECTED_CLUSTER_TYPE) {
-    throw apiError('BadRequest', { message: `The host resource '${p.hostResourceId}' is not an existing connected cluster.` }, { target: 'properties.hostResourceId' });
+    throw apiError(
+      'BadRequest',
+      { message: `The host resource '${p.hostResourceId}' is not an existing connected cluster.` },
+      { target: 'properties.hostResourceId' },
+    );
   }
   if (typeof p.namespace !== 'string' || !NAMESPACE.test(p.namespace)) {
-    throw apiError('BadRequest', { message: "'properties.namespace' must be a Kubernetes namespace name." }, { target: 'properties.namespace' });
+    throw apiError(
+      'BadRequest',
+      { message: "'properties.namespace' must be a Kubernetes namespace name." },
+      { target: 'properties.namespace' },
+    );
   }
   return {
     hostResourceId: host.id,

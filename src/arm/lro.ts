@@ -20,10 +20,18 @@ export async function followOperation(
   rp: Pick<RpClient, 'json'>,
   first: { status: number; headers: Headers; body: JsonBody },
   resourcePath: string,
-  options: { method: 'PUT' | 'DELETE' | 'PATCH'; maxPollMs?: number; signal?: AbortSignal; headers?: Record<string, string> },
+  options: {
+    method: 'PUT' | 'DELETE' | 'PATCH';
+    maxPollMs?: number;
+    signal?: AbortSignal;
+    headers?: Record<string, string>;
+  },
 ): Promise<LroOutcome> {
   const maxPollMs = options.maxPollMs ?? 5000;
-  const wait = (headers: Headers) => delay(Math.min(maxPollMs, 1000 * Number(headers.get('retry-after') ?? 1) || 1000), undefined, { signal: options.signal });
+  const wait = (headers: Headers) =>
+    delay(Math.min(maxPollMs, 1000 * Number(headers.get('retry-after') ?? 1) || 1000), undefined, {
+      signal: options.signal,
+    });
   const pathOf = (url: string) => {
     const u = new URL(url);
     return `${u.pathname}${u.search}`;
@@ -40,7 +48,8 @@ export async function followOperation(
       if (poll.status >= 400) return { status: 'Failed', error: errorOf(poll.body, poll.status) };
       const status = String(poll.body?.status ?? '').toLowerCase();
       if (TERMINAL.has(status)) {
-        if (status !== 'succeeded') return { status: status === 'failed' ? 'Failed' : 'Canceled', error: poll.body?.error };
+        if (status !== 'succeeded')
+          return { status: status === 'failed' ? 'Failed' : 'Canceled', error: poll.body?.error };
         break;
       }
       headers = poll.headers;
@@ -68,7 +77,9 @@ export async function followOperation(
       state = String(poll.body?.properties?.provisioningState ?? 'Succeeded');
       headers = poll.headers;
       if (TERMINAL.has(state.toLowerCase())) {
-        return state.toLowerCase() === 'succeeded' ? { status: 'Succeeded', resource: poll.body } : { status: 'Failed', error: { code: 'ResourceDeploymentFailure', message: `provisioningState ${state}` } };
+        return state.toLowerCase() === 'succeeded'
+          ? { status: 'Succeeded', resource: poll.body }
+          : { status: 'Failed', error: { code: 'ResourceDeploymentFailure', message: `provisioningState ${state}` } };
       }
     }
     return { status: 'Succeeded', resource: first.body };
@@ -84,5 +95,8 @@ export async function followOperation(
 export function errorOf(body: JsonBody, status: number): ErrorBody {
   const error = body?.error;
   if (error && typeof error.code === 'string') return error as ErrorBody;
-  return { code: status >= 500 ? 'InternalServerError' : 'BadRequest', message: typeof body === 'string' ? body : `HTTP ${status}` };
+  return {
+    code: status >= 500 ? 'InternalServerError' : 'BadRequest',
+    message: typeof body === 'string' ? body : `HTTP ${status}`,
+  };
 }

@@ -14,7 +14,9 @@ const BUILT_IN: Record<string, { resourceType: string; apiVersions: string[] }[]
     { resourceType: 'tenants', apiVersions: ['2022-12-01', '2021-01-01'] },
   ],
   'Microsoft.Kubernetes': [{ resourceType: 'connectedClusters', apiVersions: ['2024-01-01', '2021-10-01'] }],
-  'Microsoft.ExtendedLocation': [{ resourceType: 'customLocations', apiVersions: ['2021-08-31-preview', '2021-08-15'] }],
+  'Microsoft.ExtendedLocation': [
+    { resourceType: 'customLocations', apiVersions: ['2021-08-31-preview', '2021-08-15'] },
+  ],
 };
 
 /**
@@ -24,8 +26,17 @@ const BUILT_IN: Record<string, { resourceType: string; apiVersions: string[] }[]
  */
 export function providerRoutes(ctx: ArmContext): Route[] {
   const mqTypes = () => [
-    ...ctx.registry.types.map((t) => ({ resourceType: t.segments.join('/'), locations: mqLocations(t.segments.join('/')).map((l) => l.displayName), apiVersions: [API_VERSION], capabilities: 'SupportsTags, SupportsLocation' })),
-    ...['locations', 'locations/operationStatuses', 'locations/operationResults', 'operations'].map((resourceType) => ({ resourceType, locations: [], apiVersions: [API_VERSION] })),
+    ...ctx.registry.types.map((t) => ({
+      resourceType: t.segments.join('/'),
+      locations: mqLocations(t.segments.join('/')).map((l) => l.displayName),
+      apiVersions: [API_VERSION],
+      capabilities: 'SupportsTags, SupportsLocation',
+    })),
+    ...['locations', 'locations/operationStatuses', 'locations/operationResults', 'operations'].map((resourceType) => ({
+      resourceType,
+      locations: [],
+      apiVersions: [API_VERSION],
+    })),
   ];
   const view = (namespace: string, subscriptionId: string | undefined) => {
     const builtIn = Object.keys(BUILT_IN).find((n) => n.toLowerCase() === namespace.toLowerCase());
@@ -70,10 +81,17 @@ export function providerRoutes(ctx: ArmContext): Route[] {
         },
       });
       if (notification.status !== 200 && notification.status !== 202) {
-        ctx.log.error({ status: notification.status, subscriptionId: subscription.id }, 'subscription notification refused by the RP');
+        ctx.log.error(
+          { status: notification.status, subscriptionId: subscription.id },
+          'subscription notification refused by the RP',
+        );
         throw apiError('InternalServerError', { correlationId: request.correlationId });
       }
-      ctx.store.registrations.put(subscription.id, PROVIDER_NAMESPACE, state === 'Registered' ? 'Registered' : 'NotRegistered');
+      ctx.store.registrations.put(
+        subscription.id,
+        PROVIDER_NAMESPACE,
+        state === 'Registered' ? 'Registered' : 'NotRegistered',
+      );
       ctx.log.info({ subscriptionId: subscription.id, state }, 'provider registration changed');
     }
     return { status: 200, body: one(namespace, subscription.id) };
@@ -85,13 +103,19 @@ export function providerRoutes(ctx: ArmContext): Route[] {
       pattern: /^\/subscriptions\/(?<subscriptionId>[^/]+)\/providers$/i,
       handler: async (request) => {
         const subscription = subscriptionOf(ctx, request);
-        return { status: 200, body: { value: [...Object.keys(BUILT_IN), PROVIDER_NAMESPACE].map((n) => view(n, subscription.id)) } };
+        return {
+          status: 200,
+          body: { value: [...Object.keys(BUILT_IN), PROVIDER_NAMESPACE].map((n) => view(n, subscription.id)) },
+        };
       },
     },
     {
       method: 'GET',
       pattern: /^\/subscriptions\/(?<subscriptionId>[^/]+)\/providers\/(?<namespace>[^/]+)$/i,
-      handler: async (request) => ({ status: 200, body: one(request.params.namespace!, subscriptionOf(ctx, request).id) }),
+      handler: async (request) => ({
+        status: 200,
+        body: one(request.params.namespace!, subscriptionOf(ctx, request).id),
+      }),
     },
     {
       method: 'POST',
@@ -106,7 +130,10 @@ export function providerRoutes(ctx: ArmContext): Route[] {
     {
       method: 'GET',
       pattern: /^\/providers$/i,
-      handler: async () => ({ status: 200, body: { value: [...Object.keys(BUILT_IN), PROVIDER_NAMESPACE].map((n) => view(n, undefined)) } }),
+      handler: async () => ({
+        status: 200,
+        body: { value: [...Object.keys(BUILT_IN), PROVIDER_NAMESPACE].map((n) => view(n, undefined)) },
+      }),
     },
     {
       method: 'GET',

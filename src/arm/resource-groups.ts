@@ -1,6 +1,13 @@
 import { API_VERSION, PROVIDER_NAMESPACE } from '../api/openapi.js';
 import { apiError, type ErrorBody } from '../common/errors.js';
-import { jsonBody, requireApiVersion, resourceGroupOf, subscriptionOf, type ArmContext, type ArmRequest } from './context.js';
+import {
+  jsonBody,
+  requireApiVersion,
+  resourceGroupOf,
+  subscriptionOf,
+  type ArmContext,
+  type ArmRequest,
+} from './context.js';
 import { normaliseLocation } from './locations.js';
 import { errorOf, followOperation } from './lro.js';
 import type { Route } from './router.js';
@@ -34,7 +41,9 @@ export function resourceGroupRoutes(ctx: ArmContext): Route[] {
     `${ctx.publicUrl()}/subscriptions/${subscriptionId}/operationresults/${token}?api-version=${version}`;
 
   const startDelete = (group: ResourceGroup): string => {
-    const token = Buffer.from(JSON.stringify({ s: group.subscriptionId, g: group.name.toLowerCase() })).toString('base64url');
+    const token = Buffer.from(JSON.stringify({ s: group.subscriptionId, g: group.name.toLowerCase() })).toString(
+      'base64url',
+    );
     if (operations.get(token)?.status === 'Running') return token;
     const operation: DeleteOperation = { status: 'Running' };
     operations.set(token, operation);
@@ -47,7 +56,10 @@ export function resourceGroupRoutes(ctx: ArmContext): Route[] {
         },
         (error: unknown) => {
           operation.status = 'Failed';
-          operation.error = (error as { body?: ErrorBody }).body ?? { code: 'ResourceGroupDeletionBlocked', message: (error as Error).message };
+          operation.error = (error as { body?: ErrorBody }).body ?? {
+            code: 'ResourceGroupDeletionBlocked',
+            message: (error as Error).message,
+          };
           const current = ctx.store.resourceGroups.get(group.subscriptionId, group.name);
           if (current) ctx.store.resourceGroups.put({ ...current, provisioningState: 'Succeeded' });
           ctx.log.warn({ resourceGroup: group.name, err: error }, 'resource group deletion failed');
@@ -60,7 +72,8 @@ export function resourceGroupRoutes(ctx: ArmContext): Route[] {
   // A restart in the middle of a delete resumes it, once the RP is reachable.
   void ctx.ready.then(() => {
     for (const subscription of ctx.store.subscriptions.list()) {
-      for (const group of ctx.store.resourceGroups.list(subscription.id)) if (group.provisioningState === 'Deleting') startDelete(group);
+      for (const group of ctx.store.resourceGroups.list(subscription.id))
+        if (group.provisioningState === 'Deleting') startDelete(group);
     }
   });
 
@@ -95,7 +108,8 @@ export function resourceGroupRoutes(ctx: ArmContext): Route[] {
         const body = jsonBody(request) ?? {};
         if (typeof body.location !== 'string' || !body.location) throw apiError('LocationRequired');
         const existing = ctx.store.resourceGroups.get(subscription.id, name);
-        if (existing?.provisioningState === 'Deleting') throw apiError('ResourceGroupBeingDeleted', { resourceGroup: existing.name });
+        if (existing?.provisioningState === 'Deleting')
+          throw apiError('ResourceGroupBeingDeleted', { resourceGroup: existing.name });
         const location = normaliseLocation(body.location);
         if (existing && existing.location !== location) {
           throw apiError('InvalidResourceLocation', { name, existing: existing.location, requested: location });
@@ -135,7 +149,13 @@ export function resourceGroupRoutes(ctx: ArmContext): Route[] {
         const version = requireApiVersion(request);
         const group = resourceGroupOf(ctx, request);
         const token = startDelete(group);
-        return { status: 202, headers: { location: operationUrl(group.subscriptionId, token, version), 'retry-after': String(ctx.retryAfterSeconds) } };
+        return {
+          status: 202,
+          headers: {
+            location: operationUrl(group.subscriptionId, token, version),
+            'retry-after': String(ctx.retryAfterSeconds),
+          },
+        };
       },
     },
     {
@@ -146,7 +166,13 @@ export function resourceGroupRoutes(ctx: ArmContext): Route[] {
         const subscription = subscriptionOf(ctx, request);
         const token = request.params.token!;
         const operation = operations.get(token);
-        const running = { status: 202, headers: { location: operationUrl(subscription.id, token, version), 'retry-after': String(ctx.retryAfterSeconds) } };
+        const running = {
+          status: 202,
+          headers: {
+            location: operationUrl(subscription.id, token, version),
+            'retry-after': String(ctx.retryAfterSeconds),
+          },
+        };
         if (!operation) {
           // Not known in memory (e.g. after a restart): the group's existence tells the outcome.
           let target: { g?: string };
@@ -167,7 +193,8 @@ export function resourceGroupRoutes(ctx: ArmContext): Route[] {
 
 function tagsOf(tags: unknown): Record<string, string> | undefined {
   if (tags === undefined || tags === null) return undefined;
-  if (typeof tags !== 'object' || Array.isArray(tags)) throw apiError('InvalidRequestContent', { reason: "'tags' must be an object of strings." });
+  if (typeof tags !== 'object' || Array.isArray(tags))
+    throw apiError('InvalidRequestContent', { reason: "'tags' must be an object of strings." });
   return Object.fromEntries(Object.entries(tags as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
 }
 
@@ -179,9 +206,12 @@ async function cascadeDelete(ctx: ArmContext, group: ResourceGroup): Promise<voi
     let next: string | undefined = `${base}/providers/${PROVIDER_NAMESPACE}/mq?api-version=${API_VERSION}`;
     while (next) {
       const page = await ctx.rp.json('GET', next);
-      if (page.status !== 200) throw Object.assign(new Error('listing failed'), { body: errorOf(page.body, page.status) });
+      if (page.status !== 200)
+        throw Object.assign(new Error('listing failed'), { body: errorOf(page.body, page.status) });
       for (const item of page.body.value as { id: string }[]) ids.set(item.id.toLowerCase(), item.id);
-      next = page.body.nextLink ? new URL(page.body.nextLink as string).pathname + new URL(page.body.nextLink as string).search : undefined;
+      next = page.body.nextLink
+        ? new URL(page.body.nextLink as string).pathname + new URL(page.body.nextLink as string).search
+        : undefined;
     }
   }
   for (const resource of ctx.store.resources.list(group.subscriptionId, group.name)) {
@@ -203,13 +233,29 @@ async function cascadeDelete(ctx: ArmContext, group: ResourceGroup): Promise<voi
         const path = `${id}?api-version=${API_VERSION}`;
         const first = await ctx.rp.json('DELETE', path);
         if (first.status === 409) return { id, done: false, error: errorOf(first.body, 409), fatal: false };
-        const outcome = await followOperation(ctx.rp, first, path, { method: 'DELETE', signal: ctx.signal, maxPollMs: ctx.maxPollMs });
+        const outcome = await followOperation(ctx.rp, first, path, {
+          method: 'DELETE',
+          signal: ctx.signal,
+          maxPollMs: ctx.maxPollMs,
+        });
         if (outcome.status === 'Succeeded') ctx.store.resources.deleteTree(id);
-        return { id, done: outcome.status === 'Succeeded', error: outcome.error, fatal: outcome.status !== 'Succeeded' };
+        return {
+          id,
+          done: outcome.status === 'Succeeded',
+          error: outcome.error,
+          fatal: outcome.status !== 'Succeeded',
+        };
       }),
     );
     const fatal = results.find((r) => r.fatal);
-    if (fatal) throw Object.assign(new Error('delete failed'), { body: { code: 'ResourceGroupDeletionBlocked', message: `Deleting '${fatal.id}' failed.`, details: fatal.error ? [fatal.error] : [] } });
+    if (fatal)
+      throw Object.assign(new Error('delete failed'), {
+        body: {
+          code: 'ResourceGroupDeletionBlocked',
+          message: `Deleting '${fatal.id}' failed.`,
+          details: fatal.error ? [fatal.error] : [],
+        },
+      });
     const remaining: string[] = [];
     for (const id of pending.filter((p) => !isRoot(p))) {
       const found = await ctx.rp.json('GET', `${id}?api-version=${API_VERSION}`);
@@ -219,13 +265,20 @@ async function cascadeDelete(ctx: ArmContext, group: ResourceGroup): Promise<voi
     const refused = results.filter((r) => !r.done);
     if (refused.length === roots.length && remaining.length + refused.length === pending.length) {
       const lastError = refused[0]?.error;
-      throw Object.assign(new Error('no progress'), { body: { code: 'ResourceGroupDeletionBlocked', message: 'Resources in the group refused deletion.', details: lastError ? [lastError] : [] } });
+      throw Object.assign(new Error('no progress'), {
+        body: {
+          code: 'ResourceGroupDeletionBlocked',
+          message: 'Resources in the group refused deletion.',
+          details: lastError ? [lastError] : [],
+        },
+      });
     }
     pending = [...refused.map((r) => r.id), ...remaining];
   }
   // The FD's own resources: custom locations before the clusters they are hosted on.
   const own = ctx.store.resources.list(group.subscriptionId, group.name).sort((a, b) => b.id.length - a.id.length);
   for (const resource of own) ctx.store.resources.deleteTree(resource.id);
-  for (const deployment of ctx.store.deployments.list(group.subscriptionId, group.name)) ctx.store.deployments.delete(deployment.id);
+  for (const deployment of ctx.store.deployments.list(group.subscriptionId, group.name))
+    ctx.store.deployments.delete(deployment.id);
   ctx.store.resourceGroups.delete(group.subscriptionId, group.name);
 }

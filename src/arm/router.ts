@@ -14,7 +14,11 @@ export interface RouteMatch {
   params: Record<string, string>;
 }
 
-export function matchRoute(routes: Route[], method: string, path: string): RouteMatch | { methodNotAllowed: true } | undefined {
+export function matchRoute(
+  routes: Route[],
+  method: string,
+  path: string,
+): RouteMatch | { methodNotAllowed: true } | undefined {
   let pathMatched = false;
   for (const route of routes) {
     const match = route.pattern.exec(path);

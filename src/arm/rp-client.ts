@@ -16,7 +16,12 @@ export interface RpClient {
   /** Sends a request to the RP as ARM does: the FD's own token replaces the caller's [AUTH-4 jwt]. */
   send(method: string, pathAndQuery: string, headers: Record<string, string>, body?: string): Promise<RpExchange>;
   /** GET/PUT/... with JSON in and out, Referer set to the public URL; for the FD's own calls (cascade, deployments, polling). */
-  json(method: string, pathAndQuery: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; body: JsonBody }>;
+  json(
+    method: string,
+    pathAndQuery: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; headers: Headers; body: JsonBody }>;
 }
 
 export interface RpClientOptions {

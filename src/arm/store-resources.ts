@@ -32,11 +32,16 @@ type Statements = (sql: string) => Database.Statement;
  *   door's own data and go through `db` (synchronous=FULL) at once.
  * - every read and delete first commits what is queued, so readers never see the index behind.
  */
-export function resourceTable(db: Statements, indexDb: Database.Database, onError: (error: unknown) => void): ResourceTable {
+export function resourceTable(
+  db: Statements,
+  indexDb: Database.Database,
+  onError: (error: unknown) => void,
+): ResourceTable {
   const written = new Map<string, { owner: string; text: string }>();
   const pending = new Map<string, { resource: IndexedResource; text: string }>();
   let scheduled: NodeJS.Immediate | undefined;
-  const upsertSql = 'INSERT OR REPLACE INTO resources (key, id, owner, subscription_id, resource_group, type, body) VALUES (?, ?, ?, ?, ?, ?, ?)';
+  const upsertSql =
+    'INSERT OR REPLACE INTO resources (key, id, owner, subscription_id, resource_group, type, body) VALUES (?, ?, ?, ?, ?, ?, ?)';
   const indexUpsert = indexDb.prepare(upsertSql);
   const args = (r: IndexedResource, text: string) => {
     const { subscriptionId, resourceGroup } = segments(r.id);
@@ -64,7 +69,8 @@ export function resourceTable(db: Statements, indexDb: Database.Database, onErro
   const lastWritten = (key: string) => {
     let known = written.get(key);
     if (!known) {
-      const row = db('SELECT owner, body FROM resources WHERE key = ?').get(key) as { owner: string; body: string } | undefined;
+      const row = db('SELECT owner, body FROM resources WHERE key = ?').get(key) as
+        { owner: string; body: string } | undefined;
       if (row) written.set(key, (known = { owner: row.owner, text: row.body }));
     }
     return known;
@@ -95,7 +101,9 @@ export function resourceTable(db: Statements, indexDb: Database.Database, onErro
       const rows =
         rg === undefined
           ? db('SELECT id, owner, body FROM resources WHERE subscription_id = ? ORDER BY key').all(sub.toLowerCase())
-          : db('SELECT id, owner, body FROM resources WHERE subscription_id = ? AND resource_group = ? ORDER BY key').all(sub.toLowerCase(), rg.toLowerCase());
+          : db(
+              'SELECT id, owner, body FROM resources WHERE subscription_id = ? AND resource_group = ? ORDER BY key',
+            ).all(sub.toLowerCase(), rg.toLowerCase());
       return (rows as Row[]).map(toResource);
     },
     deleteTree(id) {
@@ -121,5 +129,9 @@ function typeOf(id: string) {
 }
 
 function toResource(row: Row): IndexedResource {
-  return { id: row.id, owner: row.owner as IndexedResource['owner'], body: JSON.parse(row.body) as Record<string, unknown> };
+  return {
+    id: row.id,
+    owner: row.owner as IndexedResource['owner'],
+    body: JSON.parse(row.body) as Record<string, unknown>,
+  };
 }

@@ -119,7 +119,6 @@ export interface ArmStore {
   close(): void;
 }
 
-
 export function openArmStore(path: string): ArmStore {
   const file = resolve(path);
   mkdirSync(dirname(file), { recursive: true });
@@ -138,7 +137,9 @@ export function openArmStore(path: string): ArmStore {
     if (!statement) statements.set(sql, (statement = db.prepare(sql)));
     return statement;
   };
-  const resources = resourceTable(q, indexDb, (error) => process.emitWarning(`the ARM resource index could not be written: ${String(error)}`));
+  const resources = resourceTable(q, indexDb, (error) =>
+    process.emitWarning(`the ARM resource index could not be written: ${String(error)}`),
+  );
 
   const json = (text: string) => JSON.parse(text) as Record<string, unknown>;
   const toDeployment = (row: { body: string; operations: string; template: string | null }): DeploymentRecord => ({
@@ -153,21 +154,45 @@ export function openArmStore(path: string): ArmStore {
 
   return {
     tenants: {
-      put: (t) => void q('INSERT OR REPLACE INTO tenants (id, display_name) VALUES (?, ?)').run(t.id.toLowerCase(), t.displayName),
+      put: (t) =>
+        void q('INSERT OR REPLACE INTO tenants (id, display_name) VALUES (?, ?)').run(
+          t.id.toLowerCase(),
+          t.displayName,
+        ),
       get: (id) => {
-        const row = q('SELECT id, display_name FROM tenants WHERE id = ?').get(id.toLowerCase()) as { id: string; display_name: string } | undefined;
+        const row = q('SELECT id, display_name FROM tenants WHERE id = ?').get(id.toLowerCase()) as
+          { id: string; display_name: string } | undefined;
         return row && { id: row.id, displayName: row.display_name };
       },
-      list: () => (q('SELECT id, display_name FROM tenants ORDER BY id').all() as { id: string; display_name: string }[]).map((r) => ({ id: r.id, displayName: r.display_name })),
+      list: () =>
+        (q('SELECT id, display_name FROM tenants ORDER BY id').all() as { id: string; display_name: string }[]).map(
+          (r) => ({ id: r.id, displayName: r.display_name }),
+        ),
     },
     principals: {
       put: (p) =>
         void db
-          .prepare('INSERT OR REPLACE INTO principals (client_id, tenant_id, object_id, display_name, secret_hash, mi_resource_id) VALUES (?, ?, ?, ?, ?, ?)')
-          .run(p.clientId.toLowerCase(), p.tenantId.toLowerCase(), p.objectId, p.displayName, p.secretHash, p.managedIdentityResourceId ?? null),
+          .prepare(
+            'INSERT OR REPLACE INTO principals (client_id, tenant_id, object_id, display_name, secret_hash, mi_resource_id) VALUES (?, ?, ?, ?, ?, ?)',
+          )
+          .run(
+            p.clientId.toLowerCase(),
+            p.tenantId.toLowerCase(),
+            p.objectId,
+            p.displayName,
+            p.secretHash,
+            p.managedIdentityResourceId ?? null,
+          ),
       get: (clientId) => {
         const row = q('SELECT * FROM principals WHERE client_id = ?').get(clientId.toLowerCase()) as
-          | { client_id: string; tenant_id: string; object_id: string; display_name: string; secret_hash: string; mi_resource_id: string | null }
+          | {
+              client_id: string;
+              tenant_id: string;
+              object_id: string;
+              display_name: string;
+              secret_hash: string;
+              mi_resource_id: string | null;
+            }
           | undefined;
         return (
           row && {
@@ -182,13 +207,34 @@ export function openArmStore(path: string): ArmStore {
       },
     },
     subscriptions: {
-      put: (s) => void q('INSERT OR REPLACE INTO subscriptions (id, tenant_id, display_name, state) VALUES (?, ?, ?, ?)').run(s.id.toLowerCase(), s.tenantId.toLowerCase(), s.displayName, s.state),
+      put: (s) =>
+        void q('INSERT OR REPLACE INTO subscriptions (id, tenant_id, display_name, state) VALUES (?, ?, ?, ?)').run(
+          s.id.toLowerCase(),
+          s.tenantId.toLowerCase(),
+          s.displayName,
+          s.state,
+        ),
       get: (id) => {
-        const row = q('SELECT * FROM subscriptions WHERE id = ?').get(id.toLowerCase()) as { id: string; tenant_id: string; display_name: string; state: string } | undefined;
-        return row && { id: row.id, tenantId: row.tenant_id, displayName: row.display_name, state: row.state as Subscription['state'] };
+        const row = q('SELECT * FROM subscriptions WHERE id = ?').get(id.toLowerCase()) as
+          { id: string; tenant_id: string; display_name: string; state: string } | undefined;
+        return (
+          row && {
+            id: row.id,
+            tenantId: row.tenant_id,
+            displayName: row.display_name,
+            state: row.state as Subscription['state'],
+          }
+        );
       },
       list: () =>
-        (q('SELECT * FROM subscriptions ORDER BY id').all() as { id: string; tenant_id: string; display_name: string; state: string }[]).map((row) => ({
+        (
+          q('SELECT * FROM subscriptions ORDER BY id').all() as {
+            id: string;
+            tenant_id: string;
+            display_name: string;
+            state: string;
+          }[]
+        ).map((row) => ({
           id: row.id,
           tenantId: row.tenant_id,
           displayName: row.display_name,
@@ -196,26 +242,57 @@ export function openArmStore(path: string): ArmStore {
         })),
     },
     resourceGroups: {
-      put: (g) => void q('INSERT OR REPLACE INTO resource_groups (subscription_id, key, body) VALUES (?, ?, ?)').run(g.subscriptionId.toLowerCase(), g.name.toLowerCase(), JSON.stringify(g)),
+      put: (g) =>
+        void q('INSERT OR REPLACE INTO resource_groups (subscription_id, key, body) VALUES (?, ?, ?)').run(
+          g.subscriptionId.toLowerCase(),
+          g.name.toLowerCase(),
+          JSON.stringify(g),
+        ),
       get: (sub, name) => {
-        const row = q('SELECT body FROM resource_groups WHERE subscription_id = ? AND key = ?').get(sub.toLowerCase(), name.toLowerCase()) as { body: string } | undefined;
+        const row = q('SELECT body FROM resource_groups WHERE subscription_id = ? AND key = ?').get(
+          sub.toLowerCase(),
+          name.toLowerCase(),
+        ) as { body: string } | undefined;
         return row && (JSON.parse(row.body) as ResourceGroup);
       },
-      list: (sub) => (q('SELECT body FROM resource_groups WHERE subscription_id = ? ORDER BY key').all(sub.toLowerCase()) as { body: string }[]).map((r) => JSON.parse(r.body) as ResourceGroup),
-      delete: (sub, name) => void q('DELETE FROM resource_groups WHERE subscription_id = ? AND key = ?').run(sub.toLowerCase(), name.toLowerCase()),
+      list: (sub) =>
+        (
+          q('SELECT body FROM resource_groups WHERE subscription_id = ? ORDER BY key').all(sub.toLowerCase()) as {
+            body: string;
+          }[]
+        ).map((r) => JSON.parse(r.body) as ResourceGroup),
+      delete: (sub, name) =>
+        void q('DELETE FROM resource_groups WHERE subscription_id = ? AND key = ?').run(
+          sub.toLowerCase(),
+          name.toLowerCase(),
+        ),
     },
     registrations: {
       get: (sub, ns) =>
-        ((q('SELECT state FROM registrations WHERE subscription_id = ? AND namespace = ?').get(sub.toLowerCase(), ns.toLowerCase()) as { state: string } | undefined)?.state ??
-          'NotRegistered') as RegistrationState,
-      put: (sub, ns, state) => void q('INSERT OR REPLACE INTO registrations (subscription_id, namespace, state) VALUES (?, ?, ?)').run(sub.toLowerCase(), ns.toLowerCase(), state),
+        ((
+          q('SELECT state FROM registrations WHERE subscription_id = ? AND namespace = ?').get(
+            sub.toLowerCase(),
+            ns.toLowerCase(),
+          ) as { state: string } | undefined
+        )?.state ?? 'NotRegistered') as RegistrationState,
+      put: (sub, ns, state) =>
+        void q('INSERT OR REPLACE INTO registrations (subscription_id, namespace, state) VALUES (?, ?, ?)').run(
+          sub.toLowerCase(),
+          ns.toLowerCase(),
+          state,
+        ),
     },
     resources,
     deployments: {
       put: (d) => {
-        const { subscriptionId, resourceGroup } = { subscriptionId: d.subscriptionId.toLowerCase(), resourceGroup: d.resourceGroup.toLowerCase() };
+        const { subscriptionId, resourceGroup } = {
+          subscriptionId: d.subscriptionId.toLowerCase(),
+          resourceGroup: d.resourceGroup.toLowerCase(),
+        };
         const record = { id: d.id, subscriptionId: d.subscriptionId, resourceGroup: d.resourceGroup, name: d.name };
-        q('INSERT OR REPLACE INTO deployments (key, subscription_id, resource_group, body, operations, template) VALUES (?, ?, ?, ?, ?, ?)').run(
+        q(
+          'INSERT OR REPLACE INTO deployments (key, subscription_id, resource_group, body, operations, template) VALUES (?, ?, ?, ?, ?, ?)',
+        ).run(
           key(d.id),
           subscriptionId,
           resourceGroup,
@@ -225,15 +302,20 @@ export function openArmStore(path: string): ArmStore {
         );
       },
       get: (id) => {
-        const row = q('SELECT body, operations, template FROM deployments WHERE key = ?').get(key(id)) as { body: string; operations: string; template: string | null } | undefined;
+        const row = q('SELECT body, operations, template FROM deployments WHERE key = ?').get(key(id)) as
+          { body: string; operations: string; template: string | null } | undefined;
         return row && toDeployment(row);
       },
       list: (sub, rg) =>
-        (q('SELECT body, operations, template FROM deployments WHERE subscription_id = ? AND resource_group = ? ORDER BY key').all(sub.toLowerCase(), rg.toLowerCase()) as {
-          body: string;
-          operations: string;
-          template: string | null;
-        }[]).map(toDeployment),
+        (
+          q(
+            'SELECT body, operations, template FROM deployments WHERE subscription_id = ? AND resource_group = ? ORDER BY key',
+          ).all(sub.toLowerCase(), rg.toLowerCase()) as {
+            body: string;
+            operations: string;
+            template: string | null;
+          }[]
+        ).map(toDeployment),
       delete: (id) => void q('DELETE FROM deployments WHERE key = ?').run(key(id)),
     },
     close: () => {

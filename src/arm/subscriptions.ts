@@ -14,7 +14,11 @@ export function subscriptionRoutes(ctx: ArmContext): Route[] {
     tenantId: s.tenantId,
     displayName: s.displayName,
     state: s.state,
-    subscriptionPolicies: { locationPlacementId: 'Public_2014-09-01', quotaId: 'PayAsYouGo_2014-09-01', spendingLimit: 'Off' },
+    subscriptionPolicies: {
+      locationPlacementId: 'Public_2014-09-01',
+      quotaId: 'PayAsYouGo_2014-09-01',
+      spendingLimit: 'Off',
+    },
   });
   return [
     {
@@ -22,7 +26,18 @@ export function subscriptionRoutes(ctx: ArmContext): Route[] {
       pattern: /^\/tenants$/i,
       handler: async (request: ArmRequest): Promise<ArmResponse> => {
         const tenant = ctx.store.tenants.get(request.caller.tenantId);
-        const value = tenant ? [{ id: `/tenants/${tenant.id}`, tenantId: tenant.id, tenantCategory: 'Home', displayName: tenant.displayName, defaultDomain: `${tenant.id}.iotmq.local`, domains: [] }] : [];
+        const value = tenant
+          ? [
+              {
+                id: `/tenants/${tenant.id}`,
+                tenantId: tenant.id,
+                tenantCategory: 'Home',
+                displayName: tenant.displayName,
+                defaultDomain: `${tenant.id}.iotmq.local`,
+                domains: [],
+              },
+            ]
+          : [];
         return { status: 200, body: { value } };
       },
     },
@@ -30,7 +45,15 @@ export function subscriptionRoutes(ctx: ArmContext): Route[] {
       method: 'GET',
       pattern: /^\/subscriptions$/i,
       // Only the caller's tenant's subscriptions, as ARM's RBAC would show them.
-      handler: async (request) => ({ status: 200, body: { value: ctx.store.subscriptions.list().filter((s) => s.tenantId === request.caller.tenantId).map(view) } }),
+      handler: async (request) => ({
+        status: 200,
+        body: {
+          value: ctx.store.subscriptions
+            .list()
+            .filter((s) => s.tenantId === request.caller.tenantId)
+            .map(view),
+        },
+      }),
     },
     {
       method: 'GET',

@@ -13,7 +13,8 @@ export async function runDev(args: string[]): Promise<void> {
     strict: true,
   });
   const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number, not '${values.port}'`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`--port must be a port number, not '${values.port}'`);
   const dev = await startDev({ host: values.host, port, dataDir: values['data-dir'] });
   process.stdout.write(devInstructions(dev.config, dev.configFile));
   // Extension (issue 5): local cluster with agent + operator, default MQ resources, MQTT settings.
@@ -21,7 +22,12 @@ export async function runDev(args: string[]): Promise<void> {
   const { startDevExtension, mqttInstructions } = await import('./dev-extension.js');
   const extension = startDevExtension(dev, values['data-dir']).then(
     (started) => (process.stdout.write(mqttInstructions(started.mqtt)), started),
-    (error: unknown) => (process.stderr.write(`local cluster failed to start: ${error instanceof Error ? error.message : String(error)}\n`), undefined),
+    (error: unknown) => (
+      process.stderr.write(
+        `local cluster failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
+      ),
+      undefined
+    ),
   );
 
   await new Promise<void>((resolve) => {

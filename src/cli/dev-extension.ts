@@ -34,37 +34,106 @@ export interface DevExtensionOptions {
   mqttPorts?: { tls: number; plain: number };
 }
 
-export async function startDevExtension(dev: DevHandles, dataDir: string, options: DevExtensionOptions = {}): Promise<{ local: LocalClusterHandles; mqtt: DevMqtt }> {
+export async function startDevExtension(
+  dev: DevHandles,
+  dataDir: string,
+  options: DevExtensionOptions = {},
+): Promise<{ local: LocalClusterHandles; mqtt: DevMqtt }> {
   const ports = options.mqttPorts ?? { tls: 8883, plain: 1883 };
   const { config } = dev;
-  const agentCredential = new ClientSecretCredential(config.tenantId, config.agent.clientId, config.agent.clientSecret, {
-    authorityHost: config.authorityHost,
-    disableInstanceDiscovery: true,
-    ...caTrustOptions(dev.caPem),
+  const agentCredential = new ClientSecretCredential(
+    config.tenantId,
+    config.agent.clientId,
+    config.agent.clientSecret,
+    {
+      authorityHost: config.authorityHost,
+      disableInstanceDiscovery: true,
+      ...caTrustOptions(dev.caPem),
+    },
+  );
+  const local = await startLocalCluster({
+    dataDir: path.join(dataDir, 'local-cluster'),
+    rpUrl: dev.rpUrl,
+    clusterId: config.clusterId,
+    namespace: NAMESPACE,
+    credential: agentCredential,
+    scope: config.agent.scope,
+    ca: dev.caPem,
   });
-  const local = await startLocalCluster({ dataDir: path.join(dataDir, 'local-cluster'), rpUrl: dev.rpUrl, clusterId: config.clusterId, namespace: NAMESPACE, credential: agentCredential, scope: config.agent.scope, ca: dev.caPem });
   const saved = JSON.parse(await readFile(dev.configFile, 'utf8')) as { mqtt?: DevMqtt };
   if (saved.mqtt) return { local, mqtt: saved.mqtt };
 
   const username = 'iotmq';
   const password = randomBytes(18).toString('base64url');
   await local.cluster.apply(
-    { apiVersion: 'v1', kind: 'Secret', metadata: { name: PASSWORD_SECRET, namespace: NAMESPACE }, type: 'Opaque', stringData: { 'passwords.toml': `[${username}]\npassword = "${await hashPassword(password)}"\n` } },
+    {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: PASSWORD_SECRET, namespace: NAMESPACE },
+      type: 'Opaque',
+      stringData: { 'passwords.toml': `[${username}]\npassword = "${await hashPassword(password)}"\n` },
+    },
     { fieldManager: 'iotmq-dev' },
   );
-  const credential = new ClientSecretCredential(config.tenantId, config.clientId, config.clientSecret, { authorityHost: config.authorityHost, disableInstanceDiscovery: true, ...caTrustOptions(dev.caPem) });
-  const client = new ResourceManagementClient(credential, config.subscriptionId, { endpoint: config.armEndpoint, credentialScopes: ['https://management.azure.com/.default'], ...caTrustOptions(dev.caPem) });
+  const credential = new ClientSecretCredential(config.tenantId, config.clientId, config.clientSecret, {
+    authorityHost: config.authorityHost,
+    disableInstanceDiscovery: true,
+    ...caTrustOptions(dev.caPem),
+  });
+  const client = new ResourceManagementClient(credential, config.subscriptionId, {
+    endpoint: config.armEndpoint,
+    credentialScopes: ['https://management.azure.com/.default'],
+    ...caTrustOptions(dev.caPem),
+  });
   const mq = `/subscriptions/${config.subscriptionId}/resourceGroups/${config.resourceGroup}/providers/Microsoft.IoTOperationsMQ/mq/mq-instance`;
   const put = (id: string, properties: Record<string, unknown>) =>
-    client.resources.beginCreateOrUpdateByIdAndWait(id, API_VERSION, { location: config.location, extendedLocation: { name: config.customLocationId, type: 'CustomLocation' }, properties } as never);
-  const image = (name: string) => ({ repository: `mcr.microsoft.com/azureiotoperations/${name}`, tag: '0.1.0-preview' });
+    client.resources.beginCreateOrUpdateByIdAndWait(id, API_VERSION, {
+      location: config.location,
+      extendedLocation: { name: config.customLocationId, type: 'CustomLocation' },
+      properties,
+    } as never);
+  const image = (name: string) => ({
+    repository: `mcr.microsoft.com/azureiotoperations/${name}`,
+    tag: '0.1.0-preview',
+  });
   await put(mq, {});
-  await put(`${mq}/broker/broker`, { mode: 'auto', memoryProfile: 'medium', encryptInternalTraffic: false, authImage: image('dmqtt-authentication'), brokerImage: image('dmqtt-pod'), healthManagerImage: image('dmqtt-operator') });
-  await put(`${mq}/broker/broker/listener/listener`, { brokerRef: 'broker', port: ports.tls, serviceName: 'aio-mq-dmqtt-frontend', serviceType: 'clusterIp', authenticationEnabled: true, authorizationEnabled: false, tls: { automatic: { issuerRef: { name: 'mq-dmqtt-frontend', kind: 'Issuer', group: 'cert-manager.io' } } } });
-  await put(`${mq}/broker/broker/listener/non-tls-listener`, { brokerRef: 'broker', port: ports.plain, serviceName: 'aio-mq-dmqtt-frontend-nontls', serviceType: 'clusterIp', authenticationEnabled: true, authorizationEnabled: false });
-  await put(`${mq}/broker/broker/authentication/authn`, { listenerRef: ['listener', 'non-tls-listener'], authenticationMethods: [{ usernamePassword: { secretName: PASSWORD_SECRET } }] });
+  await put(`${mq}/broker/broker`, {
+    mode: 'auto',
+    memoryProfile: 'medium',
+    encryptInternalTraffic: false,
+    authImage: image('dmqtt-authentication'),
+    brokerImage: image('dmqtt-pod'),
+    healthManagerImage: image('dmqtt-operator'),
+  });
+  await put(`${mq}/broker/broker/listener/listener`, {
+    brokerRef: 'broker',
+    port: ports.tls,
+    serviceName: 'aio-mq-dmqtt-frontend',
+    serviceType: 'clusterIp',
+    authenticationEnabled: true,
+    authorizationEnabled: false,
+    tls: { automatic: { issuerRef: { name: 'mq-dmqtt-frontend', kind: 'Issuer', group: 'cert-manager.io' } } },
+  });
+  await put(`${mq}/broker/broker/listener/non-tls-listener`, {
+    brokerRef: 'broker',
+    port: ports.plain,
+    serviceName: 'aio-mq-dmqtt-frontend-nontls',
+    serviceType: 'clusterIp',
+    authenticationEnabled: true,
+    authorizationEnabled: false,
+  });
+  await put(`${mq}/broker/broker/authentication/authn`, {
+    listenerRef: ['listener', 'non-tls-listener'],
+    authenticationMethods: [{ usernamePassword: { secretName: PASSWORD_SECRET } }],
+  });
 
-  const mqtt: DevMqtt = { host: '127.0.0.1', ports, username, password, caFile: path.join(local.driverDir, 'data', 'broker', 'tls', 'ca.crt') };
+  const mqtt: DevMqtt = {
+    host: '127.0.0.1',
+    ports,
+    username,
+    password,
+    caFile: path.join(local.driverDir, 'data', 'broker', 'tls', 'ca.crt'),
+  };
   await writeFile(dev.configFile, `${JSON.stringify({ ...saved, mqtt }, null, 2)}\n`, { mode: 0o600 });
   return { local, mqtt };
 }

@@ -93,7 +93,8 @@ export async function startDev(options: DevOptions = {}): Promise<DevHandles> {
   let rpUrl = '';
   const closers: (() => Promise<void>)[] = [async () => armStore.close()];
   const close = async () => {
-    for (const fn of closers.splice(0).reverse()) await fn().catch((error: unknown) => log.error({ err: error }, 'shutdown step failed'));
+    for (const fn of closers.splice(0).reverse())
+      await fn().catch((error: unknown) => log.error({ err: error }, 'shutdown step failed'));
   };
   try {
     const frontDoor = await startFrontDoor({
@@ -124,7 +125,11 @@ export async function startDev(options: DevOptions = {}): Promise<DevHandles> {
     });
     const rp = await buildRp({
       store: rpStore,
-      customLocations: createArmCustomLocations({ endpoint: frontDoor.url, credential: rpCredential, caPem: tls.caPem }),
+      customLocations: createArmCustomLocations({
+        endpoint: frontDoor.url,
+        credential: rpCredential,
+        caPem: tls.caPem,
+      }),
       // Keys are read from the identity stand-in in-process: Node's fetch (jose's remote JWKS)
       // cannot be given the dev CA without a process-wide setting.
       auth: createTokenVerifier({
@@ -174,15 +179,23 @@ export async function startDev(options: DevOptions = {}): Promise<DevHandles> {
   }
 }
 
-const clusterIdOf = (s: DevState) => `/subscriptions/${s.subscriptionId}/resourceGroups/${RESOURCE_GROUP}/providers/Microsoft.Kubernetes/connectedClusters/${CLUSTER}`;
-const customLocationIdOf = (s: DevState) => `/subscriptions/${s.subscriptionId}/resourceGroups/${RESOURCE_GROUP}/providers/Microsoft.ExtendedLocation/customLocations/${CUSTOM_LOCATION}`;
+const clusterIdOf = (s: DevState) =>
+  `/subscriptions/${s.subscriptionId}/resourceGroups/${RESOURCE_GROUP}/providers/Microsoft.Kubernetes/connectedClusters/${CLUSTER}`;
+const customLocationIdOf = (s: DevState) =>
+  `/subscriptions/${s.subscriptionId}/resourceGroups/${RESOURCE_GROUP}/providers/Microsoft.ExtendedLocation/customLocations/${CUSTOM_LOCATION}`;
 
 async function loadState(dataDir: string): Promise<DevState> {
   const file = path.join(dataDir, 'dev-state.json');
   if (existsSync(file)) return JSON.parse(await readFile(file, 'utf8')) as DevState;
   return {
     tenantId: randomUUID(),
-    subscriptionId: randomUUID(), frontDoor: { clientId: '', clientSecret: '' }, rp: { clientId: '', clientSecret: '' }, user: { clientId: '', clientSecret: '' }, agent: { clientId: '', clientSecret: '' }, bootstrapped: false };
+    subscriptionId: randomUUID(),
+    frontDoor: { clientId: '', clientSecret: '' },
+    rp: { clientId: '', clientSecret: '' },
+    user: { clientId: '', clientSecret: '' },
+    agent: { clientId: '', clientSecret: '' },
+    bootstrapped: false,
+  };
 }
 
 async function saveState(dataDir: string, state: DevState): Promise<void> {
@@ -194,9 +207,18 @@ async function saveState(dataDir: string, state: DevState): Promise<void> {
 /** The directory side of first start: tenant, subscription and service principals (with hashed secrets). */
 async function createDirectory(frontDoor: FrontDoor, store: ArmStore, state: DevState): Promise<void> {
   store.tenants.put({ id: state.tenantId, displayName: 'iotmq local' });
-  store.subscriptions.put({ id: state.subscriptionId, tenantId: state.tenantId, displayName: 'iotmq local subscription', state: 'Enabled' });
+  store.subscriptions.put({
+    id: state.subscriptionId,
+    tenantId: state.tenantId,
+    displayName: 'iotmq local subscription',
+    state: 'Enabled',
+  });
   const make = async (displayName: string, managedIdentityResourceId?: string) => {
-    const { principal, clientSecret } = await frontDoor.identity.createServicePrincipal({ tenantId: state.tenantId, displayName, managedIdentityResourceId });
+    const { principal, clientSecret } = await frontDoor.identity.createServicePrincipal({
+      tenantId: state.tenantId,
+      displayName,
+      managedIdentityResourceId,
+    });
     return { clientId: principal.clientId, clientSecret };
   };
   state.frontDoor = await make('iotmq front door');
@@ -219,7 +241,10 @@ async function bootstrapResources(config: DevConfig, caPem: string): Promise<voi
   });
   await client.providers.register(PROVIDER_NAMESPACE);
   await client.resourceGroups.createOrUpdate(RESOURCE_GROUP, { location: LOCATION, tags: { 'iotmq-dev': 'true' } });
-  await client.resources.beginCreateOrUpdateByIdAndWait(config.clusterId, '2024-01-01', { location: LOCATION, properties: { distribution: 'iotmq-local' } });
+  await client.resources.beginCreateOrUpdateByIdAndWait(config.clusterId, '2024-01-01', {
+    location: LOCATION,
+    properties: { distribution: 'iotmq-local' },
+  });
   await client.resources.beginCreateOrUpdateByIdAndWait(config.customLocationId, '2021-08-15', {
     location: LOCATION,
     properties: { hostResourceId: config.clusterId, namespace: NAMESPACE, hostType: 'Kubernetes' },

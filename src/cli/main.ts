@@ -6,7 +6,10 @@ type Command = (args: string[]) => Promise<void>;
 const commands: Record<string, Command> = {
   rp: async (args) => (await import('./rp-command.js')).runRp(args),
   // Extension workloads (issue 5): the broker as the operator's drivers start it, agent, operator.
-  broker: async (args) => (await import('../../extension/broker/main.js')).runBroker(flag(args, '--config') ?? usage('iotmq broker --config FILE')),
+  broker: async (args) =>
+    (await import('../../extension/broker/main.js')).runBroker(
+      flag(args, '--config') ?? usage('iotmq broker --config FILE'),
+    ),
   agent: async (args) => (await import('./agent-command.js')).runAgent(args),
   operator: async (args) => (await import('./operator-command.js')).runOperator(args),
   dev: async (args) => {

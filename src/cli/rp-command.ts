@@ -38,7 +38,8 @@ export async function runRp(args: string[]): Promise<void> {
   });
   const required = (name: keyof typeof values) => {
     const value = values[name];
-    if (value === undefined || (Array.isArray(value) && value.length === 0)) throw new Error(`iotmq rp: --${name} is required`);
+    if (value === undefined || (Array.isArray(value) && value.length === 0))
+      throw new Error(`iotmq rp: --${name} is required`);
     return value;
   };
   const issuers = required('issuer') as string[];

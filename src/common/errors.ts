@@ -150,9 +150,19 @@ export class ApiError extends Error {
 export function apiError(
   name: ErrorName,
   params: Record<string, string | number> = {},
-  extra: { target?: string; details?: ErrorBody[]; additionalInfo?: ErrorBody['additionalInfo']; cause?: unknown; headers?: Record<string, string> } = {},
+  extra: {
+    target?: string;
+    details?: ErrorBody[];
+    additionalInfo?: ErrorBody['additionalInfo'];
+    cause?: unknown;
+    headers?: Record<string, string>;
+  } = {},
 ): ApiError {
   const [status, template] = ERRORS[name];
   const message = template.replace(/\{(\w+)\}/g, (_, key: string) => String(params[key] ?? `{${key}}`));
-  return new ApiError(status, { code: name, message, target: extra.target, details: extra.details, additionalInfo: extra.additionalInfo }, extra);
+  return new ApiError(
+    status,
+    { code: name, message, target: extra.target, details: extra.details, additionalInfo: extra.additionalInfo },
+    extra,
+  );
 }

@@ -28,11 +28,15 @@ interface Running {
 }
 
 async function startDevProcess(): Promise<Running> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'dev', '--port', '0', '--data-dir', dataDir], {
-    cwd: root,
-    env: { ...process.env, IOTMQ_LOG_LEVEL: 'debug', VITEST: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli/main.ts', 'dev', '--port', '0', '--data-dir', dataDir],
+    {
+      cwd: root,
+      env: { ...process.env, IOTMQ_LOG_LEVEL: 'debug', VITEST: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let text = '';
   const endpoint = await new Promise<string>((resolve, reject) => {
     const onData = (chunk: Buffer) => {
@@ -63,14 +67,31 @@ describe('iotmq dev', () => {
       const file = path.join(dataDir, 'dev.json');
       first = JSON.parse(await readFile(file, 'utf8')) as DevConfig;
       expect((await stat(file)).mode & 0o777).toBe(0o600);
-      expect(first).toMatchObject({ armEndpoint: running.endpoint, authorityHost: running.endpoint, resourceGroup: 'iotmq-local', caCertFile: path.join(dataDir, 'ca.pem') });
+      expect(first).toMatchObject({
+        armEndpoint: running.endpoint,
+        authorityHost: running.endpoint,
+        resourceGroup: 'iotmq-local',
+        caCertFile: path.join(dataDir, 'ca.pem'),
+      });
       expect(running.output()).toContain(`az cloud register -n iotmq --endpoint-resource-manager ${running.endpoint}/`);
 
       const caPem = await readFile(first.caCertFile, 'utf8');
-      const credential = new ClientSecretCredential(first.tenantId, first.clientId, first.clientSecret, { authorityHost: first.authorityHost, disableInstanceDiscovery: true, ...caTrustOptions(caPem) });
-      const client = new ResourceManagementClient(credential, first.subscriptionId, { endpoint: first.armEndpoint, credentialScopes: ['https://management.azure.com/.default'], ...caTrustOptions(caPem) });
+      const credential = new ClientSecretCredential(first.tenantId, first.clientId, first.clientSecret, {
+        authorityHost: first.authorityHost,
+        disableInstanceDiscovery: true,
+        ...caTrustOptions(caPem),
+      });
+      const client = new ResourceManagementClient(credential, first.subscriptionId, {
+        endpoint: first.armEndpoint,
+        credentialScopes: ['https://management.azure.com/.default'],
+        ...caTrustOptions(caPem),
+      });
       await client.resourceGroups.createOrUpdate('kept-across-restarts', { location: 'eastus' });
-      const wrong = new ClientSecretCredential(first.tenantId, first.clientId, 'wrong-secret-value', { authorityHost: first.authorityHost, disableInstanceDiscovery: true, ...caTrustOptions(caPem) });
+      const wrong = new ClientSecretCredential(first.tenantId, first.clientId, 'wrong-secret-value', {
+        authorityHost: first.authorityHost,
+        disableInstanceDiscovery: true,
+        ...caTrustOptions(caPem),
+      });
       await expect(wrong.getToken('https://management.azure.com/.default')).rejects.toThrow(/AADSTS7000215/);
     } finally {
       expect(await stop(running)).toBe(0);
@@ -86,10 +107,23 @@ describe('iotmq dev', () => {
     const running = await startDevProcess();
     try {
       const again = JSON.parse(await readFile(path.join(dataDir, 'dev.json'), 'utf8')) as DevConfig;
-      expect({ ...again, armEndpoint: '', authorityHost: '', agent: { ...again.agent, endpoint: '' } }).toEqual({ ...first, armEndpoint: '', authorityHost: '', agent: { ...first.agent, endpoint: '' } });
+      expect({ ...again, armEndpoint: '', authorityHost: '', agent: { ...again.agent, endpoint: '' } }).toEqual({
+        ...first,
+        armEndpoint: '',
+        authorityHost: '',
+        agent: { ...first.agent, endpoint: '' },
+      });
       const caPem = await readFile(again.caCertFile, 'utf8');
-      const credential = new ClientSecretCredential(again.tenantId, again.clientId, again.clientSecret, { authorityHost: again.authorityHost, disableInstanceDiscovery: true, ...caTrustOptions(caPem) });
-      const client = new ResourceManagementClient(credential, again.subscriptionId, { endpoint: again.armEndpoint, credentialScopes: ['https://management.azure.com/.default'], ...caTrustOptions(caPem) });
+      const credential = new ClientSecretCredential(again.tenantId, again.clientId, again.clientSecret, {
+        authorityHost: again.authorityHost,
+        disableInstanceDiscovery: true,
+        ...caTrustOptions(caPem),
+      });
+      const client = new ResourceManagementClient(credential, again.subscriptionId, {
+        endpoint: again.armEndpoint,
+        credentialScopes: ['https://management.azure.com/.default'],
+        ...caTrustOptions(caPem),
+      });
       expect((await client.resourceGroups.checkExistence('kept-across-restarts')).body).toBe(true);
       expect((await client.providers.get('Microsoft.IoTOperationsMQ')).registrationState).toBe('Registered');
       const cl = await client.resources.getById(again.customLocationId, '2021-08-15');

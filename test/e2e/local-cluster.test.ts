@@ -9,14 +9,27 @@ import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLES } from '../../scripts/specs/samples.js';
 import { startLocalCluster, type LocalClusterHandles } from '../../extension/operator/index.js';
-import { API, CLUSTER, CUSTOM_LOCATION, mqBody, registerSubscription, rg, startRp, type RpHarness } from '../integration/rp/harness.js';
+import {
+  API,
+  CLUSTER,
+  CUSTOM_LOCATION,
+  mqBody,
+  registerSubscription,
+  rg,
+  startRp,
+  type RpHarness,
+} from '../integration/rp/harness.js';
 import { eventually } from '../integration/agent/eventually.js';
 
 let rp: RpHarness;
 let local: LocalClusterHandles;
 let dir: string;
 const listenerPath = (name: string) => `${rg()}/mq/mq-instance/broker/broker/listener/${name}`;
-const body = (properties: Record<string, unknown>) => ({ location: 'eastus', extendedLocation: { name: CUSTOM_LOCATION, type: 'CustomLocation' }, properties });
+const body = (properties: Record<string, unknown>) => ({
+  location: 'eastus',
+  extendedLocation: { name: CUSTOM_LOCATION, type: 'CustomLocation' },
+  properties,
+});
 
 async function freePort(): Promise<number> {
   const server = net.createServer();
@@ -28,10 +41,14 @@ async function freePort(): Promise<number> {
 
 async function operationOf(response: { headers: Headers }) {
   const url = new URL(response.headers.get('azure-asyncoperation')!);
-  return eventually('operation done', async () => {
-    const result = (await rp.call('GET', url.pathname + url.search)).body;
-    return ['Succeeded', 'Failed', 'Canceled'].includes(result.status) ? result : undefined;
-  }, 30_000);
+  return eventually(
+    'operation done',
+    async () => {
+      const result = (await rp.call('GET', url.pathname + url.search)).body;
+      return ['Succeeded', 'Failed', 'Canceled'].includes(result.status) ? result : undefined;
+    },
+    30_000,
+  );
 }
 
 beforeAll(async () => {
@@ -43,11 +60,17 @@ beforeAll(async () => {
     rpUrl: rp.url,
     clusterId: CLUSTER,
     namespace: 'azure-iot-operations',
-    credential: { getToken: async () => ({ token: await rp.agentToken(), expiresOnTimestamp: Date.now() + 3_600_000 }) },
+    credential: {
+      getToken: async () => ({ token: await rp.agentToken(), expiresOnTimestamp: Date.now() + 3_600_000 }),
+    },
   });
   await local.agent.synced;
   expect((await operationOf(await rp.call('PUT', `${rg()}/mq/mq-instance?${API}`, mqBody()))).status).toBe('Succeeded');
-  const broker = await rp.call('PUT', `${rg()}/mq/mq-instance/broker/broker?${API}`, body({ ...SAMPLES.Broker!.properties, mode: 'auto' }));
+  const broker = await rp.call(
+    'PUT',
+    `${rg()}/mq/mq-instance/broker/broker?${API}`,
+    body({ ...SAMPLES.Broker!.properties, mode: 'auto' }),
+  );
   expect((await operationOf(broker)).status).toBe('Succeeded');
 });
 
@@ -62,7 +85,17 @@ describe('RP → agent → operator → broker, on this machine', () => {
 
   it('PUT a listener on a free port: the operation succeeds and an MQTT client connects there', async () => {
     port = await freePort();
-    const put = await rp.call('PUT', `${listenerPath('plain')}?${API}`, body({ brokerRef: 'broker', port, serviceType: 'clusterIp', authenticationEnabled: false, authorizationEnabled: false }));
+    const put = await rp.call(
+      'PUT',
+      `${listenerPath('plain')}?${API}`,
+      body({
+        brokerRef: 'broker',
+        port,
+        serviceType: 'clusterIp',
+        authenticationEnabled: false,
+        authorizationEnabled: false,
+      }),
+    );
     expect(put.status).toBe(201);
     expect((await operationOf(put)).status).toBe('Succeeded');
     const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0 });
@@ -88,7 +121,11 @@ describe('RP → agent → operator → broker, on this machine', () => {
   it('DELETE the listener: the port closes and the resource is gone', async () => {
     const del = await rp.call('DELETE', `${listenerPath('plain')}?${API}`);
     expect(del.status).toBe(202);
-    await eventually('gone', async () => (await rp.call('GET', `${listenerPath('plain')}?${API}`)).status === 404, 30_000);
+    await eventually(
+      'gone',
+      async () => (await rp.call('GET', `${listenerPath('plain')}?${API}`)).status === 404,
+      30_000,
+    );
     const closed = await new Promise<boolean>((resolve) => {
       const socket = net.connect(port, '127.0.0.1');
       socket.once('connect', () => (socket.destroy(), resolve(false)));

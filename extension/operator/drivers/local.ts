@@ -63,19 +63,31 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       writeFileSync(tmp, bytes, { mode: 0o600 });
       renameSync(tmp, file); // atomic: a reader sees the old or the new file, never half of one
     }
-    for (const existing of readdirSync(dir)) if (!(existing in entries)) rmSync(path.join(dir, existing), { force: true });
+    for (const existing of readdirSync(dir))
+      if (!(existing in entries)) rmSync(path.join(dir, existing), { force: true });
   }
 
-  async function volumeData(namespace: string, plan: Plan, volume: Any): Promise<Record<string, string | Buffer> | undefined> {
+  async function volumeData(
+    namespace: string,
+    plan: Plan,
+    volume: Any,
+  ): Promise<Record<string, string | Buffer> | undefined> {
     if (volume.configMap) {
-      const object = plan.objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === volume.configMap.name) ?? (await options.cluster.get({ apiVersion: 'v1', kind: 'ConfigMap' }, namespace, volume.configMap.name));
+      const object =
+        plan.objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === volume.configMap.name) ??
+        (await options.cluster.get({ apiVersion: 'v1', kind: 'ConfigMap' }, namespace, volume.configMap.name));
       return object ? { ...((object.data as Record<string, string>) ?? {}) } : undefined;
     }
     if (volume.secret) {
-      const secret = await options.cluster.get({ apiVersion: 'v1', kind: 'Secret' }, namespace, volume.secret.secretName);
+      const secret = await options.cluster.get(
+        { apiVersion: 'v1', kind: 'Secret' },
+        namespace,
+        volume.secret.secretName,
+      );
       if (!secret) return undefined;
       const data: Record<string, string | Buffer> = {};
-      for (const [key, value] of Object.entries((secret.data as Record<string, string>) ?? {})) data[key] = Buffer.from(value, 'base64');
+      for (const [key, value] of Object.entries((secret.data as Record<string, string>) ?? {}))
+        data[key] = Buffer.from(value, 'base64');
       Object.assign(data, (secret.stringData as Record<string, string>) ?? {});
       return data;
     }
@@ -127,7 +139,8 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
           wantedDirs.add(mount.mountPath);
         }
       }
-      for (const dir of files.get(namespace) ?? []) if (!wantedDirs.has(dir)) rmSync(dir, { recursive: true, force: true });
+      for (const dir of files.get(namespace) ?? [])
+        if (!wantedDirs.has(dir)) rmSync(dir, { recursive: true, force: true });
       files.set(namespace, wantedDirs);
 
       // Processes: one supervisor per Deployment with replicas; a changed command restarts it.
@@ -173,7 +186,8 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
       for (const port of servedPorts.get(namespace) ?? []) {
         if (ports.has(port)) continue;
         const deadline = Date.now() + 10_000;
-        while (Date.now() < deadline && (await isAccepting(port))) await new Promise((resolve) => setTimeout(resolve, 50));
+        while (Date.now() < deadline && (await isAccepting(port)))
+          await new Promise((resolve) => setTimeout(resolve, 50));
       }
       servedPorts.set(namespace, ports);
 
@@ -183,13 +197,28 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
         const name = deployment.metadata.name;
         const supervisor = running.get(name)?.supervisor;
         const replicas = (deployment.spec as Any).replicas ?? 1;
-        outcome.workloads.set(name, replicas < 1 ? { ready: true, message: 'Scaled to zero.' } : supervisor?.running ? { ready: true, message: `Running (pid ${supervisor.pid}).` } : { ready: false, message: `Process ${name} is not running (${supervisor?.restarts ?? 0} restarts); see ${path.join(options.dir, 'logs')}.` });
+        outcome.workloads.set(
+          name,
+          replicas < 1
+            ? { ready: true, message: 'Scaled to zero.' }
+            : supervisor?.running
+              ? { ready: true, message: `Running (pid ${supervisor.pid}).` }
+              : {
+                  ready: false,
+                  message: `Process ${name} is not running (${supervisor?.restarts ?? 0} restarts); see ${path.join(options.dir, 'logs')}.`,
+                },
+        );
       }
       for (const service of services) {
         const port = (service.spec as Any).ports[0].port as number;
         const accepting = await isAccepting(port);
         if (!accepting) probeUntilAccepting(namespace, port);
-        outcome.services.set(service.metadata.name, accepting ? { ready: true, message: `Port ${port} accepts connections.` } : { ready: false, message: `Waiting for port ${port} to accept connections.` });
+        outcome.services.set(
+          service.metadata.name,
+          accepting
+            ? { ready: true, message: `Port ${port} accepts connections.` }
+            : { ready: false, message: `Waiting for port ${port} to accept connections.` },
+        );
       }
       return outcome;
     },

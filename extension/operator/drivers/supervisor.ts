@@ -44,7 +44,11 @@ export function startSupervisor(options: SupervisorOptions): Supervisor {
     const [file, ...args] = options.command as [string, ...string[]];
     const startedAt = Date.now();
     try {
-      child = spawn(file, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', fd, fd] });
+      child = spawn(file, args, {
+        cwd: options.cwd,
+        env: { ...process.env, ...options.env },
+        stdio: ['ignore', fd, fd],
+      });
     } finally {
       closeSync(fd);
     }
@@ -56,11 +60,16 @@ export function startSupervisor(options: SupervisorOptions): Supervisor {
       if (Date.now() - startedAt > stableAfterMs) backoff.reset();
       const delay = backoff.next();
       restarts += 1;
-      options.log.warn({ workload: options.name, code, signal, delay, logFile: options.logFile }, 'process exited: restarting');
+      options.log.warn(
+        { workload: options.name, code, signal, delay, logFile: options.logFile },
+        'process exited: restarting',
+      );
       timer = setTimeout(start, delay);
       options.onChange();
     });
-    current.once('error', (error) => options.log.error({ workload: options.name, err: error }, 'process failed to start'));
+    current.once('error', (error) =>
+      options.log.error({ workload: options.name, err: error }, 'process failed to start'),
+    );
     options.onChange();
   }
 

@@ -38,7 +38,15 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   const driver = createLocalDriver({ dir: driverDir, cluster });
   const operator = createOperator({ cluster, driver, namespace: options.namespace });
   await operator.ready;
-  const agent = createAgent({ rpUrl: options.rpUrl, clusterId: options.clusterId, namespace: options.namespace, credential: options.credential, cluster, scope: options.scope, ca: options.ca });
+  const agent = createAgent({
+    rpUrl: options.rpUrl,
+    clusterId: options.clusterId,
+    namespace: options.namespace,
+    credential: options.credential,
+    cluster,
+    scope: options.scope,
+    ca: options.ca,
+  });
   return {
     cluster,
     agent,

@@ -3,7 +3,8 @@ import { apiError } from '../../common/errors.js';
 import { requireApiVersion, resourceGroupOf, type ArmContext, type ArmRequest } from '../context.js';
 import type { Route } from '../router.js';
 
-const BASE = '^/subscriptions/(?<subscriptionId>[^/]+)/resourceGroups/(?<resourceGroup>[^/]+)/providers/Microsoft\\.Resources/deployments';
+const BASE =
+  '^/subscriptions/(?<subscriptionId>[^/]+)/resourceGroups/(?<resourceGroup>[^/]+)/providers/Microsoft\\.Resources/deployments';
 
 /**
  * Deployment DELETE as ARM answers it [RES-6]: 202 + Location (and Retry-After); the Location
@@ -49,7 +50,8 @@ export function deploymentDeleteRoutes(ctx: ArmContext, isRunning: (id: string) 
     for (const subscription of ctx.store.subscriptions.list()) {
       for (const group of ctx.store.resourceGroups.list(subscription.id)) {
         for (const record of ctx.store.deployments.list(subscription.id, group.name)) {
-          if ((record.body.properties as { provisioningState?: string }).provisioningState === 'Deleting') start(record.id);
+          if ((record.body.properties as { provisioningState?: string }).provisioningState === 'Deleting')
+            start(record.id);
         }
       }
     }
@@ -68,7 +70,10 @@ export function deploymentDeleteRoutes(ctx: ArmContext, isRunning: (id: string) 
         const token = start(id);
         return {
           status: 202,
-          headers: { location: `${ctx.publicUrl()}${id}/operationResults/${token}?api-version=${version}`, 'retry-after': String(ctx.retryAfterSeconds) },
+          headers: {
+            location: `${ctx.publicUrl()}${id}/operationResults/${token}?api-version=${version}`,
+            'retry-after': String(ctx.retryAfterSeconds),
+          },
         };
       },
     },
@@ -79,12 +84,21 @@ export function deploymentDeleteRoutes(ctx: ArmContext, isRunning: (id: string) 
         const version = requireApiVersion(request);
         const id = idOf(request);
         const job = jobs.get(request.params.token!);
-        if (job && job.id.toLowerCase() !== id.toLowerCase()) throw apiError('OperationNotFound', { operationId: request.params.token! });
+        if (job && job.id.toLowerCase() !== id.toLowerCase())
+          throw apiError('OperationNotFound', { operationId: request.params.token! });
         // Unknown here (another process started it): the record's state tells the outcome.
         const record = job ? undefined : ctx.store.deployments.get(id);
-        const inProgress = job ? !job.done : (record?.body.properties as { provisioningState?: string } | undefined)?.provisioningState === 'Deleting';
+        const inProgress = job
+          ? !job.done
+          : (record?.body.properties as { provisioningState?: string } | undefined)?.provisioningState === 'Deleting';
         if (inProgress) {
-          return { status: 202, headers: { location: `${ctx.publicUrl()}${request.path}?api-version=${version}`, 'retry-after': String(ctx.retryAfterSeconds) } };
+          return {
+            status: 202,
+            headers: {
+              location: `${ctx.publicUrl()}${request.path}?api-version=${version}`,
+              'retry-after': String(ctx.retryAfterSeconds),
+            },
+          };
         }
         if (!job && record) throw apiError('OperationNotFound', { operationId: request.params.token! });
         return { status: 204 };

@@ -3,7 +3,13 @@ import type { ArmContext } from '../context.js';
 import { armTimestamp } from '../context.js';
 import type { DeploymentRecord } from '../store.js';
 import { prepareDeployment, runDeployment, type PreparedDeployment, type RunHooks } from './engine.js';
-import { evaluateBody, evaluateValue, ExpressionError, type FunctionScope, type PlannedResource } from './template/index.js';
+import {
+  evaluateBody,
+  evaluateValue,
+  ExpressionError,
+  type FunctionScope,
+  type PlannedResource,
+} from './template/index.js';
 
 const DEPLOYMENTS = 'microsoft.resources/deployments';
 
@@ -21,10 +27,14 @@ export function checkNestedDeployment(resource: PlannedResource): void {
   const properties = (resource.definition.properties ?? {}) as Record<string, unknown>;
   const scope = (properties.expressionEvaluationOptions as { scope?: unknown } | undefined)?.scope;
   if (typeof scope !== 'string' || scope.toLowerCase() !== 'inner') {
-    throw new ExpressionError(`The nested deployment '${resource.name}' must set expressionEvaluationOptions.scope 'inner' (as Bicep modules do); 'outer' evaluation is not supported here.`);
+    throw new ExpressionError(
+      `The nested deployment '${resource.name}' must set expressionEvaluationOptions.scope 'inner' (as Bicep modules do); 'outer' evaluation is not supported here.`,
+    );
   }
   if (properties.templateLink !== undefined || properties.template === undefined) {
-    throw new ExpressionError(`The nested deployment '${resource.name}' must carry its template inline ('properties.template'); templateLink is not supported here.`);
+    throw new ExpressionError(
+      `The nested deployment '${resource.name}' must carry its template inline ('properties.template'); templateLink is not supported here.`,
+    );
   }
 }
 
@@ -49,7 +59,14 @@ export async function runNestedDeployment(
   const name = resource.id.split('/').at(-1)!;
   let prepared: PreparedDeployment;
   try {
-    prepared = prepareDeployment(ctx, { name, subscription: parent.input.subscription, group: parent.input.group, template: properties.template, parameters, mode });
+    prepared = prepareDeployment(ctx, {
+      name,
+      subscription: parent.input.subscription,
+      group: parent.input.group,
+      template: properties.template,
+      parameters,
+      mode,
+    });
   } catch (error) {
     const err = error as { code?: string; message: string };
     return { ok: false, error: { code: err.code ?? 'InvalidTemplate', message: err.message, target: resource.id } };
@@ -63,7 +80,13 @@ export async function runNestedDeployment(
       id: resource.id,
       name,
       type: 'Microsoft.Resources/deployments',
-      properties: { ...prepared.summary, provisioningState: 'Accepted', timestamp: armTimestamp(), duration: 'PT0S', correlationId: hooks.correlationId },
+      properties: {
+        ...prepared.summary,
+        provisioningState: 'Accepted',
+        timestamp: armTimestamp(),
+        duration: 'PT0S',
+        correlationId: hooks.correlationId,
+      },
     },
     operations: [],
   };
@@ -73,6 +96,10 @@ export async function runNestedDeployment(
   if (result.provisioningState === 'Succeeded') return { ok: true, state: record.body };
   return {
     ok: false,
-    error: result.error ?? { code: 'DeploymentFailed', message: `The nested deployment '${name}' ended ${result.provisioningState}.`, target: resource.id },
+    error: result.error ?? {
+      code: 'DeploymentFailed',
+      message: `The nested deployment '${name}' ended ${result.provisioningState}.`,
+      target: resource.id,
+    },
   };
 }

@@ -1,6 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { apiError } from '../../common/errors.js';
-import { armTimestamp, header, requireApiVersion, resourceGroupOf, subscriptionOf, type ArmContext, type ArmRequest, type ArmResponse } from '../context.js';
+import {
+  armTimestamp,
+  header,
+  requireApiVersion,
+  resourceGroupOf,
+  subscriptionOf,
+  type ArmContext,
+  type ArmRequest,
+  type ArmResponse,
+} from '../context.js';
 import type { Route } from '../router.js';
 import type { DeploymentRecord } from '../store.js';
 import { deploymentDeleteRoutes } from './deletion.js';
@@ -8,7 +17,8 @@ import { prepareDeployment, runDeployment, type DeploymentInput } from './engine
 import { parseJsonc } from './template/index.js';
 
 const NAME = /^[-\w.()]{1,64}$/;
-const BASE = '^/subscriptions/(?<subscriptionId>[^/]+)/resourceGroups/(?<resourceGroup>[^/]+)/providers/Microsoft\\.Resources/deployments';
+const BASE =
+  '^/subscriptions/(?<subscriptionId>[^/]+)/resourceGroups/(?<resourceGroup>[^/]+)/providers/Microsoft\\.Resources/deployments';
 
 /**
  * `Microsoft.Resources/deployments` at resource-group scope [RES-6, RES-7]: PUT runs the template
@@ -40,15 +50,38 @@ export function deploymentRoutes(ctx: ArmContext): Route[] {
       throw apiError('InvalidRequestContent', { reason: (error as Error).message }, { cause: error });
     }
     const properties = body.properties ?? {};
-    if (properties.templateLink !== undefined) throw apiError('InvalidTemplate', { message: 'templateLink is not supported by the local engine; send the template inline' });
-    if (properties.template === undefined) throw apiError('InvalidTemplate', { message: "'properties.template' is required" });
-    const parameters = (typeof properties.parameters === 'string' ? parseJsonc(properties.parameters) : (properties.parameters ?? {})) as Record<string, { value?: unknown }>;
+    if (properties.templateLink !== undefined)
+      throw apiError('InvalidTemplate', {
+        message: 'templateLink is not supported by the local engine; send the template inline',
+      });
+    if (properties.template === undefined)
+      throw apiError('InvalidTemplate', { message: "'properties.template' is required" });
+    const parameters = (
+      typeof properties.parameters === 'string' ? parseJsonc(properties.parameters) : (properties.parameters ?? {})
+    ) as Record<string, { value?: unknown }>;
     // A parameters file's content may arrive whole ({$schema, contentVersion, parameters}).
-    const values = (parameters as { parameters?: Record<string, { value?: unknown }> }).parameters && (parameters as { $schema?: unknown }).$schema ? (parameters as { parameters: Record<string, { value?: unknown }> }).parameters : parameters;
-    return { name, subscription, group, template: properties.template, parameters: values, mode: properties.mode ?? 'Incremental', bodyText: request.bodyText };
+    const values =
+      (parameters as { parameters?: Record<string, { value?: unknown }> }).parameters &&
+      (parameters as { $schema?: unknown }).$schema
+        ? (parameters as { parameters: Record<string, { value?: unknown }> }).parameters
+        : parameters;
+    return {
+      name,
+      subscription,
+      group,
+      template: properties.template,
+      parameters: values,
+      mode: properties.mode ?? 'Incremental',
+      bodyText: request.bodyText,
+    };
   };
 
-  const envelope = (id: string, name: string, properties: Record<string, unknown>) => ({ id, name, type: 'Microsoft.Resources/deployments', properties });
+  const envelope = (id: string, name: string, properties: Record<string, unknown>) => ({
+    id,
+    name,
+    type: 'Microsoft.Resources/deployments',
+    properties,
+  });
 
   return [
     {
@@ -57,7 +90,10 @@ export function deploymentRoutes(ctx: ArmContext): Route[] {
       handler: async (request) => {
         requireApiVersion(request);
         const group = resourceGroupOf(ctx, request);
-        return { status: 200, body: { value: ctx.store.deployments.list(group.subscriptionId, group.name).map((d) => d.body) } };
+        return {
+          status: 200,
+          body: { value: ctx.store.deployments.list(group.subscriptionId, group.name).map((d) => d.body) },
+        };
       },
     },
     {
@@ -71,7 +107,14 @@ export function deploymentRoutes(ctx: ArmContext): Route[] {
           const id = `${input.group ? `/subscriptions/${input.subscription.id}/resourceGroups/${input.group.name}` : ''}/providers/Microsoft.Resources/deployments/${input.name}`;
           return {
             status: 200,
-            body: envelope(id, input.name, { ...prepared.summary, provisioningState: 'Succeeded', timestamp: armTimestamp(), duration: 'PT0S', correlationId: request.correlationId, validatedResources: prepared.plan.map((p) => ({ id: p.id })) }),
+            body: envelope(id, input.name, {
+              ...prepared.summary,
+              provisioningState: 'Succeeded',
+              timestamp: armTimestamp(),
+              duration: 'PT0S',
+              correlationId: request.correlationId,
+              validatedResources: prepared.plan.map((p) => ({ id: p.id })),
+            }),
           };
         } catch (error) {
           const err = error as { status?: number; code?: string; message: string; additionalInfo?: unknown[] };
@@ -81,8 +124,17 @@ export function deploymentRoutes(ctx: ArmContext): Route[] {
               body: {
                 error: {
                   code: 'InvalidTemplateDeployment',
-                  message: apiError('InvalidTemplateDeployment', { name: input.name, trackingId: randomUUID() }).message,
-                  details: [{ code: err.code, message: err.message, additionalInfo: err.additionalInfo ?? [{ type: 'TemplateViolation', info: { lineNumber: 0, linePosition: 0, path: '' } }] }],
+                  message: apiError('InvalidTemplateDeployment', { name: input.name, trackingId: randomUUID() })
+                    .message,
+                  details: [
+                    {
+                      code: err.code,
+                      message: err.message,
+                      additionalInfo: err.additionalInfo ?? [
+                        { type: 'TemplateViolation', info: { lineNumber: 0, linePosition: 0, path: '' } },
+                      ],
+                    },
+                  ],
                 },
               },
             };
@@ -111,7 +163,9 @@ export function deploymentRoutes(ctx: ArmContext): Route[] {
       method: 'GET',
       pattern: new RegExp(`${BASE}/(?<name>[^/]+)/operations/(?<operationId>[^/]+)$`, 'i'),
       handler: async (request) => {
-        const operation = existing(request).operations.find((o) => String(o.operationId).toLowerCase() === request.params.operationId!.toLowerCase());
+        const operation = existing(request).operations.find(
+          (o) => String(o.operationId).toLowerCase() === request.params.operationId!.toLowerCase(),
+        );
         if (!operation) throw apiError('OperationNotFound', { operationId: request.params.operationId! });
         return { status: 200, body: operation };
       },
@@ -146,10 +200,14 @@ export function deploymentRoutes(ctx: ArmContext): Route[] {
       handler: async (request) => {
         const version = requireApiVersion(request);
         const input = inputOf(request);
-        if (input.group.provisioningState === 'Deleting') throw apiError('ResourceGroupBeingDeleted', { resourceGroup: input.group.name });
+        if (input.group.provisioningState === 'Deleting')
+          throw apiError('ResourceGroupBeingDeleted', { resourceGroup: input.group.name });
         const id = `/subscriptions/${input.subscription.id}/resourceGroups/${input.group.name}/providers/Microsoft.Resources/deployments/${input.name}`;
         if (running.has(id.toLowerCase())) throw apiError('DeploymentActive', { name: input.name });
-        if ((ctx.store.deployments.get(id)?.body.properties as { provisioningState?: string } | undefined)?.provisioningState === 'Deleting') {
+        if (
+          (ctx.store.deployments.get(id)?.body.properties as { provisioningState?: string } | undefined)
+            ?.provisioningState === 'Deleting'
+        ) {
           throw apiError('DeploymentBeingDeleted', { name: input.name });
         }
         const prepared = prepareDeployment(ctx, input);
@@ -160,7 +218,13 @@ export function deploymentRoutes(ctx: ArmContext): Route[] {
           subscriptionId: input.subscription.id,
           resourceGroup: input.group.name,
           name: input.name,
-          body: envelope(id, input.name, { ...prepared.summary, provisioningState: 'Accepted', timestamp: armTimestamp(), duration: 'PT0S', correlationId: request.correlationId }),
+          body: envelope(id, input.name, {
+            ...prepared.summary,
+            provisioningState: 'Accepted',
+            timestamp: armTimestamp(),
+            duration: 'PT0S',
+            correlationId: request.correlationId,
+          }),
           operations: [],
         };
         ctx.store.deployments.put(record);
@@ -175,7 +239,11 @@ export function deploymentRoutes(ctx: ArmContext): Route[] {
           })
             .catch((error: unknown) => {
               ctx.log.error({ err: error, deployment: id }, 'deployment crashed');
-              record.body.properties = { ...(record.body.properties as object), provisioningState: 'Failed', error: { code: 'InternalServerError', message: 'The deployment engine failed.' } };
+              record.body.properties = {
+                ...(record.body.properties as object),
+                provisioningState: 'Failed',
+                error: { code: 'InternalServerError', message: 'The deployment engine failed.' },
+              };
               ctx.store.deployments.put(record);
             })
             .finally(() => running.delete(id.toLowerCase())),

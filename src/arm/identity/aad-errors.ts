@@ -5,14 +5,49 @@ import { randomUUID } from 'node:crypto';
  * numbers real AAD uses for the same failures, so messages people search for still match.
  */
 export const AAD_ERRORS = {
-  invalidSecret: [401, 'invalid_client', 7000215, 'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.'],
-  unknownClient: [400, 'unauthorized_client', 700016, "Application with identifier '{clientId}' was not found in the directory '{tenant}'."],
-  missingCredential: [401, 'invalid_client', 7000216, "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type."],
+  invalidSecret: [
+    401,
+    'invalid_client',
+    7000215,
+    'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.',
+  ],
+  unknownClient: [
+    400,
+    'unauthorized_client',
+    700016,
+    "Application with identifier '{clientId}' was not found in the directory '{tenant}'.",
+  ],
+  missingCredential: [
+    401,
+    'invalid_client',
+    7000216,
+    "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.",
+  ],
   unknownTenant: [400, 'invalid_tenant', 90002, "Tenant '{tenant}' not found."],
-  unsupportedGrant: [400, 'unsupported_grant_type', 70003, "The app requested an unsupported grant type '{grantType}'."],
-  invalidScope: [400, 'invalid_scope', 1002012, "The provided value for scope '{scope}' is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."],
-  invalidResource: [400, 'invalid_resource', 500011, "The resource principal named '{resource}' was not found in the tenant '{tenant}'."],
-  missingParameter: [400, 'invalid_request', 900144, "The request body must contain the following parameter: '{name}'."],
+  unsupportedGrant: [
+    400,
+    'unsupported_grant_type',
+    70003,
+    "The app requested an unsupported grant type '{grantType}'.",
+  ],
+  invalidScope: [
+    400,
+    'invalid_scope',
+    1002012,
+    "The provided value for scope '{scope}' is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).",
+  ],
+  invalidResource: [
+    400,
+    'invalid_resource',
+    500011,
+    "The resource principal named '{resource}' was not found in the tenant '{tenant}'.",
+  ],
+  missingParameter: [
+    400,
+    'invalid_request',
+    900144,
+    "The request body must contain the following parameter: '{name}'.",
+  ],
 } as const satisfies Record<string, readonly [number, string, number, string]>;
 
 export type AadErrorName = keyof typeof AAD_ERRORS;
@@ -31,7 +66,10 @@ export function aadError(name: AadErrorName, params: Record<string, string> = {}
   const traceId = randomUUID();
   const correlationId = randomUUID();
   const text = template.replace(/\{(\w+)\}/g, (_, k: string) => params[k] ?? '');
-  const timestamp = new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  const timestamp = new Date()
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z');
   return new AadError(status, {
     error,
     error_description: `AADSTS${code}: ${text} Trace ID: ${traceId} Correlation ID: ${correlationId} Timestamp: ${timestamp}`,

@@ -38,7 +38,21 @@ export async function registerIdentityRoutes(app: FastifyInstance, identity: Ide
       http_logout_supported: true,
       frontchannel_logout_supported: true,
       end_session_endpoint: `${oauth}/logout`,
-      claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'nbf', 'tid', 'oid', 'appid', 'azp', 'idtyp', 'ver', 'xms_mirid'],
+      claims_supported: [
+        'sub',
+        'iss',
+        'aud',
+        'exp',
+        'iat',
+        'nbf',
+        'tid',
+        'oid',
+        'appid',
+        'azp',
+        'idtyp',
+        'ver',
+        'xms_mirid',
+      ],
       tenant_region_scope: 'NA',
       cloud_instance_name: new URL(base).host,
       cloud_graph_host_name: new URL(base).host,
@@ -47,7 +61,12 @@ export async function registerIdentityRoutes(app: FastifyInstance, identity: Ide
   };
 
   const knownTenant = (tenant: string, reply: FastifyReply): boolean => {
-    if (tenant.toLowerCase() === ADFS_TENANT || tenant.toLowerCase() === 'common' || tenant.toLowerCase() === 'organizations') return true;
+    if (
+      tenant.toLowerCase() === ADFS_TENANT ||
+      tenant.toLowerCase() === 'common' ||
+      tenant.toLowerCase() === 'organizations'
+    )
+      return true;
     if (identity.tenantExists(tenant)) return true;
     const error = aadError('unknownTenant', { tenant });
     void reply.code(400).send(error.body);
@@ -78,7 +97,11 @@ export async function registerIdentityRoutes(app: FastifyInstance, identity: Ide
   app.get('/:tenant/oauth2/v2.0/authorize', unsupported);
   app.get('/:tenant/oauth2/authorize', unsupported);
 
-  async function token(request: FastifyRequest<{ Params: { tenant: string } }>, reply: FastifyReply, endpointVersion: TokenVersion) {
+  async function token(
+    request: FastifyRequest<{ Params: { tenant: string } }>,
+    reply: FastifyReply,
+    endpointVersion: TokenVersion,
+  ) {
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
     try {
       const form = (request.body ?? {}) as Record<string, string>;
@@ -100,7 +123,10 @@ export async function registerIdentityRoutes(app: FastifyInstance, identity: Ide
       return reply.code(200).send(issued);
     } catch (error) {
       if (error instanceof AadError) {
-        log.info({ tenant: request.params.tenant, error: error.body.error, codes: error.body.error_codes }, 'token refused');
+        log.info(
+          { tenant: request.params.tenant, error: error.body.error, codes: error.body.error_codes },
+          'token refused',
+        );
         return reply.code(error.status).send(error.body);
       }
       throw error;

@@ -32,11 +32,22 @@ export interface IdentityService {
   /** Every issuer this service signs as for a tenant (v1 and v2 forms). */
   issuersOf(tenantId: string): string[];
   knownAudiences(): string[];
-  createServicePrincipal(input: { tenantId: string; displayName: string; clientId?: string; managedIdentityResourceId?: string }): Promise<{ principal: ServicePrincipal; clientSecret: string }>;
+  createServicePrincipal(input: {
+    tenantId: string;
+    displayName: string;
+    clientId?: string;
+    managedIdentityResourceId?: string;
+  }): Promise<{ principal: ServicePrincipal; clientSecret: string }>;
   /** A new secret for an existing principal (the old one stops working). */
   resetSecret(clientId: string): Promise<string>;
   /** client_credentials: checks the secret (scrypt) and issues an access token for `resource`. */
-  clientCredentials(input: { tenant: string; clientId?: string; clientSecret?: string; resource: string; version: TokenVersion }): Promise<IssuedToken>;
+  clientCredentials(input: {
+    tenant: string;
+    clientId?: string;
+    clientSecret?: string;
+    resource: string;
+    version: TokenVersion;
+  }): Promise<IssuedToken>;
 }
 
 export interface IdentityServiceOptions {
@@ -95,13 +106,15 @@ export function createIdentityService(options: IdentityServiceOptions): Identity
 
     async clientCredentials(input) {
       const tenantId = input.tenant.toLowerCase() === ADFS_TENANT ? options.adfsTenant : input.tenant.toLowerCase();
-      if (!GUID.test(tenantId) || !store.tenants.get(tenantId)) throw aadError('unknownTenant', { tenant: input.tenant });
+      if (!GUID.test(tenantId) || !store.tenants.get(tenantId))
+        throw aadError('unknownTenant', { tenant: input.tenant });
       if (!input.clientId) throw aadError('missingParameter', { name: 'client_id' });
       if (!input.clientSecret) throw aadError('missingCredential');
       const principal = store.principals.get(input.clientId);
       // AAD answers an unknown app differently from a wrong secret; keep that, it is not a secret oracle
       // worth hiding in a local stand-in, and clients print the message people search for.
-      if (!principal || principal.tenantId !== tenantId) throw aadError('unknownClient', { clientId: input.clientId, tenant: tenantId });
+      if (!principal || principal.tenantId !== tenantId)
+        throw aadError('unknownClient', { clientId: input.clientId, tenant: tenantId });
       if (!(await verifySecret(input.clientSecret, principal.secretHash))) throw aadError('invalidSecret');
       const audience = audiences().find((a) => normalise(a) === normalise(input.resource));
       if (!audience) throw aadError('invalidResource', { resource: input.resource, tenant: tenantId });
@@ -120,16 +133,22 @@ export function createIdentityService(options: IdentityServiceOptions): Identity
         ver: input.version,
         uti: randomUUID().replace(/-/g, ''),
         // v1 tokens name the client `appid`/`appidacr`, v2 tokens `azp`/`azpacr`; ARM and the RP read either.
-        ...(input.version === '1.0' ? { appid: principal.clientId, appidacr: '1' } : { azp: principal.clientId, azpacr: '1', appid: principal.clientId }),
+        ...(input.version === '1.0'
+          ? { appid: principal.clientId, appidacr: '1' }
+          : { azp: principal.clientId, azpacr: '1', appid: principal.clientId }),
         app_displayname: principal.displayName,
         ...(principal.managedIdentityResourceId ? { xms_mirid: principal.managedIdentityResourceId } : {}),
       };
-      const accessToken = await new SignJWT(claims).setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: signingKey.kid }).sign(signingKey.privateKey);
+      const accessToken = await new SignJWT(claims)
+        .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: signingKey.kid })
+        .sign(signingKey.privateKey);
       return {
         token_type: 'Bearer',
         expires_in: TOKEN_LIFETIME_S,
         ext_expires_in: TOKEN_LIFETIME_S,
-        ...(input.version === '1.0' ? { expires_on: String(now + TOKEN_LIFETIME_S), not_before: String(now - 300), resource: input.resource } : {}),
+        ...(input.version === '1.0'
+          ? { expires_on: String(now + TOKEN_LIFETIME_S), not_before: String(now - 300), resource: input.resource }
+          : {}),
         access_token: accessToken,
       };
     },

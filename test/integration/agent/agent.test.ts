@@ -3,9 +3,26 @@
 // cluster API, as the operator does; test/e2e runs the real operator.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLES } from '../../../scripts/specs/samples.js';
-import { createAgent, crType, AGENT_FINALIZER, AGENT_FIELD_MANAGER, ETAG_ANNOTATION, RESOURCE_ID_ANNOTATION, type Agent } from '../../../extension/agent/index.js';
+import {
+  createAgent,
+  crType,
+  AGENT_FINALIZER,
+  AGENT_FIELD_MANAGER,
+  ETAG_ANNOTATION,
+  RESOURCE_ID_ANNOTATION,
+  type Agent,
+} from '../../../extension/agent/index.js';
 import { createLocalCluster, type LocalCluster } from '../../../extension/cluster/index.js';
-import { API, CLUSTER, CUSTOM_LOCATION, mqBody, registerSubscription, rg, startRp, type RpHarness } from '../rp/harness.js';
+import {
+  API,
+  CLUSTER,
+  CUSTOM_LOCATION,
+  mqBody,
+  registerSubscription,
+  rg,
+  startRp,
+  type RpHarness,
+} from '../rp/harness.js';
 import { eventually } from './eventually.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
@@ -28,7 +45,8 @@ const state = async (path: string) => {
   const response = await rp.call('GET', `${path}?${API}`);
   return response.status === 404 ? 'NotFound' : (response.body.properties?.provisioningState as string);
 };
-const untilState = (path: string, wanted: string) => eventually(`${path} ${wanted}`, async () => (await state(path)) === wanted);
+const untilState = (path: string, wanted: string) =>
+  eventually(`${path} ${wanted}`, async () => (await state(path)) === wanted);
 
 /** What the operator does: Ready for the CR's current generation. */
 async function setReady(name: string, ready: boolean, extra: Record<string, unknown> = {}) {
@@ -37,7 +55,18 @@ async function setReady(name: string, ready: boolean, extra: Record<string, unkn
     LISTENER,
     NS,
     name,
-    { conditions: [{ type: 'Ready', status: ready ? 'True' : 'False', reason: ready ? 'Ready' : 'PortInUse', message: ready ? 'Listening' : 'port 1883 is in use', observedGeneration: cr.metadata.generation, ...extra }] },
+    {
+      conditions: [
+        {
+          type: 'Ready',
+          status: ready ? 'True' : 'False',
+          reason: ready ? 'Ready' : 'PortInUse',
+          message: ready ? 'Listening' : 'port 1883 is in use',
+          observedGeneration: cr.metadata.generation,
+          ...extra,
+        },
+      ],
+    },
     { fieldManager: 'iotmq-operator' },
   );
 }
@@ -48,7 +77,9 @@ function startAgent(): Agent {
     clusterId: CLUSTER,
     namespace: NS,
     cluster,
-    credential: { getToken: async () => ({ token: await rp.agentToken(), expiresOnTimestamp: Date.now() + 3_600_000 }) },
+    credential: {
+      getToken: async () => ({ token: await rp.agentToken(), expiresOnTimestamp: Date.now() + 3_600_000 }),
+    },
     backoff: { initialMs: 20, maxMs: 200 },
   });
 }
@@ -78,7 +109,11 @@ describe('agent: RP feed → custom resources → status back', () => {
     expect(put.status).toBe(201);
     const cr = await eventually('listener CR', () => cluster.get(LISTENER, NS, 'tls'));
     expect(cr.metadata.annotations?.[RESOURCE_ID_ANNOTATION]?.toLowerCase()).toBe(listenerPath('tls').toLowerCase());
-    expect(cr.metadata.annotations?.[ETAG_ANNOTATION]).toBe(put.body.etag ?? put.headers.get('etag')?.replace(/^W\//, '').replace(/"/g, '') ?? cr.metadata.annotations?.[ETAG_ANNOTATION]);
+    expect(cr.metadata.annotations?.[ETAG_ANNOTATION]).toBe(
+      put.body.etag ??
+        put.headers.get('etag')?.replace(/^W\//, '').replace(/"/g, '') ??
+        cr.metadata.annotations?.[ETAG_ANNOTATION],
+    );
     expect(cr.metadata.labels).toEqual({ 'management.azure.com/provider-name': 'microsoft.iotoperationsmq' });
     expect(cr.metadata.finalizers).toEqual([AGENT_FINALIZER]);
     expect(cr.spec).toEqual(SAMPLES.BrokerListener!.properties);
@@ -101,7 +136,11 @@ describe('agent: RP feed → custom resources → status back', () => {
   });
 
   it('a terminal False condition fails the operation with its reason and message', async () => {
-    const put = await rp.call('PUT', `${listenerPath('busy')}?${API}`, body('BrokerListener', { port: 1883, tls: undefined }));
+    const put = await rp.call(
+      'PUT',
+      `${listenerPath('busy')}?${API}`,
+      body('BrokerListener', { port: 1883, tls: undefined }),
+    );
     await setReady('busy', false, { severity: 'Error' });
     await untilState(listenerPath('busy'), 'Failed');
     const operation = new URL(put.headers.get('azure-asyncoperation')!);
@@ -114,15 +153,27 @@ describe('agent: RP feed → custom resources → status back', () => {
     await rp.call('PUT', `${listenerPath('doomed')}?${API}`, body('BrokerListener'));
     const cr = await eventually('CR', () => cluster.get(LISTENER, NS, 'doomed'));
     // The operator's finalizer, applied under its own field manager.
-    await cluster.apply({ apiVersion: cr.apiVersion, kind: cr.kind, metadata: { name: 'doomed', namespace: NS, finalizers: [OPERATOR_FINALIZER] } }, { fieldManager: 'iotmq-operator' });
+    await cluster.apply(
+      {
+        apiVersion: cr.apiVersion,
+        kind: cr.kind,
+        metadata: { name: 'doomed', namespace: NS, finalizers: [OPERATOR_FINALIZER] },
+      },
+      { fieldManager: 'iotmq-operator' },
+    );
     await setReady('doomed', true);
     await untilState(listenerPath('doomed'), 'Succeeded');
 
     expect((await rp.call('DELETE', `${listenerPath('doomed')}?${API}`)).status).toBe(202);
-    await eventually('deletionTimestamp', async () => (await cluster.get(LISTENER, NS, 'doomed'))?.metadata.deletionTimestamp);
+    await eventually(
+      'deletionTimestamp',
+      async () => (await cluster.get(LISTENER, NS, 'doomed'))?.metadata.deletionTimestamp,
+    );
     await agent.idle();
     expect(await state(listenerPath('doomed'))).toBe('Deleting');
-    expect((await cluster.get(LISTENER, NS, 'doomed'))?.metadata.finalizers?.sort()).toEqual([AGENT_FINALIZER, OPERATOR_FINALIZER].sort());
+    expect((await cluster.get(LISTENER, NS, 'doomed'))?.metadata.finalizers?.sort()).toEqual(
+      [AGENT_FINALIZER, OPERATOR_FINALIZER].sort(),
+    );
 
     await cluster.removeFinalizer(LISTENER, NS, 'doomed', OPERATOR_FINALIZER);
     await untilState(listenerPath('doomed'), 'NotFound');
@@ -131,13 +182,24 @@ describe('agent: RP feed → custom resources → status back', () => {
 
   it('never touches CRs it did not create: a same-named ARM resource fails, the CR stays as it was', async () => {
     const foreign = await cluster.apply(
-      { apiVersion: LISTENER.apiVersion, kind: LISTENER.kind, metadata: { name: 'gitops', namespace: NS, labels: { 'management.azure.com/provider-name': 'microsoft.iotoperationsmq' } }, spec: { brokerRef: 'broker', port: 2000 } },
+      {
+        apiVersion: LISTENER.apiVersion,
+        kind: LISTENER.kind,
+        metadata: {
+          name: 'gitops',
+          namespace: NS,
+          labels: { 'management.azure.com/provider-name': 'microsoft.iotoperationsmq' },
+        },
+        spec: { brokerRef: 'broker', port: 2000 },
+      },
       { fieldManager: 'kubectl' },
     );
     const put = await rp.call('PUT', `${listenerPath('gitops')}?${API}`, body('BrokerListener'));
     await untilState(listenerPath('gitops'), 'Failed');
     const operation = new URL(put.headers.get('azure-asyncoperation')!);
-    expect((await rp.call('GET', operation.pathname + operation.search)).body.error.code).toBe('CustomResourceConflict');
+    expect((await rp.call('GET', operation.pathname + operation.search)).body.error.code).toBe(
+      'CustomResourceConflict',
+    );
     expect(await cluster.get(LISTENER, NS, 'gitops')).toEqual(foreign);
   });
 
@@ -152,8 +214,16 @@ describe('agent: RP feed → custom resources → status back', () => {
     expect(changed.status).toBe(200);
     // Let the agent retry against the dead network a few times: the cluster must not change.
     const cutAt = proxy.requests.length;
-    await eventually('reconnect attempts', async () => (await cluster.list(LISTENER, { namespace: NS })).items.length === before.items.length && proxy.requests.length === cutAt, 1_000).catch(() => undefined);
-    expect((await cluster.list(LISTENER, { namespace: NS })).items.map((i) => i.metadata.name)).toEqual(before.items.map((i) => i.metadata.name));
+    await eventually(
+      'reconnect attempts',
+      async () =>
+        (await cluster.list(LISTENER, { namespace: NS })).items.length === before.items.length &&
+        proxy.requests.length === cutAt,
+      1_000,
+    ).catch(() => undefined);
+    expect((await cluster.list(LISTENER, { namespace: NS })).items.map((i) => i.metadata.name)).toEqual(
+      before.items.map((i) => i.metadata.name),
+    );
 
     proxy.restore();
     await eventually('port 7883 applied', async () => (await cluster.get(LISTENER, NS, 'steady'))?.spec?.port === 7883);

@@ -1,6 +1,10 @@
 // Waits for a condition that another process or component brings about (RP state, CR state),
 // checking on a short interval up to a deadline; fails with the last observed value.
-export async function eventually<T>(what: string, probe: () => Promise<T | undefined | false>, deadlineMs = 15_000): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  deadlineMs = 15_000,
+): Promise<T> {
   const deadline = Date.now() + deadlineMs;
   let last: unknown;
   for (;;) {
@@ -11,7 +15,10 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
     } catch (error) {
       last = error;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `timed out waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }

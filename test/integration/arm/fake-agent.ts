@@ -3,7 +3,8 @@
 // decides — so RP async operations complete the way they will in production.
 import type { FeedEvent } from '../../../src/rp/index.js';
 
-export type Decision = { status: 'Succeeded' | 'Failed' | 'Deleted'; error?: { code: string; message: string } } | undefined;
+export type Decision =
+  { status: 'Succeeded' | 'Failed' | 'Deleted'; error?: { code: string; message: string } } | undefined;
 
 export interface FakeAgent {
   /** Resolves once the watch stream is open. */
@@ -22,13 +23,20 @@ export function startFakeAgent(options: {
   const reported: FakeAgent['reported'] = [];
   const decide =
     options.decide ??
-    ((_resource, state): Decision => (state === 'Deleting' ? { status: 'Deleted' } : ['Succeeded', 'Failed'].includes(state) ? undefined : { status: 'Succeeded' }));
+    ((_resource, state): Decision =>
+      state === 'Deleting'
+        ? { status: 'Deleted' }
+        : ['Succeeded', 'Failed'].includes(state)
+          ? undefined
+          : { status: 'Succeeded' });
   const base = `${options.url}/agent/v1/clusters/${encodeURIComponent(options.clusterId)}`;
   let markReady!: () => void;
   const ready = new Promise<void>((resolve) => (markReady = resolve));
 
   const report = async (event: Extract<FeedEvent, { type: 'upsert' }>) => {
-    const state = String((event.resource.properties as { provisioningState?: string } | undefined)?.provisioningState ?? 'Succeeded');
+    const state = String(
+      (event.resource.properties as { provisioningState?: string } | undefined)?.provisioningState ?? 'Succeeded',
+    );
     const decision = decide(event.resource, state);
     if (!decision) return;
     const response = await fetch(`${base}/status`, {
@@ -46,8 +54,12 @@ export function startFakeAgent(options: {
     while (!abort.signal.aborted) {
       try {
         const query = since === undefined ? '?watch=1' : `?since=${since}&watch=1`;
-        const response = await fetch(`${base}/resources${query}`, { headers: { authorization: `Bearer ${await options.token()}` }, signal: abort.signal });
-        if (response.status !== 200 || !response.body) throw new Error(`feed: ${response.status} ${await response.text()}`);
+        const response = await fetch(`${base}/resources${query}`, {
+          headers: { authorization: `Bearer ${await options.token()}` },
+          signal: abort.signal,
+        });
+        if (response.status !== 200 || !response.body)
+          throw new Error(`feed: ${response.status} ${await response.text()}`);
         markReady();
         let buffer = '';
         for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {

@@ -31,14 +31,20 @@ describe('the RP index in the ARM store', () => {
   const rowid = (id: string) => {
     const db = new Database(file, { readonly: true });
     try {
-      return (db.prepare('SELECT rowid FROM resources WHERE key = ?').get(id.toLowerCase()) as { rowid: number } | undefined)?.rowid;
+      return (
+        db.prepare('SELECT rowid FROM resources WHERE key = ?').get(id.toLowerCase()) as { rowid: number } | undefined
+      )?.rowid;
     } finally {
       db.close();
     }
   };
 
   it('a queued row is visible to the next read, and committed within the turn', async () => {
-    store.resources.put({ id: mq('a'), owner: 'rp', body: { id: mq('a'), type: 'Microsoft.IoTOperationsMQ/mq', location: 'eastus' } });
+    store.resources.put({
+      id: mq('a'),
+      owner: 'rp',
+      body: { id: mq('a'), type: 'Microsoft.IoTOperationsMQ/mq', location: 'eastus' },
+    });
     store.resources.put({ id: `${mq('a')}/broker/b`, owner: 'rp', body: { id: `${mq('a')}/broker/b` } });
     expect(store.resources.list(sub, 'rg').map((r) => r.id)).toEqual([mq('a'), `${mq('a')}/broker/b`]);
     store.resources.put({ id: mq('c'), owner: 'rp', body: { id: mq('c') } });
@@ -48,10 +54,18 @@ describe('the RP index in the ARM store', () => {
 
   it('an unchanged envelope is not written again; a changed one is', () => {
     const before = rowid(mq('a'));
-    store.resources.put({ id: mq('a'), owner: 'rp', body: { id: mq('a'), type: 'Microsoft.IoTOperationsMQ/mq', location: 'eastus' } });
+    store.resources.put({
+      id: mq('a'),
+      owner: 'rp',
+      body: { id: mq('a'), type: 'Microsoft.IoTOperationsMQ/mq', location: 'eastus' },
+    });
     store.resources.flush();
     expect(rowid(mq('a'))).toBe(before);
-    store.resources.put({ id: mq('a'), owner: 'rp', body: { id: mq('a'), type: 'Microsoft.IoTOperationsMQ/mq', location: 'eastus', tags: { t: '1' } } });
+    store.resources.put({
+      id: mq('a'),
+      owner: 'rp',
+      body: { id: mq('a'), type: 'Microsoft.IoTOperationsMQ/mq', location: 'eastus', tags: { t: '1' } },
+    });
     store.resources.flush();
     expect(rowid(mq('a'))).not.toBe(before);
     expect(store.resources.get(mq('a'))?.body.tags).toEqual({ t: '1' });
@@ -101,7 +115,10 @@ describe("the front door's token for the RP", () => {
 
   it('requests through the front door keep working on the cached token', async () => {
     for (let i = 0; i < 3; i++) {
-      const response = await arm.call('GET', `/subscriptions/${arm.dev.config.subscriptionId}/resourceGroups/iotmq-local/providers/Microsoft.IoTOperationsMQ/mq?api-version=2023-10-04-preview`);
+      const response = await arm.call(
+        'GET',
+        `/subscriptions/${arm.dev.config.subscriptionId}/resourceGroups/iotmq-local/providers/Microsoft.IoTOperationsMQ/mq?api-version=2023-10-04-preview`,
+      );
       expect(response.status).toBe(200);
     }
   });

@@ -43,11 +43,16 @@ export async function startArm(options: { dataDir?: string; keep?: boolean } = {
     disableInstanceDiscovery: true,
     ...caTrustOptions(dev.caPem),
   });
-  const agentCredential = new ClientSecretCredential(config.tenantId, config.agent.clientId, config.agent.clientSecret, {
-    authorityHost: config.authorityHost,
-    disableInstanceDiscovery: true,
-    ...caTrustOptions(dev.caPem),
-  });
+  const agentCredential = new ClientSecretCredential(
+    config.tenantId,
+    config.agent.clientId,
+    config.agent.clientSecret,
+    {
+      authorityHost: config.authorityHost,
+      disableInstanceDiscovery: true,
+      ...caTrustOptions(dev.caPem),
+    },
+  );
   const client = new ResourceManagementClient(credential, config.subscriptionId, {
     endpoint: config.armEndpoint,
     credentialScopes: ['https://management.azure.com/.default'],
@@ -63,7 +68,8 @@ export async function startArm(options: { dataDir?: string; keep?: boolean } = {
     token: async (scope = 'https://management.azure.com/.default') => (await credential.getToken(scope))!.token,
     agentToken: async () => (await agentCredential.getToken(config.agent.scope))!.token,
     async call(method, pathAndQuery, body, headers = {}) {
-      const auth: Record<string, string> = 'authorization' in headers ? {} : { authorization: `Bearer ${await harness.token()}` };
+      const auth: Record<string, string> =
+        'authorization' in headers ? {} : { authorization: `Bearer ${await harness.token()}` };
       return httpsRequest(agent, `${config.armEndpoint}${pathAndQuery}`, method, body, { ...auth, ...headers });
     },
     async close() {
@@ -75,7 +81,13 @@ export async function startArm(options: { dataDir?: string; keep?: boolean } = {
   return harness;
 }
 
-export function httpsRequest(agent: https.Agent, url: string, method: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpResult> {
+export function httpsRequest(
+  agent: https.Agent,
+  url: string,
+  method: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<HttpResult> {
   const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
   return new Promise((resolve, reject) => {
     const request = https.request(
@@ -84,7 +96,9 @@ export function httpsRequest(agent: https.Agent, url: string, method: string, bo
         method,
         agent,
         headers: {
-          ...(payload !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type') ? { 'content-type': 'application/json' } : {}),
+          ...(payload !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')
+            ? { 'content-type': 'application/json' }
+            : {}),
           ...headers,
         },
       },

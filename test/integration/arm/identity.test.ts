@@ -19,7 +19,8 @@ afterAll(async () => {
   await arm?.close();
 });
 
-const anonymous = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => httpsRequest(agent, `${arm.url}${path}`, method, body, headers);
+const anonymous = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+  httpsRequest(agent, `${arm.url}${path}`, method, body, headers);
 const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 
@@ -42,13 +43,18 @@ describe('[AAD-1] discovery and keys', () => {
     expect(response.body.token_endpoint).toBe(`${arm.url}/adfs/oauth2/token`);
   });
   it('unknown tenant → 400 in AAD shape', async () => {
-    const response = await anonymous('GET', '/00000000-0000-4000-8000-000000000000/v2.0/.well-known/openid-configuration');
+    const response = await anonymous(
+      'GET',
+      '/00000000-0000-4000-8000-000000000000/v2.0/.well-known/openid-configuration',
+    );
     expect(response.status).toBe(400);
     expect(response.body.error).toBe('invalid_tenant');
   });
   it('JWKS publishes the RS256 key with kid', async () => {
     const response = await anonymous('GET', `/${arm.dev.config.tenantId}/discovery/v2.0/keys`);
-    expect(response.body.keys).toEqual([expect.objectContaining({ kty: 'RSA', use: 'sig', kid: expect.any(String), n: expect.any(String), e: 'AQAB' })]);
+    expect(response.body.keys).toEqual([
+      expect.objectContaining({ kty: 'RSA', use: 'sig', kid: expect.any(String), n: expect.any(String), e: 'AQAB' }),
+    ]);
     expect(response.body.keys[0].d).toBeUndefined();
   });
 });
@@ -73,17 +79,35 @@ describe('[AAD-2, AAD-3] client credentials', () => {
   });
   it('client_secret_basic and the CLI scope with the double slash', async () => {
     const { tenantId, clientId, clientSecret } = arm.dev.config;
-    const response = await anonymous('POST', `/${tenantId}/oauth2/v2.0/token`, form({ grant_type: 'client_credentials', scope: 'https://management.core.windows.net//.default offline_access openid profile' }), {
-      ...FORM,
-      authorization: `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64')}`,
-    });
+    const response = await anonymous(
+      'POST',
+      `/${tenantId}/oauth2/v2.0/token`,
+      form({
+        grant_type: 'client_credentials',
+        scope: 'https://management.core.windows.net//.default offline_access openid profile',
+      }),
+      {
+        ...FORM,
+        authorization: `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString('base64')}`,
+      },
+    );
     expect(response.status).toBe(200);
     expect(response.body).toMatchObject({ token_type: 'Bearer', expires_in: 3600, ext_expires_in: 3600 });
     expect(decodeJwt(response.body.access_token).aud).toBe('https://management.core.windows.net/');
   });
   it('v1 endpoint with resource= issues a v1 token (iss without /v2.0, appid)', async () => {
     const { tenantId, clientId, clientSecret } = arm.dev.config;
-    const response = await anonymous('POST', `/${tenantId}/oauth2/token`, form({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret, resource: 'https://management.core.windows.net/' }), FORM);
+    const response = await anonymous(
+      'POST',
+      `/${tenantId}/oauth2/token`,
+      form({
+        grant_type: 'client_credentials',
+        client_id: clientId,
+        client_secret: clientSecret,
+        resource: 'https://management.core.windows.net/',
+      }),
+      FORM,
+    );
     expect(response.status).toBe(200);
     expect(response.body.resource).toBe('https://management.core.windows.net/');
     const claims = decodeJwt(response.body.access_token);
@@ -91,20 +115,50 @@ describe('[AAD-2, AAD-3] client credentials', () => {
   });
   it('ADFS token endpoint issues tokens of the dev tenant', async () => {
     const { clientId, clientSecret, tenantId } = arm.dev.config;
-    const response = await anonymous('POST', '/adfs/oauth2/token', form({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret, scope: 'https://management.core.windows.net//.default' }), FORM);
+    const response = await anonymous(
+      'POST',
+      '/adfs/oauth2/token',
+      form({
+        grant_type: 'client_credentials',
+        client_id: clientId,
+        client_secret: clientSecret,
+        scope: 'https://management.core.windows.net//.default',
+      }),
+      FORM,
+    );
     expect(response.status).toBe(200);
     expect(decodeJwt(response.body.access_token).tid).toBe(tenantId);
   });
   it('wrong secret → 401 invalid_client AADSTS7000215 in AAD shape', async () => {
     const { tenantId, clientId } = arm.dev.config;
-    const response = await anonymous('POST', `/${tenantId}/oauth2/v2.0/token`, form({ grant_type: 'client_credentials', client_id: clientId, client_secret: 'not-the-secret', scope: 'https://management.azure.com/.default' }), FORM);
+    const response = await anonymous(
+      'POST',
+      `/${tenantId}/oauth2/v2.0/token`,
+      form({
+        grant_type: 'client_credentials',
+        client_id: clientId,
+        client_secret: 'not-the-secret',
+        scope: 'https://management.azure.com/.default',
+      }),
+      FORM,
+    );
     expect(response.status).toBe(401);
-    expect(response.body).toMatchObject({ error: 'invalid_client', error_codes: [7000215], trace_id: expect.any(String), correlation_id: expect.any(String), timestamp: expect.any(String) });
+    expect(response.body).toMatchObject({
+      error: 'invalid_client',
+      error_codes: [7000215],
+      trace_id: expect.any(String),
+      correlation_id: expect.any(String),
+      timestamp: expect.any(String),
+    });
     expect(response.body.error_description).toMatch(/^AADSTS7000215: /);
   });
   it('@azure/identity reports the AAD error for a wrong secret', async () => {
     const { tenantId, clientId, authorityHost } = arm.dev.config;
-    const credential = new ClientSecretCredential(tenantId, clientId, 'wrong', { authorityHost, disableInstanceDiscovery: true, ...caTrustOptions(arm.dev.caPem) });
+    const credential = new ClientSecretCredential(tenantId, clientId, 'wrong', {
+      authorityHost,
+      disableInstanceDiscovery: true,
+      ...caTrustOptions(arm.dev.caPem),
+    });
     await expect(credential.getToken('https://management.azure.com/.default')).rejects.toThrow(/AADSTS7000215/);
   });
   it.each([
@@ -113,7 +167,18 @@ describe('[AAD-2, AAD-3] client credentials', () => {
     ['another grant type', { grant_type: 'password' }, 'unsupported_grant_type'],
   ])('%s is refused', async (_name, fields, error) => {
     const { tenantId, clientId, clientSecret } = arm.dev.config;
-    const response = await anonymous('POST', `/${tenantId}/oauth2/v2.0/token`, form({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret, scope: 'https://management.azure.com/.default', ...fields }), FORM);
+    const response = await anonymous(
+      'POST',
+      `/${tenantId}/oauth2/v2.0/token`,
+      form({
+        grant_type: 'client_credentials',
+        client_id: clientId,
+        client_secret: clientSecret,
+        scope: 'https://management.azure.com/.default',
+        ...fields,
+      }),
+      FORM,
+    );
     expect(response.status).toBe(400);
     expect(response.body.error).toBe(error);
   });

@@ -18,8 +18,13 @@ afterAll(async () => {
   await arm?.close();
 });
 
-const mqPath = (...path: string[]) => `/subscriptions/${arm.dev.config.subscriptionId}/resourceGroups/regions/providers/Microsoft.IoTOperationsMQ/${path.join('/')}`;
-const body = (location: string) => ({ location, extendedLocation: { name: arm.dev.config.customLocationId, type: 'CustomLocation' }, properties: {} });
+const mqPath = (...path: string[]) =>
+  `/subscriptions/${arm.dev.config.subscriptionId}/resourceGroups/regions/providers/Microsoft.IoTOperationsMQ/${path.join('/')}`;
+const body = (location: string) => ({
+  location,
+  extendedLocation: { name: arm.dev.config.customLocationId, type: 'CustomLocation' },
+  properties: {},
+});
 
 describe('locations of the MQ resource types', () => {
   it('the provider lists each type with its locations', async () => {
@@ -32,7 +37,10 @@ describe('locations of the MQ resource types', () => {
   it('a PUT in a region not registered for the type gets 400 LocationNotAvailableForResourceType and never reaches the RP', async () => {
     const response = await arm.call('PUT', `${mqPath('mq', 'tokyo')}?api-version=${MQ_API}`, body('Japan East'));
     expect(response.status).toBe(400);
-    expect(response.body.error).toMatchObject({ code: 'LocationNotAvailableForResourceType', message: expect.stringContaining("'Microsoft.IoTOperationsMQ/mq'") });
+    expect(response.body.error).toMatchObject({
+      code: 'LocationNotAvailableForResourceType',
+      message: expect.stringContaining("'Microsoft.IoTOperationsMQ/mq'"),
+    });
     expect(response.body.error.message).toContain('eastus,');
     expect(await arm.dev.rpStore.resources.get(mqPath('mq', 'tokyo'))).toBeUndefined();
   });
@@ -50,7 +58,9 @@ describe('locations of the MQ resource types', () => {
       resources: [{ type: 'Microsoft.IoTOperationsMQ/mq', apiVersion: MQ_API, name: 'far', ...body('japaneast') }],
     };
     const deployments = `/subscriptions/${arm.dev.config.subscriptionId}/resourceGroups/regions/providers/Microsoft.Resources/deployments`;
-    const put = await arm.call('PUT', `${deployments}/far?api-version=2022-09-01`, { properties: { mode: 'Incremental', template } });
+    const put = await arm.call('PUT', `${deployments}/far?api-version=2022-09-01`, {
+      properties: { mode: 'Incremental', template },
+    });
     expect(put.status).toBe(201);
     let status = 'Running';
     while (status === 'Running' || status === 'Accepted') {
@@ -58,6 +68,12 @@ describe('locations of the MQ resource types', () => {
       status = (await arm.call('GET', `${deployments}/far?api-version=2022-09-01`)).body.properties.provisioningState;
     }
     const result = (await arm.call('GET', `${deployments}/far?api-version=2022-09-01`)).body;
-    expect(result.properties).toMatchObject({ provisioningState: 'Failed', error: { code: 'DeploymentFailed', details: [expect.objectContaining({ code: 'LocationNotAvailableForResourceType' })] } });
+    expect(result.properties).toMatchObject({
+      provisioningState: 'Failed',
+      error: {
+        code: 'DeploymentFailed',
+        details: [expect.objectContaining({ code: 'LocationNotAvailableForResourceType' })],
+      },
+    });
   });
 });

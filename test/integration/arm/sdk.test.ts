@@ -16,7 +16,11 @@ beforeAll(async () => {
     clusterId: arm.dev.config.clusterId,
     token: () => arm.agentToken(),
     decide: (resource, state) =>
-      state === 'Deleting' ? { status: 'Deleted' } : String(resource.name).startsWith('failing') || ['Succeeded', 'Failed'].includes(state) ? undefined : { status: 'Succeeded' },
+      state === 'Deleting'
+        ? { status: 'Deleted' }
+        : String(resource.name).startsWith('failing') || ['Succeeded', 'Failed'].includes(state)
+          ? undefined
+          : { status: 'Succeeded' },
   });
   await agent.ready;
 });
@@ -25,7 +29,8 @@ afterAll(async () => {
   await arm?.close();
 });
 
-const mqType = (rg: string, ...path: string[]) => `/subscriptions/${arm.dev.config.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.IoTOperationsMQ/${path.join('/')}`;
+const mqType = (rg: string, ...path: string[]) =>
+  `/subscriptions/${arm.dev.config.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.IoTOperationsMQ/${path.join('/')}`;
 const body = (tag: keyof typeof SAMPLES) => ({
   location: 'eastus',
   extendedLocation: { name: arm.dev.config.customLocationId, type: 'CustomLocation' },
@@ -36,18 +41,33 @@ const body = (tag: keyof typeof SAMPLES) => ({
 describe('first start of iotmq dev', () => {
   it('made the resource group, connected cluster and custom location, and registered the provider', async () => {
     const group = await arm.client.resourceGroups.get('iotmq-local');
-    expect(group).toMatchObject({ name: 'iotmq-local', location: 'eastus', properties: { provisioningState: 'Succeeded' } });
+    expect(group).toMatchObject({
+      name: 'iotmq-local',
+      location: 'eastus',
+      properties: { provisioningState: 'Succeeded' },
+    });
     const cl = await arm.client.resources.getById(arm.dev.config.customLocationId, '2021-08-15');
-    expect(cl.properties).toMatchObject({ hostResourceId: arm.dev.config.clusterId, namespace: 'azure-iot-operations' });
+    expect(cl.properties).toMatchObject({
+      hostResourceId: arm.dev.config.clusterId,
+      namespace: 'azure-iot-operations',
+    });
     const provider = await arm.client.providers.get('Microsoft.IoTOperationsMQ');
     expect(provider.registrationState).toBe('Registered');
-    expect(provider.resourceTypes!.map((t) => t.resourceType)).toEqual(expect.arrayContaining(['mq', 'mq/broker', 'mq/broker/listener']));
+    expect(provider.resourceTypes!.map((t) => t.resourceType)).toEqual(
+      expect.arrayContaining(['mq', 'mq/broker', 'mq/broker/listener']),
+    );
     const rpSubscription = await arm.dev.rpStore.subscriptions.get(arm.dev.config.subscriptionId);
     expect(rpSubscription?.state).toBe('Registered');
   });
   it('lists the subscription and tenant for the caller', async () => {
     const subs = await arm.call('GET', '/subscriptions?api-version=2022-12-01');
-    expect(subs.body.value).toEqual([expect.objectContaining({ subscriptionId: arm.dev.config.subscriptionId, tenantId: arm.dev.config.tenantId, state: 'Enabled' })]);
+    expect(subs.body.value).toEqual([
+      expect.objectContaining({
+        subscriptionId: arm.dev.config.subscriptionId,
+        tenantId: arm.dev.config.tenantId,
+        state: 'Enabled',
+      }),
+    ]);
     const tenants = await arm.call('GET', '/tenants?api-version=2022-12-01');
     expect(tenants.body.value[0].tenantId).toBe(arm.dev.config.tenantId);
   });
@@ -55,8 +75,16 @@ describe('first start of iotmq dev', () => {
 
 describe('resource groups', () => {
   it('create, get, list, tags, exists', async () => {
-    const created = await arm.client.resourceGroups.createOrUpdate('Plant-1', { location: 'West US', tags: { site: 'a' } });
-    expect(created).toMatchObject({ name: 'Plant-1', location: 'westus', tags: { site: 'a' }, type: 'Microsoft.Resources/resourceGroups' });
+    const created = await arm.client.resourceGroups.createOrUpdate('Plant-1', {
+      location: 'West US',
+      tags: { site: 'a' },
+    });
+    expect(created).toMatchObject({
+      name: 'Plant-1',
+      location: 'westus',
+      tags: { site: 'a' },
+      type: 'Microsoft.Resources/resourceGroups',
+    });
     expect(created.id).toBe(`/subscriptions/${arm.dev.config.subscriptionId}/resourceGroups/Plant-1`);
     expect((await arm.client.resourceGroups.checkExistence('plant-1')).body).toBe(true);
     expect((await arm.client.resourceGroups.checkExistence('nowhere')).body).toBe(false);
@@ -76,9 +104,17 @@ describe('resource groups', () => {
 describe('MQ resources through ARM (generic resources client)', () => {
   it('creates mq and broker with LROs that complete, as the RP stored them', async () => {
     await arm.client.resourceGroups.createOrUpdate('edge', { location: 'eastus' });
-    const mq = await arm.client.resources.beginCreateOrUpdateByIdAndWait(mqType('edge', 'mq', 'mq1'), MQ_API, body('Mq'));
+    const mq = await arm.client.resources.beginCreateOrUpdateByIdAndWait(
+      mqType('edge', 'mq', 'mq1'),
+      MQ_API,
+      body('Mq'),
+    );
     expect(mq).toMatchObject({ name: 'mq1', type: 'Microsoft.IoTOperationsMQ/mq', location: 'eastus' });
-    const broker = await arm.client.resources.beginCreateOrUpdateByIdAndWait(mqType('edge', 'mq', 'mq1', 'broker', 'broker'), MQ_API, body('Broker'));
+    const broker = await arm.client.resources.beginCreateOrUpdateByIdAndWait(
+      mqType('edge', 'mq', 'mq1', 'broker', 'broker'),
+      MQ_API,
+      body('Broker'),
+    );
     expect((broker.properties as { provisioningState: string }).provisioningState).toBe('Succeeded');
 
     const stored = await arm.dev.rpStore.resources.get(mqType('edge', 'mq', 'mq1', 'broker', 'broker'));
@@ -94,14 +130,23 @@ describe('MQ resources through ARM (generic resources client)', () => {
   it('lists the tracked resources of a group and of the subscription with $filter', async () => {
     const inGroup = [];
     for await (const r of arm.client.resources.listByResourceGroup('edge')) inGroup.push(r.type);
-    expect(inGroup).toEqual(expect.arrayContaining(['Microsoft.IoTOperationsMQ/mq', 'Microsoft.IoTOperationsMQ/mq/broker']));
+    expect(inGroup).toEqual(
+      expect.arrayContaining(['Microsoft.IoTOperationsMQ/mq', 'Microsoft.IoTOperationsMQ/mq/broker']),
+    );
     const filtered = [];
-    for await (const r of arm.client.resources.list({ filter: "resourceType eq 'Microsoft.IoTOperationsMQ/mq'" })) filtered.push(r.id);
+    for await (const r of arm.client.resources.list({ filter: "resourceType eq 'Microsoft.IoTOperationsMQ/mq'" }))
+      filtered.push(r.id);
     expect(filtered).toEqual([mqType('edge', 'mq', 'mq1')]);
   });
 
   it('refuses an extendedLocation that names no custom location (the RP asks ARM through the SDK)', async () => {
-    const bad = { ...body('Mq'), extendedLocation: { name: arm.dev.config.customLocationId.replace('local-cl', 'nowhere-cl'), type: 'CustomLocation' } };
+    const bad = {
+      ...body('Mq'),
+      extendedLocation: {
+        name: arm.dev.config.customLocationId.replace('local-cl', 'nowhere-cl'),
+        type: 'CustomLocation',
+      },
+    };
     const response = await arm.call('PUT', `${mqType('edge', 'mq', 'mq2')}?api-version=${MQ_API}`, bad);
     expect(response.status).toBe(400);
     expect(response.body.error).toMatchObject({ code: 'InvalidExtendedLocation', target: 'extendedLocation.name' });
@@ -112,7 +157,10 @@ describe('MQ resources through ARM (generic resources client)', () => {
       url: arm.dev.rpUrl,
       clusterId: arm.dev.config.clusterId,
       token: () => arm.agentToken(),
-      decide: (resource, state) => (String(resource.name) === 'failing' && state === 'Accepted' ? { status: 'Failed', error: { code: 'BrokerRejected', message: 'memory profile too small' } } : undefined),
+      decide: (resource, state) =>
+        String(resource.name) === 'failing' && state === 'Accepted'
+          ? { status: 'Failed', error: { code: 'BrokerRejected', message: 'memory profile too small' } }
+          : undefined,
     });
     await failing.ready;
     try {
@@ -131,7 +179,11 @@ describe('MQ resources through ARM (generic resources client)', () => {
   });
 
   it('deleting the group cascades to every MQ resource in it (async, 202 + Location)', async () => {
-    await arm.client.resources.beginCreateOrUpdateByIdAndWait(mqType('edge', 'mq', 'mq1', 'broker', 'broker'), MQ_API, body('Broker'));
+    await arm.client.resources.beginCreateOrUpdateByIdAndWait(
+      mqType('edge', 'mq', 'mq1', 'broker', 'broker'),
+      MQ_API,
+      body('Broker'),
+    );
     await arm.client.resourceGroups.beginDeleteAndWait('edge');
     expect((await arm.client.resourceGroups.checkExistence('edge')).body).toBe(false);
     expect(await arm.dev.rpStore.resources.get(mqType('edge', 'mq', 'mq1'))).toBeUndefined();
@@ -155,7 +207,11 @@ describe('provider registration', () => {
     const registered = await arm.client.providers.register('Microsoft.IoTOperationsMQ');
     expect(registered.registrationState).toBe('Registered');
     expect((await arm.dev.rpStore.subscriptions.get(arm.dev.config.subscriptionId))?.state).toBe('Registered');
-    const mq = await arm.client.resources.beginCreateOrUpdateByIdAndWait(mqType('reg', 'mq', 'mq1'), MQ_API, body('Mq'));
+    const mq = await arm.client.resources.beginCreateOrUpdateByIdAndWait(
+      mqType('reg', 'mq', 'mq1'),
+      MQ_API,
+      body('Mq'),
+    );
     expect(mq.name).toBe('mq1');
   });
 });

@@ -27,7 +27,11 @@ describe('anonymous access', () => {
   ])('%s %s is open', async (method, path) => {
     const response = await httpsRequest(agent, `${arm.url}${path}`, method);
     expect(response.status).toBe(200);
-    expect(response.body).toMatchObject({ name: expect.any(String), authentication: { loginEndpoint: `${arm.url}/`, audiences: expect.any(Array) }, suffixes: {} });
+    expect(response.body).toMatchObject({
+      name: expect.any(String),
+      authentication: { loginEndpoint: `${arm.url}/`, audiences: expect.any(Array) },
+      suffixes: {},
+    });
   });
   it.each([
     ['GET', '/subscriptions?api-version=2022-12-01'],
@@ -40,9 +44,17 @@ describe('anonymous access', () => {
     ['GET', () => `${sub()}/resourceGroups/iotmq-local/providers/Microsoft.IoTOperationsMQ/mq?api-version=${MQ_API}`],
     ['GET', () => `/providers/Microsoft.IoTOperationsMQ/operations?api-version=${MQ_API}`],
     ['GET', () => `${arm.dev.config.customLocationId}?api-version=2021-08-15`],
-    ['PUT', () => `${sub()}/resourcegroups/iotmq-local/providers/Microsoft.Resources/deployments/d1?api-version=2022-09-01`],
+    [
+      'PUT',
+      () => `${sub()}/resourcegroups/iotmq-local/providers/Microsoft.Resources/deployments/d1?api-version=2022-09-01`,
+    ],
   ])('%s %s needs a token (401 + WWW-Authenticate)', async (method, path) => {
-    const response = await httpsRequest(agent, `${arm.url}${typeof path === 'function' ? path() : path}`, method, method === 'GET' ? undefined : {});
+    const response = await httpsRequest(
+      agent,
+      `${arm.url}${typeof path === 'function' ? path() : path}`,
+      method,
+      method === 'GET' ? undefined : {},
+    );
     expect(response.status).toBe(401);
     expect(response.headers['www-authenticate']).toMatch(/^Bearer authorization_uri=/);
     expect(response.body.error.code).toBe('AuthenticationFailed');
@@ -51,7 +63,9 @@ describe('anonymous access', () => {
     const path = `${arm.url}/agent/v1/clusters/${encodeURIComponent(arm.dev.config.clusterId)}/resources`;
     expect((await httpsRequest(agent, path, 'GET')).status).toBe(401);
     // A user token is for ARM, not the RP: wrong audience.
-    expect((await httpsRequest(agent, path, 'GET', undefined, { authorization: `Bearer ${await arm.token()}` })).status).toBe(401);
+    expect(
+      (await httpsRequest(agent, path, 'GET', undefined, { authorization: `Bearer ${await arm.token()}` })).status,
+    ).toBe(401);
     // The cluster's own agent passes the front door to the RP.
     const ok = await httpsRequest(agent, path, 'GET', undefined, { authorization: `Bearer ${await arm.agentToken()}` });
     expect(ok.status).toBe(200);
@@ -84,19 +98,33 @@ describe('tokens that must be refused', () => {
   it("another tenant's token: 401 InvalidAuthenticationTokenTenant on this subscription, and it sees no subscriptions", async () => {
     const other = crypto.randomUUID();
     arm.dev.armStore.tenants.put({ id: other, displayName: 'other' });
-    const { principal, clientSecret } = await arm.dev.frontDoor.identity.createServicePrincipal({ tenantId: other, displayName: 'intruder' });
-    const credential = new ClientSecretCredential(other, principal.clientId, clientSecret, { authorityHost: arm.url, disableInstanceDiscovery: true, ...caTrustOptions(arm.dev.caPem) });
+    const { principal, clientSecret } = await arm.dev.frontDoor.identity.createServicePrincipal({
+      tenantId: other,
+      displayName: 'intruder',
+    });
+    const credential = new ClientSecretCredential(other, principal.clientId, clientSecret, {
+      authorityHost: arm.url,
+      disableInstanceDiscovery: true,
+      ...caTrustOptions(arm.dev.caPem),
+    });
     const token = (await credential.getToken('https://management.azure.com/.default'))!.token;
     const headers = { authorization: `Bearer ${token}` };
     const denied = await arm.call('GET', `${sub()}/resourcegroups?api-version=2022-09-01`, undefined, headers);
     expect(denied.status).toBe(401);
     expect(denied.body.error.code).toBe('InvalidAuthenticationTokenTenant');
-    const mq = await arm.call('GET', `${sub()}/resourceGroups/iotmq-local/providers/Microsoft.IoTOperationsMQ/mq?api-version=${MQ_API}`, undefined, headers);
+    const mq = await arm.call(
+      'GET',
+      `${sub()}/resourceGroups/iotmq-local/providers/Microsoft.IoTOperationsMQ/mq?api-version=${MQ_API}`,
+      undefined,
+      headers,
+    );
     expect(mq.status).toBe(401);
     expect((await arm.call('GET', '/subscriptions?api-version=2022-12-01', undefined, headers)).body.value).toEqual([]);
   });
   it('a token for another audience (the RP) → 401 InvalidAuthenticationTokenAudience', async () => {
-    const response = await arm.call('GET', `${sub()}/resourcegroups?api-version=2022-09-01`, undefined, { authorization: `Bearer ${await arm.agentToken()}` });
+    const response = await arm.call('GET', `${sub()}/resourcegroups?api-version=2022-09-01`, undefined, {
+      authorization: `Bearer ${await arm.agentToken()}`,
+    });
     expect(response.status).toBe(401);
     expect(response.body.error.code).toBe('InvalidAuthenticationTokenAudience');
   });
@@ -109,14 +137,25 @@ describe('tokens that must be refused', () => {
       .setIssuedAt()
       .setExpirationTime('1h')
       .sign(privateKey);
-    const response = await arm.call('GET', `${sub()}/resourcegroups?api-version=2022-09-01`, undefined, { authorization: `Bearer ${forged}` });
+    const response = await arm.call('GET', `${sub()}/resourcegroups?api-version=2022-09-01`, undefined, {
+      authorization: `Bearer ${forged}`,
+    });
     expect(response.status).toBe(401);
     expect(response.body.error.code).toBe('InvalidAuthenticationToken');
   });
   it('an unsigned (alg none) token → 401', async () => {
     const header = Buffer.from(JSON.stringify({ alg: 'none' })).toString('base64url');
-    const payload = Buffer.from(JSON.stringify({ tid: arm.dev.config.tenantId, aud: 'https://management.azure.com/', iss: `${arm.url}/${arm.dev.config.tenantId}/v2.0`, exp: 9999999999 })).toString('base64url');
-    const response = await arm.call('GET', `${sub()}/resourcegroups?api-version=2022-09-01`, undefined, { authorization: `Bearer ${header}.${payload}.` });
+    const payload = Buffer.from(
+      JSON.stringify({
+        tid: arm.dev.config.tenantId,
+        aud: 'https://management.azure.com/',
+        iss: `${arm.url}/${arm.dev.config.tenantId}/v2.0`,
+        exp: 9999999999,
+      }),
+    ).toString('base64url');
+    const response = await arm.call('GET', `${sub()}/resourcegroups?api-version=2022-09-01`, undefined, {
+      authorization: `Bearer ${header}.${payload}.`,
+    });
     expect(response.status).toBe(401);
   });
 });

@@ -22,7 +22,12 @@ describeClusterClient('local', { client: () => cluster, namespace: () => 'azure-
 
 describe('local cluster', () => {
   const spec = (port: number) => ({ brokerRef: 'broker', port });
-  const obj = (name: string, port: number) => ({ apiVersion: LISTENER.apiVersion, kind: LISTENER.kind, metadata: { name, namespace: 'ns' }, spec: spec(port) });
+  const obj = (name: string, port: number) => ({
+    apiVersion: LISTENER.apiVersion,
+    kind: LISTENER.kind,
+    metadata: { name, namespace: 'ns' },
+    spec: spec(port),
+  });
 
   it('answers 410 Gone for a version older than its history', async () => {
     const { resourceVersion } = await cluster.list(LISTENER);
@@ -44,16 +49,32 @@ describe('local cluster', () => {
     expect(Number(cluster.resourceVersion)).toBe(Number(created.metadata.resourceVersion));
     const conflict = await cluster.apply(obj('kept', 2), { fieldManager: 'other' }).catch((e: unknown) => e);
     expect(isClusterError(conflict, 'Conflict')).toBe(true);
-    const events = cluster.watch(LISTENER, { resourceVersion: String(Number(cluster.resourceVersion) - 1), signal: new AbortController().signal });
-    await expect((async () => {
-      for await (const _ of events) return;
-    })()).rejects.toThrow(/too old/);
+    const events = cluster.watch(LISTENER, {
+      resourceVersion: String(Number(cluster.resourceVersion) - 1),
+      signal: new AbortController().signal,
+    });
+    await expect(
+      (async () => {
+        for await (const _ of events) return;
+      })(),
+    ).rejects.toThrow(/too old/);
   });
 
   it('deletes dependents of a deleted owner (background garbage collection)', async () => {
     const owner = await cluster.apply(obj('owner', 1), { fieldManager: 'a' });
     await cluster.apply(
-      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'dep', namespace: 'ns', ownerReferences: [{ apiVersion: owner.apiVersion, kind: owner.kind, name: 'owner', uid: owner.metadata.uid! }] }, data: { a: 'b' } },
+      {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: {
+          name: 'dep',
+          namespace: 'ns',
+          ownerReferences: [
+            { apiVersion: owner.apiVersion, kind: owner.kind, name: 'owner', uid: owner.metadata.uid! },
+          ],
+        },
+        data: { a: 'b' },
+      },
       { fieldManager: 'op' },
     );
     await cluster.delete(LISTENER, 'ns', 'owner');

@@ -8,7 +8,13 @@ import path from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalCluster, type KubeObject, type LocalCluster } from '../../../extension/cluster/index.js';
-import { createLocalDriver, createOperator, workloadName, type LocalDriver, type Operator } from '../../../extension/operator/index.js';
+import {
+  createLocalDriver,
+  createOperator,
+  workloadName,
+  type LocalDriver,
+  type Operator,
+} from '../../../extension/operator/index.js';
 import type { Condition } from '../../../extension/agent/index.js';
 import { eventually } from '../agent/eventually.js';
 
@@ -20,13 +26,21 @@ let driver: LocalDriver;
 let operator: Operator;
 
 const apply = (kind: string, name: string, spec: Record<string, unknown>) =>
-  cluster.apply({ apiVersion: API_VERSION, kind, metadata: { name, namespace: NS }, spec } as KubeObject, { fieldManager: 'kubectl' });
+  cluster.apply({ apiVersion: API_VERSION, kind, metadata: { name, namespace: NS }, spec } as KubeObject, {
+    fieldManager: 'kubectl',
+  });
 const ready = (kind: string, name: string, status: 'True' | 'False' = 'True') =>
-  eventually(`${kind}/${name} Ready=${status}`, async () => {
-    const cr = await cluster.get({ apiVersion: API_VERSION, kind }, NS, name);
-    const condition = ((cr?.status?.conditions ?? []) as Condition[]).find((c) => c.type === 'Ready');
-    return condition?.status === status && condition.observedGeneration === cr?.metadata.generation ? condition : undefined;
-  }, 30_000);
+  eventually(
+    `${kind}/${name} Ready=${status}`,
+    async () => {
+      const cr = await cluster.get({ apiVersion: API_VERSION, kind }, NS, name);
+      const condition = ((cr?.status?.conditions ?? []) as Condition[]).find((c) => c.type === 'Ready');
+      return condition?.status === status && condition.observedGeneration === cr?.metadata.generation
+        ? condition
+        : undefined;
+    },
+    30_000,
+  );
 
 async function freePort(): Promise<number> {
   const server = net.createServer();
@@ -67,7 +81,12 @@ describe('operator with the local driver', () => {
 
   it('a listener becomes a broker process on its port; MQTT.js publishes and subscribes', async () => {
     port = await freePort();
-    await apply('BrokerListener', 'plain', { brokerRef: 'broker', port, serviceType: 'clusterIp', authenticationEnabled: false });
+    await apply('BrokerListener', 'plain', {
+      brokerRef: 'broker',
+      port,
+      serviceType: 'clusterIp',
+      authenticationEnabled: false,
+    });
     const condition = await ready('BrokerListener', 'plain');
     expect(condition.reason).toBe('Ready');
     await connect(port);
@@ -80,7 +99,11 @@ describe('operator with the local driver', () => {
     expect((await ready('BrokerListener', 'orphan', 'False')).reason).toBe('BrokerNotFound');
     await apply('BrokerListener', 'twin', { brokerRef: 'broker', port });
     expect((await ready('BrokerListener', 'twin', 'False')).reason).toBe('PortConflict');
-    await apply('BrokerListener', 'manual', { brokerRef: 'broker', port: await freePort(), tls: { manual: { secretName: 'absent' } } });
+    await apply('BrokerListener', 'manual', {
+      brokerRef: 'broker',
+      port: await freePort(),
+      tls: { manual: { secretName: 'absent' } },
+    });
     const missing = await ready('BrokerListener', 'manual', 'False');
     expect(missing).toMatchObject({ reason: 'SecretNotFound', severity: 'Error' });
     const blocker = net.createServer();
@@ -98,11 +121,19 @@ describe('operator with the local driver', () => {
     const supervisor = driver.process(NS, workloadName('broker'))!;
     const pid = supervisor.pid!;
     process.kill(pid, 'SIGKILL');
-    await eventually('restarted', async () => supervisor.pid !== undefined && supervisor.pid !== pid && supervisor.restarts >= 1, 20_000);
-    await eventually('port back', async () => {
-      await connect(port);
-      return true;
-    }, 20_000);
+    await eventually(
+      'restarted',
+      async () => supervisor.pid !== undefined && supervisor.pid !== pid && supervisor.restarts >= 1,
+      20_000,
+    );
+    await eventually(
+      'port back',
+      async () => {
+        await connect(port);
+        return true;
+      },
+      20_000,
+    );
   });
 
   it('deleting a listener hands its port to the one that conflicted; deleting that one closes the port', async () => {
@@ -113,12 +144,14 @@ describe('operator with the local driver', () => {
     await connect(port);
     await cluster.delete(listener, NS, 'twin');
     await eventually('twin gone', async () => (await cluster.get(listener, NS, 'twin')) === undefined);
-    await eventually('port closed', () =>
-      new Promise<boolean>((resolve) => {
-        const socket = net.connect(port, '127.0.0.1');
-        socket.once('connect', () => (socket.destroy(), resolve(false)));
-        socket.once('error', () => resolve(true));
-      }),
+    await eventually(
+      'port closed',
+      () =>
+        new Promise<boolean>((resolve) => {
+          const socket = net.connect(port, '127.0.0.1');
+          socket.once('connect', () => (socket.destroy(), resolve(false)));
+          socket.once('error', () => resolve(true));
+        }),
     );
   });
 });

@@ -34,15 +34,20 @@ function evaluate(expr: Expr, scope: FunctionScope): unknown {
     case 'member': {
       const target = evaluate(expr.target, scope);
       const key = evaluate(expr.property, scope);
-      if (target === null || target === undefined) throw new ExpressionError(`cannot read '${String(key)}' of ${String(target)}`);
+      if (target === null || target === undefined)
+        throw new ExpressionError(`cannot read '${String(key)}' of ${String(target)}`);
       if (Array.isArray(target) && typeof key === 'number') {
-        if (key < 0 || key >= target.length) throw new ExpressionError(`index ${key} is out of range (length ${target.length})`);
+        if (key < 0 || key >= target.length)
+          throw new ExpressionError(`index ${key} is out of range (length ${target.length})`);
         return target[key];
       }
       if (typeof target === 'object') {
         const object = target as Record<string, unknown>;
         const name = Object.keys(object).find((k) => k.toLowerCase() === String(key).toLowerCase());
-        if (name === undefined) throw new ExpressionError(`the object has no property '${String(key)}' (it has: ${Object.keys(object).join(', ')})`);
+        if (name === undefined)
+          throw new ExpressionError(
+            `the object has no property '${String(key)}' (it has: ${Object.keys(object).join(', ')})`,
+          );
         return object[name];
       }
       throw new ExpressionError(`cannot read '${String(key)}' of a ${typeof target}`);

@@ -22,7 +22,8 @@ const str = (v: unknown, fn: string): string => {
   return v;
 };
 const int = (v: unknown, fn: string): number => {
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw new ExpressionError(`${fn}() expects an integer, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v))
+    throw new ExpressionError(`${fn}() expects an integer, got ${JSON.stringify(v)}`);
   return v;
 };
 const arr = (v: unknown, fn: string): unknown[] => {
@@ -30,10 +31,16 @@ const arr = (v: unknown, fn: string): unknown[] => {
   return v;
 };
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const equals = (a: unknown, b: unknown): boolean => JSON.stringify(normaliseForCompare(a)) === JSON.stringify(normaliseForCompare(b));
+const equals = (a: unknown, b: unknown): boolean =>
+  JSON.stringify(normaliseForCompare(a)) === JSON.stringify(normaliseForCompare(b));
 function normaliseForCompare(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(normaliseForCompare);
-  if (isObject(v)) return Object.fromEntries(Object.keys(v).sort().map((k) => [k, normaliseForCompare(v[k])]));
+  if (isObject(v))
+    return Object.fromEntries(
+      Object.keys(v)
+        .sort()
+        .map((k) => [k, normaliseForCompare(v[k])]),
+    );
   return v;
 }
 const toText = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v));
@@ -55,43 +62,56 @@ function guid(parts: string[]): string {
 
 /** `format('{0}-{1:D3}', …)` with the .NET specifiers templates use (D n, N n, X, x). */
 function format(template: string, args: unknown[]): string {
-  return template.replace(/\{\{|\}\}|\{(\d+)(?::([A-Za-z])(\d*))?\}/g, (match, index: string | undefined, spec: string | undefined, width: string | undefined) => {
-    if (match === '{{') return '{';
-    if (match === '}}') return '}';
-    const value = args[Number(index)];
-    if (value === undefined) throw new ExpressionError(`format(): no argument {${index}}`);
-    if (!spec) return toText(value);
-    const n = Number(value);
-    switch (spec) {
-      case 'D':
-      case 'd':
-        return String(Math.trunc(n)).padStart(Number(width || 0), '0');
-      case 'N':
-      case 'n':
-        return n.toLocaleString('en-US', { minimumFractionDigits: Number(width || 2), maximumFractionDigits: Number(width || 2) });
-      case 'X':
-        return n.toString(16).toUpperCase().padStart(Number(width || 0), '0');
-      case 'x':
-        return n.toString(16).padStart(Number(width || 0), '0');
-      default:
-        return toText(value);
-    }
-  });
+  return template.replace(
+    /\{\{|\}\}|\{(\d+)(?::([A-Za-z])(\d*))?\}/g,
+    (match, index: string | undefined, spec: string | undefined, width: string | undefined) => {
+      if (match === '{{') return '{';
+      if (match === '}}') return '}';
+      const value = args[Number(index)];
+      if (value === undefined) throw new ExpressionError(`format(): no argument {${index}}`);
+      if (!spec) return toText(value);
+      const n = Number(value);
+      switch (spec) {
+        case 'D':
+        case 'd':
+          return String(Math.trunc(n)).padStart(Number(width || 0), '0');
+        case 'N':
+        case 'n':
+          return n.toLocaleString('en-US', {
+            minimumFractionDigits: Number(width || 2),
+            maximumFractionDigits: Number(width || 2),
+          });
+        case 'X':
+          return n
+            .toString(16)
+            .toUpperCase()
+            .padStart(Number(width || 0), '0');
+        case 'x':
+          return n.toString(16).padStart(Number(width || 0), '0');
+        default:
+          return toText(value);
+      }
+    },
+  );
 }
 
 /** `resourceId([sub], [rg], 'ns/type[/child]', name[, name…])` [TPL-7]. */
 function resourceId(args: unknown[], scope: FunctionScope, kind: 'group' | 'subscription' | 'tenant'): string {
   const strings = args.map((a) => str(a, 'resourceId'));
   const typeIndex = strings.findIndex((a) => a.includes('/'));
-  if (typeIndex < 0) throw new ExpressionError('resourceId() needs a resource type such as Microsoft.IoTOperationsMQ/mq');
+  if (typeIndex < 0)
+    throw new ExpressionError('resourceId() needs a resource type such as Microsoft.IoTOperationsMQ/mq');
   const before = strings.slice(0, typeIndex);
   const type = strings[typeIndex]!;
   const names = strings.slice(typeIndex + 1).flatMap((n) => n.split('/'));
   const [namespace, ...types] = type.split('/');
-  if (names.length !== types.length) throw new ExpressionError(`resourceId(): type '${type}' needs ${types.length} name(s), got ${names.length}`);
+  if (names.length !== types.length)
+    throw new ExpressionError(`resourceId(): type '${type}' needs ${types.length} name(s), got ${names.length}`);
   const tail = `/providers/${namespace}/${types.map((t, i) => `${t}/${names[i]}`).join('/')}`;
   if (kind === 'tenant') return tail;
-  const subscriptionId = (kind === 'group' ? (before.length === 2 ? before[0] : undefined) : before[0]) ?? String(scope.subscription.subscriptionId);
+  const subscriptionId =
+    (kind === 'group' ? (before.length === 2 ? before[0] : undefined) : before[0]) ??
+    String(scope.subscription.subscriptionId);
   if (kind === 'subscription') return `/subscriptions/${subscriptionId}${tail}`;
   const group = before.length >= 1 ? before.at(-1)! : String(scope.resourceGroup.name);
   return `/subscriptions/${subscriptionId}/resourceGroups/${group}${tail}`;
@@ -121,10 +141,15 @@ export const FUNCTIONS: Record<string, Fn> = {
   },
   reference: ([target, apiVersion, full], s) => {
     if (!s.reference) throw new ExpressionError('reference() is only allowed in resource properties and outputs');
-    return s.reference(str(target, 'reference'), apiVersion === undefined ? undefined : str(apiVersion, 'reference'), String(full ?? '').toLowerCase() === 'full');
+    return s.reference(
+      str(target, 'reference'),
+      apiVersion === undefined ? undefined : str(apiVersion, 'reference'),
+      String(full ?? '').toLowerCase() === 'full',
+    );
   },
   // strings
-  concat: (args) => (args.every(Array.isArray) && args.length > 0 ? (args as unknown[][]).flat() : args.map(toText).join('')),
+  concat: (args) =>
+    args.every(Array.isArray) && args.length > 0 ? (args as unknown[][]).flat() : args.map(toText).join(''),
   format: ([template, ...args]) => format(str(template, 'format'), args),
   tolower: ([v]) => str(v, 'toLower').toLowerCase(),
   toupper: ([v]) => str(v, 'toUpper').toUpperCase(),
@@ -132,14 +157,18 @@ export const FUNCTIONS: Record<string, Fn> = {
   replace: ([v, a, b]) => str(v, 'replace').split(str(a, 'replace')).join(str(b, 'replace')),
   split: ([v, d]) => {
     const delimiters = Array.isArray(d) ? d.map((x) => str(x, 'split')) : [str(d, 'split')];
-    return delimiters.reduce<string[]>((parts, delimiter) => parts.flatMap((p) => p.split(delimiter)), [str(v, 'split')]);
+    return delimiters.reduce<string[]>(
+      (parts, delimiter) => parts.flatMap((p) => p.split(delimiter)),
+      [str(v, 'split')],
+    );
   },
   join: ([v, d]) => arr(v, 'join').map(toText).join(str(d, 'join')),
   substring: ([v, start, length]) => {
     const s = str(v, 'substring');
     const from = start === undefined ? 0 : int(start, 'substring');
     const count = length === undefined ? s.length - from : int(length, 'substring');
-    if (from < 0 || count < 0 || from + count > s.length) throw new ExpressionError(`substring(): index out of range for '${s}'`);
+    if (from < 0 || count < 0 || from + count > s.length)
+      throw new ExpressionError(`substring(): index out of range for '${s}'`);
     return s.substr(from, count);
   },
   indexof: ([v, x]) => str(v, 'indexOf').toLowerCase().indexOf(str(x, 'indexOf').toLowerCase()),
@@ -159,7 +188,13 @@ export const FUNCTIONS: Record<string, Fn> = {
   uniquestring: (args) => uniqueString(args.map((a) => str(a, 'uniqueString'))),
   guid: (args) => guid(args.map((a) => str(a, 'guid'))),
   newguid: () => crypto.randomUUID(),
-  utcnow: ([f]) => (f === undefined ? new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z') : new Date().toISOString()),
+  utcnow: ([f]) =>
+    f === undefined
+      ? new Date()
+          .toISOString()
+          .replace(/[-:]/g, '')
+          .replace(/\.\d+Z$/, 'Z')
+      : new Date().toISOString(),
   // logic
   if: () => {
     throw new ExpressionError('if() is evaluated lazily');
@@ -177,9 +212,18 @@ export const FUNCTIONS: Record<string, Fn> = {
   true: () => true,
   false: () => false,
   null: () => null,
-  empty: ([v]) => v === null || v === undefined || (typeof v === 'string' || Array.isArray(v) ? v.length === 0 : isObject(v) ? Object.keys(v).length === 0 : false),
+  empty: ([v]) =>
+    v === null ||
+    v === undefined ||
+    (typeof v === 'string' || Array.isArray(v) ? v.length === 0 : isObject(v) ? Object.keys(v).length === 0 : false),
   contains: ([c, x]) =>
-    typeof c === 'string' ? c.includes(toText(x)) : Array.isArray(c) ? c.some((i) => equals(i, x)) : isObject(c) ? Object.keys(c).some((k) => k.toLowerCase() === String(x).toLowerCase()) : false,
+    typeof c === 'string'
+      ? c.includes(toText(x))
+      : Array.isArray(c)
+        ? c.some((i) => equals(i, x))
+        : isObject(c)
+          ? Object.keys(c).some((k) => k.toLowerCase() === String(x).toLowerCase())
+          : false,
   // numbers
   int: ([v]) => {
     const n = typeof v === 'string' ? Number.parseInt(v, 10) : Number(v);
@@ -198,8 +242,12 @@ export const FUNCTIONS: Record<string, Fn> = {
   length: ([v]) => (typeof v === 'string' || Array.isArray(v) ? v.length : isObject(v) ? Object.keys(v).length : 0),
   first: ([v]) => (typeof v === 'string' ? v.slice(0, 1) : arr(v, 'first')[0]),
   last: ([v]) => (typeof v === 'string' ? v.slice(-1) : arr(v, 'last').at(-1)),
-  take: ([v, n]) => (typeof v === 'string' ? v.slice(0, Math.max(0, int(n, 'take'))) : arr(v, 'take').slice(0, Math.max(0, int(n, 'take')))),
-  skip: ([v, n]) => (typeof v === 'string' ? v.slice(Math.max(0, int(n, 'skip'))) : arr(v, 'skip').slice(Math.max(0, int(n, 'skip')))),
+  take: ([v, n]) =>
+    typeof v === 'string'
+      ? v.slice(0, Math.max(0, int(n, 'take')))
+      : arr(v, 'take').slice(0, Math.max(0, int(n, 'take'))),
+  skip: ([v, n]) =>
+    typeof v === 'string' ? v.slice(Math.max(0, int(n, 'skip'))) : arr(v, 'skip').slice(Math.max(0, int(n, 'skip'))),
   union: (args) =>
     args.every(Array.isArray)
       ? (args as unknown[][]).flat().filter((v, i, all) => all.findIndex((w) => equals(v, w)) === i)
@@ -207,7 +255,11 @@ export const FUNCTIONS: Record<string, Fn> = {
   intersection: (args) =>
     args.every(Array.isArray)
       ? (args[0] as unknown[]).filter((v) => (args as unknown[][]).every((a) => a.some((w) => equals(v, w))))
-      : Object.fromEntries(Object.entries(args[0] as Record<string, unknown>).filter(([k, v]) => (args as Record<string, unknown>[]).every((o) => equals(o[k], v)))),
+      : Object.fromEntries(
+          Object.entries(args[0] as Record<string, unknown>).filter(([k, v]) =>
+            (args as Record<string, unknown>[]).every((o) => equals(o[k], v)),
+          ),
+        ),
   createarray: (args) => args,
   createobject: (args) => {
     const object: Record<string, unknown> = {};
@@ -219,6 +271,17 @@ export const FUNCTIONS: Record<string, Fn> = {
     Object.keys(v as Record<string, unknown>)
       .sort((a, b) => a.localeCompare(b))
       .map((key) => ({ key, value: (v as Record<string, unknown>)[key] })),
-  tryget: ([v, ...keys]) => keys.reduce<unknown>((o, k) => (o === null || o === undefined ? null : isObject(o) ? (o[String(k)] ?? null) : Array.isArray(o) ? (o[Number(k)] ?? null) : null), v),
+  tryget: ([v, ...keys]) =>
+    keys.reduce<unknown>(
+      (o, k) =>
+        o === null || o === undefined
+          ? null
+          : isObject(o)
+            ? (o[String(k)] ?? null)
+            : Array.isArray(o)
+              ? (o[Number(k)] ?? null)
+              : null,
+      v,
+    ),
   shallowmerge: ([list]) => Object.assign({}, ...arr(list, 'shallowMerge')),
 };

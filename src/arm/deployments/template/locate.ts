@@ -11,7 +11,8 @@ export function locate(text: string, path: string): { lineNumber: number; linePo
     for (;;) {
       while (pos < text.length && /\s/.test(text[pos]!)) pos++;
       if (text.startsWith('//', pos)) pos = text.indexOf('\n', pos) < 0 ? text.length : text.indexOf('\n', pos);
-      else if (text.startsWith('/*', pos)) pos = text.indexOf('*/', pos) < 0 ? text.length : text.indexOf('*/', pos) + 2;
+      else if (text.startsWith('/*', pos))
+        pos = text.indexOf('*/', pos) < 0 ? text.length : text.indexOf('*/', pos) + 2;
       else return;
     }
   };

@@ -3,8 +3,32 @@ import { evaluateExpression, evaluateValue } from './evaluate.js';
 import type { FunctionScope } from './functions.js';
 
 /** Keys of a resource definition that steer the engine and are not sent to the RP [TPL-6]. */
-export const TEMPLATE_ONLY_KEYS = ['type', 'apiVersion', 'name', 'dependsOn', 'copy', 'condition', 'comments', 'resources', 'scope', 'existing', 'metadata'];
-const ALLOWED_KEYS = new Set([...TEMPLATE_ONLY_KEYS, 'location', 'tags', 'sku', 'kind', 'identity', 'plan', 'zones', 'extendedLocation', 'managedBy', 'properties']);
+export const TEMPLATE_ONLY_KEYS = [
+  'type',
+  'apiVersion',
+  'name',
+  'dependsOn',
+  'copy',
+  'condition',
+  'comments',
+  'resources',
+  'scope',
+  'existing',
+  'metadata',
+];
+const ALLOWED_KEYS = new Set([
+  ...TEMPLATE_ONLY_KEYS,
+  'location',
+  'tags',
+  'sku',
+  'kind',
+  'identity',
+  'plan',
+  'zones',
+  'extendedLocation',
+  'managedBy',
+  'properties',
+]);
 
 /** One resource instance to deploy (after nesting, copy loops and conditions). */
 export interface PlannedResource {
@@ -36,7 +60,8 @@ function withCopy(base: FunctionScope, copy: Record<string, number>, current: st
     ...base,
     copyIndex(loop) {
       const name = loop ?? current;
-      if (name === undefined || copy[name] === undefined) throw new ExpressionError(`copyIndex(${loop ? `'${loop}'` : ''}) is used outside of a copy loop`);
+      if (name === undefined || copy[name] === undefined)
+        throw new ExpressionError(`copyIndex(${loop ? `'${loop}'` : ''}) is used outside of a copy loop`);
       return copy[name]!;
     },
   };
@@ -44,7 +69,10 @@ function withCopy(base: FunctionScope, copy: Record<string, number>, current: st
 
 /** Expands the template's resources into instances and resolves `dependsOn` [TPL-5]. */
 export function planResources(resources: unknown, scope: PlanScope): PlannedResource[] {
-  if (!Array.isArray(resources)) throw new ExpressionError("'resources' must be an array (languageVersion 2.0 templates with symbolic names are not supported)");
+  if (!Array.isArray(resources))
+    throw new ExpressionError(
+      "'resources' must be an array (languageVersion 2.0 templates with symbolic names are not supported)",
+    );
   const planned: PlannedResource[] = [];
   const pendingDepends: { instance: PlannedResource; raw: unknown[]; fnScope: FunctionScope }[] = [];
 
@@ -52,20 +80,28 @@ export function planResources(resources: unknown, scope: PlanScope): PlannedReso
     // Errors name the resource definition they come from (TemplateViolation path) [TPL-9].
     definitions.forEach((raw, i) =>
       atPath(`${path}[${i}]`, () => {
-        if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ExpressionError(`${path}[${i}] must be an object`);
+        if (!raw || typeof raw !== 'object' || Array.isArray(raw))
+          throw new ExpressionError(`${path}[${i}] must be an object`);
         const definition = raw as Record<string, unknown>;
         for (const key of Object.keys(definition)) {
-          if (!ALLOWED_KEYS.has(key)) throw Object.assign(new ExpressionError(`${path}[${i}]: unknown member '${key}' in a resource definition`), { code: 'InvalidRequestContent' });
+          if (!ALLOWED_KEYS.has(key))
+            throw Object.assign(
+              new ExpressionError(`${path}[${i}]: unknown member '${key}' in a resource definition`),
+              { code: 'InvalidRequestContent' },
+            );
         }
-        for (const key of ['type', 'apiVersion', 'name']) if (typeof definition[key] !== 'string') throw new ExpressionError(`${path}[${i}] needs '${key}'`);
-        const copy = definition.copy as { name?: string; count?: unknown; mode?: string; batchSize?: unknown } | undefined;
+        for (const key of ['type', 'apiVersion', 'name'])
+          if (typeof definition[key] !== 'string') throw new ExpressionError(`${path}[${i}] needs '${key}'`);
+        const copy = definition.copy as
+          { name?: string; count?: unknown; mode?: string; batchSize?: unknown } | undefined;
         const baseContext = parent?.copyContext ?? {};
         const baseScope = withCopy(scope.base, baseContext, undefined);
         let count = 1;
         if (copy) {
           if (typeof copy.name !== 'string') throw new ExpressionError(`${path}[${i}].copy needs a name`);
           count = Number(evaluateValue(copy.count, baseScope));
-          if (!Number.isInteger(count) || count < 0 || count > 800) throw new ExpressionError(`${path}[${i}].copy.count must be 0..800`);
+          if (!Number.isInteger(count) || count < 0 || count > 800)
+            throw new ExpressionError(`${path}[${i}].copy.count must be 0..800`);
         }
         for (let n = 0; n < count; n++) {
           const copyContext = copy ? { ...baseContext, [copy.name!]: n } : baseContext;
@@ -79,7 +115,9 @@ export function planResources(resources: unknown, scope: PlanScope): PlannedReso
           const [namespace, ...types] = type.split('/');
           const names = name.split('/');
           if (types.length === 0 || names.length !== types.length) {
-            throw new ExpressionError(`${path}[${i}]: the name '${name}' must have one segment per type segment of '${type}'`);
+            throw new ExpressionError(
+              `${path}[${i}]: the name '${name}' must have one segment per type segment of '${type}'`,
+            );
           }
           const id = `/subscriptions/${scope.subscriptionId}/resourceGroups/${scope.resourceGroup}/providers/${namespace}/${types.map((t, k) => `${t}/${names[k]}`).join('/')}`;
           const instance: PlannedResource = {
@@ -89,13 +127,24 @@ export function planResources(resources: unknown, scope: PlanScope): PlannedReso
             name,
             id,
             apiVersion: String(evaluateValue(definition.apiVersion, fnScope)),
-            loop: copy ? { name: copy.name!, index: n, mode: String(copy.mode ?? 'parallel').toLowerCase() === 'serial' ? 'serial' : 'parallel', batchSize: Number(copy.batchSize ?? 1) || 1 } : undefined,
+            loop: copy
+              ? {
+                  name: copy.name!,
+                  index: n,
+                  mode: String(copy.mode ?? 'parallel').toLowerCase() === 'serial' ? 'serial' : 'parallel',
+                  batchSize: Number(copy.batchSize ?? 1) || 1,
+                }
+              : undefined,
             copyContext,
             dependsOn: [],
             parent: parent?.index,
           };
           planned.push(instance);
-          pendingDepends.push({ instance, raw: Array.isArray(definition.dependsOn) ? definition.dependsOn : [], fnScope });
+          pendingDepends.push({
+            instance,
+            raw: Array.isArray(definition.dependsOn) ? definition.dependsOn : [],
+            fnScope,
+          });
           if (Array.isArray(definition.resources)) expand(definition.resources, instance, `${path}[${i}].resources`);
         }
       }),
@@ -113,10 +162,13 @@ export function planResources(resources: unknown, scope: PlanScope): PlannedReso
     // A nested child waits for its parent (ARM leaves this to the author; the RP would refuse otherwise).
     if (instance.parent !== undefined) edges.add(instance.parent);
     // Implicit dependencies through reference() on template resources.
-    for (const target of referencedTargets(instance.definition, fnScope)) resolveDependency(target, planned, []).forEach((m) => edges.add(m));
+    for (const target of referencedTargets(instance.definition, fnScope))
+      resolveDependency(target, planned, []).forEach((m) => edges.add(m));
     // Serial loops: each instance waits for the one batchSize before it.
     if (instance.loop?.mode === 'serial' && instance.loop.index >= instance.loop.batchSize) {
-      const previous = planned.find((p) => p.loop?.name === instance.loop!.name && p.loop.index === instance.loop!.index - instance.loop!.batchSize);
+      const previous = planned.find(
+        (p) => p.loop?.name === instance.loop!.name && p.loop.index === instance.loop!.index - instance.loop!.batchSize,
+      );
       if (previous) edges.add(previous.index);
     }
     edges.delete(instance.index);
@@ -131,9 +183,18 @@ function resolveDependency(target: string, planned: PlannedResource[], _definiti
   const t = target.toLowerCase();
   const byLoop = planned.filter((p) => p.loop?.name.toLowerCase() === t).map((p) => p.index);
   if (byLoop.length) return byLoop;
-  const byId = planned.filter((p) => p.id.toLowerCase() === t || p.id.toLowerCase().endsWith(`/providers/${t}`) || p.id.toLowerCase().endsWith(t.startsWith('/') ? t : `/${t}`)).map((p) => p.index);
+  const byId = planned
+    .filter(
+      (p) =>
+        p.id.toLowerCase() === t ||
+        p.id.toLowerCase().endsWith(`/providers/${t}`) ||
+        p.id.toLowerCase().endsWith(t.startsWith('/') ? t : `/${t}`),
+    )
+    .map((p) => p.index);
   if (byId.length) return byId;
-  const byName = planned.filter((p) => p.name.toLowerCase() === t || `${p.type}/${p.name}`.toLowerCase() === t).map((p) => p.index);
+  const byName = planned
+    .filter((p) => p.name.toLowerCase() === t || `${p.type}/${p.name}`.toLowerCase() === t)
+    .map((p) => p.index);
   // Conditions may have dropped the target: ARM removes such entries from dependsOn.
   return byName;
 }
@@ -165,7 +226,8 @@ function referencedTargets(definition: Record<string, unknown>, scope: FunctionS
     walk((definition.properties as { parameters?: unknown } | undefined)?.parameters);
     return targets;
   }
-  for (const key of Object.keys(definition)) if (!['resources', 'dependsOn', 'copy', 'name', 'type', 'condition'].includes(key)) walk(definition[key]);
+  for (const key of Object.keys(definition))
+    if (!['resources', 'dependsOn', 'copy', 'name', 'type', 'condition'].includes(key)) walk(definition[key]);
   return targets;
 }
 
@@ -173,7 +235,8 @@ function checkCycles(planned: PlannedResource[]): void {
   const state = new Map<number, 'visiting' | 'done'>();
   const visit = (i: number, trail: number[]) => {
     if (state.get(i) === 'done') return;
-    if (state.get(i) === 'visiting') throw new ExpressionError(`circular dependency: ${[...trail, i].map((k) => planned[k]!.name).join(' -> ')}`);
+    if (state.get(i) === 'visiting')
+      throw new ExpressionError(`circular dependency: ${[...trail, i].map((k) => planned[k]!.name).join(' -> ')}`);
     state.set(i, 'visiting');
     for (const d of planned[i]!.dependsOn) visit(d, [...trail, i]);
     state.set(i, 'done');
