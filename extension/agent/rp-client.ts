@@ -31,7 +31,8 @@ export class RpError extends Error {
 export interface RpClient {
   /** Streams the feed (relist when `since` is undefined) until the server ends it or the signal aborts. */
   streamFeed(since: number | undefined, onEvent: (event: FeedEvent) => void, signal: AbortSignal): Promise<void>;
-  postStatus(reports: StatusReport[]): Promise<void>;
+  /** Sends reports; resolves with the ids (lower-cased) the RP asked to hear again later (`pending`). */
+  postStatus(reports: StatusReport[]): Promise<string[]>;
 }
 
 export function createRpClient(options: RpClientOptions): RpClient {
@@ -120,7 +121,12 @@ export function createRpClient(options: RpClientOptions): RpClient {
     async postStatus(reports) {
       const response = await request('POST', `${base}/status`, JSON.stringify({ reports }));
       if (response.statusCode !== 200) throw await failure(response);
-      response.resume();
+      let text = '';
+      response.setEncoding('utf8');
+      for await (const chunk of response as AsyncIterable<string>) text += chunk;
+      const results =
+        (JSON.parse(text || '{}') as { results?: { resourceId: string; outcome: string }[] }).results ?? [];
+      return results.filter((r) => r.outcome === 'pending').map((r) => r.resourceId.toLowerCase());
     },
   };
 }

@@ -12,6 +12,8 @@ export interface StatusReporter {
   stop(): void;
 }
 
+const PENDING_RETRY_MS = 250;
+
 export function createStatusReporter(rp: RpClient, options: { log: Logger; backoff?: BackoffOptions }): StatusReporter {
   const pending = new Map<string, StatusReport>();
   const sent = new Map<string, string>();
@@ -20,6 +22,20 @@ export function createStatusReporter(rp: RpClient, options: { log: Logger; backo
   let running: Promise<void> | undefined;
   let waiters: (() => void)[] = [];
 
+  // The RP holds a parent's Deleted report until its children are gone: ask again after a pause.
+  const later = new Map<string, NodeJS.Timeout>();
+  function retryLater(key: string, report: StatusReport): void {
+    if (later.has(key)) return;
+    later.set(
+      key,
+      setTimeout(() => {
+        later.delete(key);
+        if (!pending.has(key)) pending.set(key, report);
+        running ??= Promise.resolve().then(drain);
+      }, PENDING_RETRY_MS),
+    );
+  }
+
   const fingerprint = (r: StatusReport) => JSON.stringify([r.etag, r.status, r.error?.code, r.error?.message]);
 
   async function drain(): Promise<void> {
@@ -27,9 +43,13 @@ export function createStatusReporter(rp: RpClient, options: { log: Logger; backo
       const batch = [...pending.values()];
       pending.clear();
       try {
-        await rp.postStatus(batch);
+        const pendingIds = new Set(await rp.postStatus(batch));
         backoff.reset();
-        for (const r of batch) sent.set(r.resourceId.toLowerCase(), fingerprint(r));
+        for (const r of batch) {
+          const key = r.resourceId.toLowerCase();
+          if (pendingIds.has(key)) retryLater(key, r);
+          else sent.set(key, fingerprint(r));
+        }
         options.log.info({ reports: batch.map((r) => ({ id: r.resourceId, status: r.status })) }, 'reported status');
       } catch (error) {
         for (const r of batch) if (!pending.has(r.resourceId.toLowerCase())) pending.set(r.resourceId.toLowerCase(), r);
@@ -57,6 +77,8 @@ export function createStatusReporter(rp: RpClient, options: { log: Logger; backo
     },
     stop() {
       abort.abort();
+      for (const timer of later.values()) clearTimeout(timer);
+      later.clear();
     },
   };
 }

@@ -52,7 +52,10 @@ export async function buildArmApp(options: ArmAppOptions): Promise<FastifyInstan
       anonymous: true,
       handler: async (request) => ({
         status: 200,
-        body: request.query['api-version'] === '2015-01-01' ? legacyCloudMetadata(ctx.publicUrl()) : cloudMetadata(ctx.publicUrl()),
+        body:
+          request.query['api-version'] === '2015-01-01'
+            ? legacyCloudMetadata(ctx.publicUrl())
+            : cloudMetadata(ctx.publicUrl()),
       }),
     },
     ...subscriptionRoutes(ctx),
@@ -78,9 +81,18 @@ export async function buildArmApp(options: ArmAppOptions): Promise<FastifyInstan
           ? apiError('RequestTooLarge', { limit: BODY_LIMIT })
           : error.statusCode && error.statusCode < 500
             ? new ApiError(error.statusCode, { code: 'BadRequest', message: error.message })
-            : apiError('InternalServerError', { correlationId: String(reply.getHeader('x-ms-correlation-request-id') ?? '') }, { cause: error });
-    if (apiErr.status >= 500) ctx.log.error({ err: error, method: request.method, path: request.url.split('?')[0] }, 'request failed');
-    return reply.code(apiErr.status).headers(apiErr.headers).type('application/json; charset=utf-8').send(apiErr.toBody());
+            : apiError(
+                'InternalServerError',
+                { correlationId: String(reply.getHeader('x-ms-correlation-request-id') ?? '') },
+                { cause: error },
+              );
+    if (apiErr.status >= 500)
+      ctx.log.error({ err: error, method: request.method, path: request.url.split('?')[0] }, 'request failed');
+    return reply
+      .code(apiErr.status)
+      .headers(apiErr.headers)
+      .type('application/json; charset=utf-8')
+      .send(apiErr.toBody());
   });
 
   // The agent API passes through to the RP with the agent's own token (the RP checks its xms_mirid).
@@ -111,7 +123,9 @@ export async function buildArmApp(options: ArmAppOptions): Promise<FastifyInstan
         const value = response.headers.get(name);
         if (value) reply.header(name, value);
       }
-      return reply.send(response.body ? Readable.fromWeb(response.body as import('node:stream/web').ReadableStream) : undefined);
+      return reply.send(
+        response.body ? Readable.fromWeb(response.body as import('node:stream/web').ReadableStream) : undefined,
+      );
     },
   });
 
@@ -149,7 +163,8 @@ export async function buildArmApp(options: ArmAppOptions): Promise<FastifyInstan
       payload: body === undefined ? undefined : JSON.stringify(body),
     });
     const responseHeaders = new Headers();
-    for (const [k, v] of Object.entries(response.headers)) if (v !== undefined) responseHeaders.set(k, Array.isArray(v) ? v.join(', ') : String(v));
+    for (const [k, v] of Object.entries(response.headers))
+      if (v !== undefined) responseHeaders.set(k, Array.isArray(v) ? v.join(', ') : String(v));
     let parsed: unknown;
     try {
       parsed = response.body ? JSON.parse(response.body) : undefined;
@@ -169,7 +184,12 @@ function send(reply: FastifyReply, response: ArmResponse, head: boolean) {
   reply.code(response.status);
   if (response.headers) reply.headers(response.headers);
   if (head) return reply.send();
-  if (response.text !== undefined) return response.text === '' ? reply.send() : reply.type(reply.getHeader('content-type') as string ?? 'application/json; charset=utf-8').send(response.text);
+  if (response.text !== undefined)
+    return response.text === ''
+      ? reply.send()
+      : reply
+          .type((reply.getHeader('content-type') as string) ?? 'application/json; charset=utf-8')
+          .send(response.text);
   if (response.body === undefined) return reply.send();
   return reply.type('application/json; charset=utf-8').send(JSON.stringify(response.body));
 }

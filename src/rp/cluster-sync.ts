@@ -16,7 +16,12 @@ export interface StatusReport {
   error?: { code: string; message: string };
 }
 
-export type ReportOutcome = 'applied' | 'stale';
+/**
+ * `pending`: a `Deleted` report for a resource whose children are still being deleted. The parent's
+ * DELETE must not complete before its whole subtree is gone from the cluster [DEL-4], so the agent
+ * sends the report again later.
+ */
+export type ReportOutcome = 'applied' | 'stale' | 'pending';
 
 const log = componentLogger('rp.cluster-sync');
 
@@ -49,6 +54,7 @@ export class ClusterSync {
 
     if (report.status === 'Deleted') {
       if (state !== 'Deleting') return 'stale'; // a delete report only ends a delete
+      if ((await this.store.resources.countChildren(row.id)) > 0) return 'pending';
       const operation = await this.activeOperation(report.resourceId, row.etag);
       await this.store.transaction(async (tx) => {
         await tx.resources.delete(row.id);

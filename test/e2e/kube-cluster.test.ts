@@ -34,7 +34,7 @@ import { ensureHelm, HELM_BUILD_TIMEOUT_MS } from '../peers/helm.js';
 import { KUBE_START_TIMEOUT_MS, startKube, type KubeFixture } from '../peers/kube/fixture.js';
 import { awaitObjects } from '../integration/kube/await-objects.js';
 import { createNamespace, installCrds, kubeClient } from '../integration/kube/kube-setup.js';
-import { API_VERSION, NAMESPACE, processesUnder, startDevStack, until, type DevStack } from './dev-stack.js';
+import { API_VERSION, NAMESPACE, processesUnder, startDevStack, type DevStack } from './dev-stack.js';
 import {
   deploymentController,
   installChart,
@@ -293,16 +293,13 @@ describe('a Kubernetes connected cluster behind iotmq dev, driven through the Az
   it('DELETE of the mq removes every CR and workload object, then GET is 404', async () => {
     await client.resources.beginDeleteByIdAndWait(mqId(), API_VERSION, POLL);
     for (const id of [mqId(), brokerId(), listenerId(), authnId()]) expect(await notFound(id), id).toBe(404);
-    // Awaited, not asserted at once: the mq (no CR of its own) is reported Deleted at once and its
-    // operation completes while the children's CRs are still being deleted (see the todo below).
-    for (const kind of CR_KINDS)
-      await awaitObjects(admin, crType(kind), NAMESPACE, (crs) => crs.length === 0, `no ${kind} left`);
-    // …and the children's rows leave the RP's store once the agent reports them Deleted (no orphans).
+    // The mq's DELETE completes only once its whole subtree is gone from the cluster [DEL-4]: the RP
+    // holds the mq's Deleted report while children remain. So no CR and no row may be left now.
+    for (const kind of CR_KINDS) {
+      expect((await admin.list(crType(kind), { namespace: NAMESPACE })).items, `no ${kind} left`).toEqual([]);
+    }
     const rows = stack!.dev.rpStore.resources;
-    await until('no mq-edge rows left in the RP store', async () => {
-      for (const id of [brokerId(), listenerId(), authnId()]) if (await rows.get(id)) return false;
-      return true;
-    });
+    for (const id of [brokerId(), listenerId(), authnId()]) expect(await rows.get(id), id).toBeUndefined();
     // The operator prunes as it releases its finalizer; awaited on a watch rather than assumed done.
     for (const type of [CONFIG_MAP, SERVICE, DEPLOYMENT, STATEFUL_SET, SECRET]) {
       const left = await awaitObjects(
@@ -315,9 +312,4 @@ describe('a Kubernetes connected cluster behind iotmq dev, driven through the Az
       expect(left.filter(ownedByOperator), type.kind).toEqual([]);
     }
   });
-
-  // Found by this test: the RP completes a parent's DELETE when the agent reports the parent
-  // Deleted (src/rp/cluster-sync.ts), without waiting for the descendants it marked Deleting — so
-  // the LRO above ends while Broker/BrokerListener/BrokerAuthentication CRs still exist.
-  it.todo("DELETE of an mq completes only after its descendants' custom resources are gone");
 });

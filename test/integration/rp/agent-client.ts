@@ -67,6 +67,8 @@ export async function completeOperations(
     }
   }
   if (reports.length === 0) return 0;
+  // Children first, as a cluster finishes them: the RP holds a parent's Deleted while children remain.
+  reports.sort((a, b) => b.resourceId.split('/').length - a.resourceId.split('/').length);
   const response = await request(
     `${url}/agent/v1/clusters/${encodeURIComponent(clusterId)}/status`,
     'POST',

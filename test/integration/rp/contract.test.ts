@@ -8,6 +8,7 @@ import {
   API,
   CLUSTER,
   CUSTOM_LOCATION,
+  httpRequest,
   mqBody,
   OTHER_CUSTOM_LOCATION,
   registerSubscription,
@@ -17,6 +18,7 @@ import {
   type RpHarness,
 } from './harness.js';
 import { completeOperations, readFeed } from './agent-client.js';
+import type { FeedEvent } from '../../../src/rp/index.js';
 
 let rp: RpHarness;
 let postgres: PostgresPeer | undefined;
@@ -374,6 +376,23 @@ describe.each(backends)('RP contract on %s', (_backend, storeUrl) => {
       expect((await rp.call('DELETE', `${rg()}/mq/cascade?${API}`)).headers.get('location')).toBe(
         del.headers.get('location'),
       );
+
+      // The parent's Deleted report waits while a child is still on the cluster [DEL-4].
+      const feed = await readFeed(rp.url, agentToken, CLUSTER);
+      const parent = feed.events.find(
+        (e): e is Extract<FeedEvent, { type: 'upsert' }> => e.type === 'upsert' && e.id.endsWith('/mq/cascade'),
+      );
+      const early = await httpRequest(`${rp.url}/agent/v1/clusters/${encodeURIComponent(CLUSTER)}/status`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${agentToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          resourceId: parent!.id,
+          etag: parent!.etag,
+          status: 'Deleted',
+        }),
+      });
+      expect(JSON.parse(early.text).results[0].outcome).toBe('pending');
+      expect((await rp.call('GET', location.pathname + location.search)).status).toBe(202);
 
       await completeOperations(rp.url, agentToken, CLUSTER, { statuses: ['Deleted'] });
       expect((await rp.call('GET', location.pathname + location.search)).status).toBe(204);
