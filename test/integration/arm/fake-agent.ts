@@ -45,7 +45,13 @@ export function startFakeAgent(options: {
       body: JSON.stringify({ reports: [{ resourceId: event.id, etag: event.etag, ...decision }] }),
       signal: abort.signal,
     });
-    await response.text();
+    const outcome = (JSON.parse((await response.text()) || '{}') as { results?: { outcome: string }[] }).results?.[0]
+      ?.outcome;
+    if (outcome === 'pending') {
+      // The RP holds a parent's Deleted until its children are gone; ask again, as the real agent does.
+      setTimeout(() => void report(event).catch(() => undefined), 100).unref();
+      return;
+    }
     reported.push({ resourceId: event.id, status: decision.status });
   };
 
