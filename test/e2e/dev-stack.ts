@@ -4,6 +4,7 @@
 // `npm start` or broker may hold) and everything in a temp data dir. The Azure SDK is pointed at
 // it as a user would: ClientSecretCredential against the stand-in and ResourceManagementClient
 // against the front door, trusting the dev CA per request (TLS verification stays on).
+import { eventually } from '../support/eventually.js';
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
@@ -56,28 +57,13 @@ export function accepts(port: number): Promise<boolean> {
 }
 
 /** Polls with a bounded deadline: for state only observable by asking (ports, processes). */
-export async function until<T>(
+export function until<T>(
   what: string,
   probe: () => Promise<T | undefined | false> | T | undefined | false,
   deadlineMs = 30_000,
   intervalMs = 20,
 ): Promise<T> {
-  const deadline = Date.now() + deadlineMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== false) return value;
-      last = value;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline)
-      throw new Error(
-        `timed out after ${deadlineMs} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`,
-      );
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
+  return eventually(what, probe, deadlineMs, intervalMs);
 }
 
 /** pids of processes whose command line mentions `dir` (the broker's --config lives under it). */

@@ -11,14 +11,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ResourceManagementClient } from '@azure/arm-resources';
 import { stringify as toYaml } from 'yaml';
-import { createInformer, type Informer, type KubeObject } from '../../extension/cluster/index.js';
+import type { KubeObject } from '../../extension/cluster/index.js';
 import type { KubernetesCluster } from '../../extension/cluster/kubernetes.js';
+import { deploymentController } from '../integration/kube/kube-setup.js';
 import { API_AUDIENCE, kubeRequest, type KubeFixture } from '../peers/kube/fixture.js';
 import { renderChart } from '../integration/chart/render-chart.js';
 import type { DevStack } from './dev-stack.js';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const DEPLOYMENT = { apiVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments' } as const;
 
 export interface EdgeCluster {
   clusterId: string;
@@ -195,33 +195,4 @@ export async function runContainer(
   };
 }
 
-/**
- * Stand-in for the Deployment controller + kubelet (none run on the fixture): every Deployment in
- * `namespace` reports all its replicas ready, so the operator's readiness — which waits for that —
- * can be reached. As in test/integration/kube/agent-kube.test.ts.
- */
-export function deploymentController(client: KubernetesCluster, namespace: string): Informer {
-  return createInformer({
-    client,
-    type: DEPLOYMENT,
-    namespace,
-    upsert: (deployment: KubeObject) => {
-      const replicas = (deployment.spec as { replicas?: number }).replicas ?? 1;
-      const status = (deployment.status ?? {}) as { observedGeneration?: number; readyReplicas?: number };
-      if (status.observedGeneration === deployment.metadata.generation && (status.readyReplicas ?? 0) === replicas)
-        return;
-      const ready = {
-        observedGeneration: deployment.metadata.generation,
-        replicas,
-        readyReplicas: replicas,
-        availableReplicas: replicas,
-        updatedReplicas: replicas,
-      };
-      void client
-        .patchStatus(DEPLOYMENT, namespace, deployment.metadata.name, ready, {
-          fieldManager: 'kube-controller-manager',
-        })
-        .catch(() => undefined);
-    },
-  });
-}
+export { deploymentController };

@@ -19,7 +19,7 @@ import {
   startRp,
   type RpHarness,
 } from '../integration/rp/harness.js';
-import { eventually } from '../integration/agent/eventually.js';
+import { eventually } from '../support/eventually.js';
 
 let rp: RpHarness;
 let local: LocalClusterHandles;

@@ -23,7 +23,7 @@ import {
   startRp,
   type RpHarness,
 } from '../rp/harness.js';
-import { eventually } from './eventually.js';
+import { eventually } from '../../support/eventually.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
 const NS = 'azure-iot-operations';

@@ -16,7 +16,7 @@ import {
   RESOURCE_ID_ANNOTATION,
   type Agent,
 } from '../../../extension/agent/index.js';
-import { createInformer, type Informer, type KubeObject } from '../../../extension/cluster/index.js';
+import type { Informer, KubeObject } from '../../../extension/cluster/index.js';
 import type { KubernetesCluster } from '../../../extension/cluster/kubernetes.js';
 import {
   createKubernetesDriver,
@@ -36,13 +36,12 @@ import {
   startRp,
   type RpHarness,
 } from '../rp/harness.js';
-import { eventually } from '../agent/eventually.js';
+import { eventually } from '../../support/eventually.js';
 import { awaitObjects } from './await-objects.js';
-import { createNamespace, installCrds, kubeClient } from './kube-setup.js';
+import { createNamespace, deploymentController, installCrds, kubeClient } from './kube-setup.js';
 
 const NS = 'azure-iot-operations';
 const LISTENER = crType('BrokerListener');
-const DEPLOYMENT = { apiVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments' } as const;
 const SERVICE = { apiVersion: 'v1', kind: 'Service', plural: 'services' } as const;
 
 const body = (tag: keyof typeof SAMPLES, properties: Record<string, unknown> = {}) => ({
@@ -53,31 +52,6 @@ const body = (tag: keyof typeof SAMPLES, properties: Record<string, unknown> = {
 const plainListener = (port: number) =>
   body('BrokerListener', { port, tls: undefined, authenticationEnabled: false, authorizationEnabled: false });
 const listenerPath = (name: string) => `${rg()}/mq/plant/broker/broker/listener/${name}`;
-
-/** Stand-in for the Deployment controller + kubelet: every Deployment reports its replicas ready. */
-function deploymentController(client: KubernetesCluster): Informer {
-  return createInformer({
-    client,
-    type: DEPLOYMENT,
-    namespace: NS,
-    upsert: (deployment: KubeObject) => {
-      const replicas = (deployment.spec as { replicas?: number }).replicas ?? 1;
-      const status = (deployment.status ?? {}) as { observedGeneration?: number; readyReplicas?: number };
-      if (status.observedGeneration === deployment.metadata.generation && (status.readyReplicas ?? 0) === replicas)
-        return;
-      const ready = {
-        observedGeneration: deployment.metadata.generation,
-        replicas,
-        readyReplicas: replicas,
-        availableReplicas: replicas,
-        updatedReplicas: replicas,
-      };
-      void client
-        .patchStatus(DEPLOYMENT, NS, deployment.metadata.name, ready, { fieldManager: 'kube-controller-manager' })
-        .catch(() => undefined);
-    },
-  });
-}
 
 describe('agent + operator on a real kube-apiserver, fed by a running RP', () => {
   const kube = useKube();
@@ -109,7 +83,7 @@ describe('agent + operator on a real kube-apiserver, fed by a running RP', () =>
     await createNamespace(client, NS);
     rp = await startRp();
     await registerSubscription(rp);
-    controller = deploymentController(client);
+    controller = deploymentController(client, NS);
     driver = createKubernetesDriver({ cluster: client, namespace: NS });
     operator = createOperator({ cluster: client, driver, namespace: NS, resyncMs: 200 });
     agent = createAgent({

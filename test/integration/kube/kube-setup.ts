@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { createKubernetesCluster, type KubernetesCluster } from '../../../extension/cluster/kubernetes.js';
-import type { KubeObject, ObjectType } from '../../../extension/cluster/index.js';
+import { createInformer, type Informer, type KubeObject, type ObjectType } from '../../../extension/cluster/index.js';
 import type { KubeFixture } from '../../peers/kube/fixture.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -68,4 +68,37 @@ export async function installCrds(client: KubernetesCluster): Promise<void> {
 
 export async function createNamespace(client: KubernetesCluster, name: string): Promise<void> {
   await client.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }, { fieldManager: 'iotmq-test' });
+}
+
+const DEPLOYMENT = { apiVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments' } as const;
+
+/**
+ * Stand-in for the Deployment controller + kubelet (none run on the fixture): every Deployment in
+ * `namespace` reports all its replicas ready, so the operator's readiness — which waits for that —
+ * can be reached. Used by test/integration/kube and test/e2e alike.
+ */
+export function deploymentController(client: KubernetesCluster, namespace: string): Informer {
+  return createInformer({
+    client,
+    type: DEPLOYMENT,
+    namespace,
+    upsert: (deployment: KubeObject) => {
+      const replicas = (deployment.spec as { replicas?: number }).replicas ?? 1;
+      const status = (deployment.status ?? {}) as { observedGeneration?: number; readyReplicas?: number };
+      if (status.observedGeneration === deployment.metadata.generation && (status.readyReplicas ?? 0) === replicas)
+        return;
+      const ready = {
+        observedGeneration: deployment.metadata.generation,
+        replicas,
+        readyReplicas: replicas,
+        availableReplicas: replicas,
+        updatedReplicas: replicas,
+      };
+      void client
+        .patchStatus(DEPLOYMENT, namespace, deployment.metadata.name, ready, {
+          fieldManager: 'kube-controller-manager',
+        })
+        .catch(() => undefined);
+    },
+  });
 }

@@ -16,7 +16,7 @@ import {
   type Operator,
 } from '../../../extension/operator/index.js';
 import type { Condition } from '../../../extension/agent/index.js';
-import { eventually } from '../agent/eventually.js';
+import { eventually } from '../../support/eventually.js';
 
 const NS = 'azure-iot-operations';
 const API_VERSION = 'mq.iotoperations.azure.com/v1beta1';
