@@ -63,6 +63,9 @@ export function createCustomMethod(options: CustomMethodOptions): Authentication
       const attributes: Record<string, string> = {};
       for (const [k, v] of Object.entries(body.attributes ?? {})) attributes[k] = String(v);
       const expiresAt = body.expiry ? Date.parse(body.expiry) : undefined;
+      // Credentials that have already run out are refused, not let in and disconnected at once.
+      if (expiresAt !== undefined && expiresAt <= Date.now())
+        return { result: 'reject', reasonCode: ReasonCode.NotAuthorized, reason: 'credentials already expired' };
       return {
         result: 'accept',
         username: c.username,
