@@ -37,7 +37,7 @@ export class ConfigError extends Error {
 
 type Env = Record<string, string | undefined>;
 
-function deepFreeze<T>(value: T): Readonly<T> {
+export function deepFreeze<T>(value: T): Readonly<T> {
   if (value && typeof value === 'object') {
     for (const child of Object.values(value)) deepFreeze(child);
     Object.freeze(value);

@@ -1,83 +1,266 @@
+// `iotmq rp`: the resource provider on its own, for deployments that outgrow `iotmq dev`: several
+// replicas on one PostgreSQL store behind ARM (or the stand-in). It trusts tokens of one issuer
+// (keys found by OpenID discovery) and looks custom locations up in ARM with its own service
+// principal, as the real RP does. Configuration is validated whole before anything is opened.
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import { rootCertificates } from 'node:tls';
 import { parseArgs } from 'node:util';
 import { ClientSecretCredential } from '@azure/identity';
+import { createRemoteJWKSet, customFetch } from 'jose';
+import { caTrustOptions } from '../arm/ca-trust.js';
 import { createArmCustomLocations } from '../arm/custom-location-client.js';
+import { componentLogger } from '../common/log.js';
 import { buildRp } from '../rp/index.js';
 import { createStore } from '../store/index.js';
+import { ConfigError, deepFreeze } from './extension-config.js';
+import { untilSignal } from './run-until-signal.js';
 
-/**
- * `iotmq rp`: the resource provider on its own, for deployments that outgrow `iotmq dev`: several
- * replicas on one PostgreSQL store behind ARM (or the stand-in). It trusts tokens of one issuer and
- * looks custom locations up in ARM with its own service principal, as the real RP does.
- *
- *   iotmq rp --store postgres://rp@db/iotmq --issuer https://login.example/TENANT/v2.0 \
- *     --audience https://management.azure.com/ --arm-endpoint https://arm.example \
- *     --tenant TENANT --client-id ID --client-secret-file /run/secrets/rp [--port 8444] \
- *     [--tls-cert cert.pem --tls-key key.pem] [--ca-file ca.pem]
- */
-export async function runRp(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      store: { type: 'string', default: process.env.IOTMQ_RP_STORE ?? 'sqlite:./.iotmq/rp.db' },
-      host: { type: 'string', default: '127.0.0.1' },
-      port: { type: 'string', default: '8444' },
-      issuer: { type: 'string', multiple: true },
-      audience: { type: 'string', default: 'https://management.azure.com/' },
-      'jwks-url': { type: 'string' },
-      'arm-endpoint': { type: 'string' },
-      tenant: { type: 'string' },
-      'client-id': { type: 'string' },
-      'client-secret-file': { type: 'string' },
-      'tls-cert': { type: 'string' },
-      'tls-key': { type: 'string' },
-      'ca-file': { type: 'string' },
-      'operation-deadline-seconds': { type: 'string', default: '300' },
-    },
-    strict: true,
-  });
-  const required = (name: keyof typeof values) => {
+export const RP_USAGE = `usage: iotmq rp --issuer URL --arm-endpoint URL --tenant ID --client-id ID
+                --client-secret-file FILE [options]
+
+The Microsoft.IoTOperationsMQ resource provider on its own: ARM's calls and the cluster agents' feed,
+on a shared store (several replicas on one PostgreSQL). Runs until SIGTERM or SIGINT.
+
+  --store URL                   postgres://user@host/db (replicas share it) or sqlite:PATH
+                                (default: $IOTMQ_RP_STORE, else sqlite:./.iotmq/rp.db)
+  --host HOST                   address to listen on (default 127.0.0.1)
+  --port PORT                   port to listen on, 0 for any free one (default 8444)
+  --tls-cert FILE --tls-key FILE
+                                serve HTTPS with this certificate chain and key (PEM); plain HTTP without
+  --issuer URL                  token issuer to trust, e.g. https://login.microsoftonline.com/TENANT/v2.0;
+                                repeat for more; signing keys come from the first one's OpenID discovery
+  --jwks-url URL                signing keys from here instead of OpenID discovery
+  --audience URI                the RP's app id URI tokens must be for (default https://management.azure.com/)
+  --arm-caller APPID            app id allowed to call the ARM routes (ARM, or the front door); repeat for
+                                more. Without it any valid token of the issuer may (the agent API checks
+                                its callers either way)
+  --arm-endpoint URL            ARM, where custom locations are read
+  --tenant ID                   the RP's own service principal, for ARM: its tenant,
+  --client-id ID                its app id,
+  --client-secret-file FILE     and a file holding its secret
+  --ca-file FILE                PEM CAs to trust besides the system's, for the issuer and ARM
+                                (a private cloud's, or iotmq dev's ca.pem)
+  --operation-deadline-seconds N
+                                how long an operation waits for the cluster's agent (default 300)
+  -h, --help                    this text
+`;
+
+export interface RpConfig {
+  storeUrl: string;
+  host: string;
+  port: number;
+  issuers: string[];
+  jwksUrl?: string;
+  audience: string;
+  armCallers?: string[];
+  armEndpoint: string;
+  tenantId: string;
+  clientId: string;
+  clientSecret: string;
+  tls?: { cert: string; key: string };
+  /** The system's CAs plus --ca-file's, when given. */
+  caPem?: string;
+  operationDeadlineMs: number;
+}
+
+/** The flags `iotmq rp` takes (each documented in RP_USAGE; a test holds them together). */
+export const RP_OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  store: { type: 'string' },
+  host: { type: 'string', default: '127.0.0.1' },
+  port: { type: 'string', default: '8444' },
+  issuer: { type: 'string', multiple: true },
+  audience: { type: 'string', default: 'https://management.azure.com/' },
+  'jwks-url': { type: 'string' },
+  'arm-caller': { type: 'string', multiple: true },
+  'arm-endpoint': { type: 'string' },
+  tenant: { type: 'string' },
+  'client-id': { type: 'string' },
+  'client-secret-file': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'ca-file': { type: 'string' },
+  'operation-deadline-seconds': { type: 'string', default: '300' },
+} as const;
+
+type Env = Record<string, string | undefined>;
+
+/** Flags (and IOTMQ_RP_STORE) into a validated, frozen config; `undefined` for --help. Reads the files it names. */
+export function parseRpConfig(args: string[], env: Env = process.env): Readonly<RpConfig> | undefined {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: RP_OPTIONS, strict: true });
+  } catch (error) {
+    throw new ConfigError(`iotmq rp: ${(error as Error).message} (see iotmq rp --help)`, { cause: error });
+  }
+  const { values } = parsed;
+  if (values.help) return undefined;
+  const need = (name: 'arm-endpoint' | 'tenant' | 'client-id' | 'client-secret-file'): string => {
     const value = values[name];
-    if (value === undefined || (Array.isArray(value) && value.length === 0))
-      throw new Error(`iotmq rp: --${name} is required`);
+    if (!value) throw new ConfigError(`iotmq rp: --${name} is required (see iotmq rp --help)`);
     return value;
   };
-  const issuers = required('issuer') as string[];
-  const caPem = values['ca-file'] ? readFileSync(values['ca-file'], 'utf8') : undefined;
-  const authorityHost = new URL(issuers[0]!).origin;
-  const credential = new ClientSecretCredential(
-    required('tenant') as string,
-    required('client-id') as string,
-    readFileSync(required('client-secret-file') as string, 'utf8').trim(),
-    { authorityHost, disableInstanceDiscovery: true },
-  );
-  const jwksUrl = values['jwks-url'] ?? (await discoverJwks(issuers[0]!));
-  const store = await createStore(values.store);
-  const app = await buildRp({
-    store,
-    customLocations: createArmCustomLocations({ endpoint: required('arm-endpoint') as string, credential, caPem }),
-    auth: { issuers, audiences: [values.audience], jwks: new URL(jwksUrl) },
-    operationDeadlineMs: Number(values['operation-deadline-seconds']) * 1000,
-    https:
-      values['tls-cert'] && values['tls-key']
-        ? { cert: readFileSync(values['tls-cert'], 'utf8'), key: readFileSync(values['tls-key'], 'utf8') }
-        : undefined,
+  const url = (name: string, value: string): string => {
+    let parsed: URL;
+    try {
+      parsed = new URL(value);
+    } catch {
+      throw new ConfigError(`iotmq rp: --${name} '${value}' is not a URL`);
+    }
+    if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && isLoopback(parsed.hostname)))
+      throw new ConfigError(`iotmq rp: --${name} must be https (plain http only on loopback): ${value}`);
+    return value;
+  };
+  const file = (name: string, path: string): string => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch (error) {
+      throw new ConfigError(`iotmq rp: cannot read --${name} ${path}: ${(error as Error).message}`, { cause: error });
+    }
+  };
+
+  if (!values.issuer?.length) throw new ConfigError('iotmq rp: --issuer is required (see iotmq rp --help)');
+  const issuers = values.issuer.map((issuer) => url('issuer', issuer));
+  const port = Number(values.port);
+  if (!/^\d+$/.test(values.port) || port > 65535)
+    throw new ConfigError(`iotmq rp: --port must be a port number, not '${values.port}'`);
+  const deadlineSeconds = Number(values['operation-deadline-seconds']);
+  if (!Number.isFinite(deadlineSeconds) || deadlineSeconds <= 0)
+    throw new ConfigError(
+      `iotmq rp: --operation-deadline-seconds must be a positive number, not '${values['operation-deadline-seconds']}'`,
+    );
+  if (Boolean(values['tls-cert']) !== Boolean(values['tls-key']))
+    throw new ConfigError('iotmq rp: --tls-cert and --tls-key go together');
+  const clientSecretFile = need('client-secret-file');
+  const clientSecret = file('client-secret-file', clientSecretFile).trim();
+  if (!clientSecret) throw new ConfigError(`iotmq rp: --client-secret-file ${clientSecretFile} is empty`);
+  return deepFreeze({
+    storeUrl: values.store ?? env.IOTMQ_RP_STORE ?? 'sqlite:./.iotmq/rp.db',
+    host: values.host,
+    port,
+    issuers,
+    ...(values['jwks-url'] ? { jwksUrl: url('jwks-url', values['jwks-url']) } : {}),
+    audience: values.audience,
+    ...(values['arm-caller']?.length ? { armCallers: values['arm-caller'] } : {}),
+    armEndpoint: url('arm-endpoint', need('arm-endpoint')),
+    tenantId: need('tenant'),
+    clientId: need('client-id'),
+    clientSecret,
+    ...(values['tls-cert'] && values['tls-key']
+      ? { tls: { cert: file('tls-cert', values['tls-cert']), key: file('tls-key', values['tls-key']) } }
+      : {}),
+    // Node's `ca` replaces the system's CAs: keep them, so a private ARM still works with the public AAD.
+    ...(values['ca-file'] ? { caPem: [...rootCertificates, file('ca-file', values['ca-file'])].join('\n') } : {}),
+    operationDeadlineMs: deadlineSeconds * 1000,
   });
-  const address = await app.listen({ host: values.host, port: Number(values.port) });
-  process.stdout.write(`iotmq rp listening on ${address} (store: ${store.backend})\n`);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
+}
+
+export async function runRp(args: string[]): Promise<void> {
+  const config = parseRpConfig(args);
+  if (!config) {
+    process.stdout.write(RP_USAGE);
+    return;
+  }
+  const log = componentLogger('cli.rp');
+  if (!config.armCallers)
+    log.warn('no --arm-caller: any valid token of the issuer may call the ARM routes, bypassing ARM');
+  const get = config.caPem ? getTrusting(config.caPem) : fetch;
+  const credential = new ClientSecretCredential(config.tenantId, config.clientId, config.clientSecret, {
+    authorityHost: new URL(config.issuers[0]!).origin,
+    disableInstanceDiscovery: true,
+    ...(config.caPem ? caTrustOptions(config.caPem) : {}),
   });
-  await app.close();
-  await store.close();
+
+  // Everything opened is closed again, also when a later step fails (an open pg pool would keep
+  // the process alive after the error is printed).
+  const closers: (() => Promise<void>)[] = [];
+  const close = async () => {
+    for (const fn of closers.splice(0).reverse())
+      await fn().catch((error: unknown) => log.error({ err: error }, 'shutdown step failed'));
+  };
+  try {
+    const store = await createStore(config.storeUrl);
+    closers.push(() => store.close());
+    const jwksUrl = new URL(config.jwksUrl ?? (await discoverJwks(config.issuers[0]!, get)));
+    const app = await buildRp({
+      store,
+      customLocations: createArmCustomLocations({ endpoint: config.armEndpoint, credential, caPem: config.caPem }),
+      auth: {
+        issuers: [...config.issuers],
+        audiences: [config.audience],
+        jwks: config.caPem ? createRemoteJWKSet(jwksUrl, { [customFetch]: get }) : jwksUrl,
+      },
+      armCallers: config.armCallers && [...config.armCallers],
+      operationDeadlineMs: config.operationDeadlineMs,
+      https: config.tls && { ...config.tls },
+    });
+    closers.push(() => app.close());
+    const address = await app.listen({ host: config.host, port: config.port });
+    log.info({ address, store: store.backend, issuers: config.issuers }, 'rp started');
+    process.stdout.write(`iotmq rp listening on ${address} (store: ${store.backend})\n`);
+    const signal = await untilSignal();
+    log.info({ signal }, 'stopping');
+  } catch (error) {
+    const message = (error as Error).message;
+    throw message.startsWith('iotmq rp:') ? error : new Error(`iotmq rp: ${message}`, { cause: error });
+  } finally {
+    await close();
+  }
+  process.stdout.write('iotmq rp stopped.\n');
 }
 
 /** The issuer's JWKS from its OpenID configuration, as any token consumer finds it. */
-async function discoverJwks(issuer: string): Promise<string> {
-  const response = await fetch(`${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`);
-  if (!response.ok) throw new Error(`iotmq rp: OpenID discovery at ${issuer} failed: HTTP ${response.status}`);
+async function discoverJwks(issuer: string, get: typeof fetch): Promise<string> {
+  const where = `${issuer.replace(/\/$/, '')}/.well-known/openid-configuration`;
+  let response: Response;
+  try {
+    response = await get(where);
+  } catch (error) {
+    // fetch's own message is only "fetch failed"; the reason (refused, certificate …) is its cause.
+    const reason = (error as { cause?: Error }).cause?.message ?? (error as Error).message;
+    throw new Error(`iotmq rp: OpenID discovery at ${where} failed: ${reason}`, { cause: error });
+  }
+  if (!response.ok) throw new Error(`iotmq rp: OpenID discovery at ${where} failed: HTTP ${response.status}`);
   const { jwks_uri: jwksUri } = (await response.json()) as { jwks_uri?: string };
-  if (!jwksUri) throw new Error(`iotmq rp: ${issuer} publishes no jwks_uri`);
+  if (!jwksUri) throw new Error(`iotmq rp: ${where} names no jwks_uri`);
   return jwksUri;
+}
+
+/**
+ * A GET-only fetch that trusts `caPem` for https (Node's fetch cannot be given a CA per request):
+ * for OpenID discovery and jose's JWKS fetches.
+ */
+function getTrusting(caPem: string): typeof fetch {
+  const agent = new https.Agent({ ca: caPem, keepAlive: true });
+  return (input, init) =>
+    new Promise<Response>((resolve, reject) => {
+      const target = new URL(input instanceof Request ? input.url : input);
+      const transport = target.protocol === 'https:' ? https : http;
+      const request = transport.get(
+        target,
+        {
+          ...(transport === https ? { agent } : {}),
+          headers: Object.fromEntries(new Headers(init?.headers)),
+          signal: init?.signal ?? undefined,
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          response.on('data', (chunk: Buffer) => chunks.push(chunk));
+          response.on('error', reject);
+          response.on('end', () => {
+            const headers = new Headers();
+            for (const [name, value] of Object.entries(response.headers))
+              if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+            resolve(new Response(Buffer.concat(chunks), { status: response.statusCode ?? 502, headers }));
+          });
+        },
+      );
+      request.on('error', (error) => reject(new Error(error.message, { cause: error })));
+    });
+}
+
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127\./.test(hostname);
 }

@@ -5,6 +5,7 @@ import {
   jwtVerify,
   type JSONWebKeySet,
   type JWTPayload,
+  type JWTVerifyGetKey,
 } from 'jose';
 import { apiError, type ApiError } from '../common/errors.js';
 
@@ -22,8 +23,11 @@ export interface TokenVerifierOptions {
   issuers: string[];
   /** Accepted `aud` values (a trailing `/` is ignored). */
   audiences: string[];
-  /** Where the signing keys come from: the issuer's JWKS URL, or a key set (tests). */
-  jwks: URL | JSONWebKeySet;
+  /**
+   * Where the signing keys come from: the issuer's JWKS URL, a key set (tests), or a ready resolver
+   * (`iotmq rp`: a remote set fetched through a private CA, which Node's fetch cannot be given).
+   */
+  jwks: URL | JSONWebKeySet | JWTVerifyGetKey;
   /** Where clients get tokens; goes into WWW-Authenticate. */
   authorizationUri?: string;
 }
@@ -34,7 +38,12 @@ export type TokenVerifier = (authorization: string | undefined) => Promise<Calle
 
 /** Validates `Authorization: Bearer <jwt>`: RS256 signature by JWKS, issuer, audience, expiry (5 min skew). */
 export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
-  const keys = options.jwks instanceof URL ? createRemoteJWKSet(options.jwks) : createLocalJWKSet(options.jwks);
+  const keys =
+    typeof options.jwks === 'function'
+      ? options.jwks
+      : options.jwks instanceof URL
+        ? createRemoteJWKSet(options.jwks)
+        : createLocalJWKSet(options.jwks);
   const audiences = options.audiences.flatMap((a) => [a.replace(/\/$/, ''), `${a.replace(/\/$/, '')}/`]);
   const challenge = (description: string) => ({
     'www-authenticate': `Bearer authorization_uri="${options.authorizationUri ?? options.issuers[0] ?? ''}", error="invalid_token", error_description="${description.replace(/"/g, "'")}"`,

@@ -161,7 +161,7 @@ export function httpRequest(
 
 /** `PUT /subscriptions/{id}?api-version=2.0` as ARM sends it when a subscription registers the provider. */
 export async function registerSubscription(
-  rp: RpHarness,
+  rp: Pick<RpHarness, 'call'>,
   state = 'Registered',
   subscriptionId = SUBSCRIPTION,
 ): Promise<void> {
