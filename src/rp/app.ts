@@ -8,7 +8,7 @@ import { ApiError, apiError } from '../common/errors.js';
 import { componentLogger } from '../common/log.js';
 import type { Store } from '../store/index.js';
 import { registerAgentApi } from './agent-api.js';
-import { parseArmPath, type ArmRoute } from './arm-path.js';
+import { cachedArmPathParser, type ArmRoute } from './arm-path.js';
 import { createTokenVerifier, type Caller, type TokenVerifier, type TokenVerifierOptions } from './auth.js';
 import { ClusterSync } from './cluster-sync.js';
 import { cachedCustomLocations, type CustomLocationDirectory } from './custom-locations.js';
@@ -58,6 +58,7 @@ export async function buildRp(options: RpOptions): Promise<FastifyInstance> {
   const document = options.document ?? loadOpenApi();
   const registry = buildRegistry(document);
   const verify = typeof options.auth === 'function' ? options.auth : createTokenVerifier(options.auth);
+  const parseRoute = cachedArmPathParser(registry);
   const customLocations = cachedCustomLocations(options.customLocations, options.customLocationCacheMs);
   const sync = new ClusterSync(options.store, customLocations);
   const service = new ResourceService({
@@ -158,22 +159,26 @@ export async function buildRp(options: RpOptions): Promise<FastifyInstance> {
         reason: `The client '${appId || caller.principalName}' is not a trusted ARM caller of this resource provider.`,
       });
     }
-    const route = parseArmPath(request.url, registry);
+    const route = parseRoute(request.url);
     if (!route) throw apiError('NotFound', { method: request.method, path: request.url.split('?')[0]! });
-    const query = queryOf(request);
-    checkApiVersion(route, query['api-version']);
-    const rpRequest: RpRequest = {
-      baseUrl: baseUrlOf(request),
-      apiVersion: query['api-version']!,
-      caller,
-      systemDataHeader: header(request, 'x-ms-arm-resource-system-data'),
-      ifMatch: header(request, 'if-match'),
-      ifNoneMatch: header(request, 'if-none-match'),
-      query,
-    };
-    const response = await dispatch(route, request.method, request.body, rpRequest, caller);
+    const apiVersion = firstValue((request.query as Query)['api-version']);
+    checkApiVersion(route, apiVersion);
+    // Built on first use: a GET of one resource, the most frequent call, needs none of it.
+    let rpRequest: RpRequest | undefined;
+    const rpRequestOf = (): RpRequest =>
+      (rpRequest ??= {
+        baseUrl: baseUrlOf(request),
+        apiVersion: apiVersion!,
+        caller,
+        systemDataHeader: header(request, 'x-ms-arm-resource-system-data'),
+        ifMatch: header(request, 'if-match'),
+        ifNoneMatch: header(request, 'if-none-match'),
+        query: queryOf(request),
+      });
+    const response = await dispatch(route, request.method, request.body, rpRequestOf, caller);
     reply.code(response.status);
     if (response.headers) reply.headers(response.headers);
+    if (response.json !== undefined) return reply.type('application/json; charset=utf-8').send(response.json);
     if (response.body === undefined) return reply.send();
     return reply.type('application/json; charset=utf-8').send(response.body);
   };
@@ -182,7 +187,7 @@ export async function buildRp(options: RpOptions): Promise<FastifyInstance> {
     route: ArmRoute,
     method: string,
     body: unknown,
-    request: RpRequest,
+    requestOf: () => RpRequest,
     caller: Caller,
   ): Promise<RpResponse> => {
     const notAllowed = () => apiError('MethodNotAllowed', { method, path: route.kind });
@@ -199,9 +204,10 @@ export async function buildRp(options: RpOptions): Promise<FastifyInstance> {
         return service.operations.status(route);
       case 'operationResult':
         if (method !== 'GET') throw notAllowed();
-        return service.operations.result(route, request);
+        return service.operations.result(route, requestOf());
       case 'collection': {
         if (method !== 'GET') throw notAllowed();
+        const request = requestOf();
         return service.list(route, request, topOf(request.query), request.query.$skipToken ?? request.query.skipToken);
       }
       case 'resource':
@@ -217,11 +223,11 @@ export async function buildRp(options: RpOptions): Promise<FastifyInstance> {
             return { status: found ? 204 : 404 };
           }
           case 'PUT':
-            return service.put(route, body, request);
+            return service.put(route, body, requestOf());
           case 'PATCH':
-            return service.patch(route, body, request);
+            return service.patch(route, body, requestOf());
           case 'DELETE':
-            return service.delete(route, request);
+            return service.delete(route, requestOf());
           default:
             throw notAllowed();
         }
@@ -267,13 +273,20 @@ function topOf(query: Record<string, string>): number | undefined {
   return Number(text);
 }
 
+type Query = Record<string, string | string[] | undefined>;
+
 /** fastify has parsed the query already; a repeated parameter counts with its first value. */
 function queryOf(request: FastifyRequest): Record<string, string> {
   const query: Record<string, string> = {};
-  for (const [key, value] of Object.entries(request.query as Record<string, string | string[]>)) {
-    query[key] = Array.isArray(value) ? value[0]! : value;
+  for (const [key, value] of Object.entries(request.query as Query)) {
+    const first = firstValue(value);
+    if (first !== undefined) query[key] = first;
   }
   return query;
+}
+
+function firstValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
 }
 
 function header(request: FastifyRequest, name: string): string | undefined {

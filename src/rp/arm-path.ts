@@ -121,6 +121,29 @@ export function parseArmPath(path: string, registry: ResourceTypeRegistry): ArmR
   };
 }
 
+/** Most paths a route cache keeps; past it the oldest goes. */
+const MAX_CACHED_ROUTES = 4096;
+
+/**
+ * `parseArmPath` with a memory: ARM clients address the same ids over and over, and a parse
+ * (decoding, lower-casing, name patterns, building the id) costs more than a lookup. Only parses
+ * that succeed are kept — a bad path throws again each time; routes are shared, so frozen.
+ */
+export function cachedArmPathParser(registry: ResourceTypeRegistry): (url: string) => ArmRoute | undefined {
+  const routes = new Map<string, ArmRoute | undefined>();
+  return (url) => {
+    const query = url.indexOf('?');
+    const path = query === -1 ? url : url.slice(0, query);
+    let route = routes.get(path);
+    if (route !== undefined || routes.has(path)) return route;
+    route = parseArmPath(path, registry);
+    if (route && 'names' in route) Object.freeze(route.names);
+    if (routes.size >= MAX_CACHED_ROUTES) routes.delete(routes.keys().next().value!);
+    routes.set(path, route && Object.freeze(route));
+    return route;
+  };
+}
+
 const patterns = new Map<string, RegExp>();
 function namePattern(source: string): RegExp {
   let pattern = patterns.get(source);

@@ -88,7 +88,7 @@ export function normalizeEtag(value: string): string {
     .replace(/^"(.*)"$/, '$1');
 }
 
-export function etagHeader(row: ResourceRow): Record<string, string> {
+export function etagHeader(row: { etag: string }): Record<string, string> {
   return { etag: `"${row.etag}"` };
 }
 

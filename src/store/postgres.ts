@@ -35,7 +35,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
   // An idle client losing its connection must not crash the process; the next checkout reconnects.
   pool.on('error', (error) => log.warn({ err: error }, 'idle PostgreSQL client failed'));
 
-  async function writeTransaction<T>(fn: (conn: SqlConn) => Promise<T>): Promise<T> {
+  async function writeTransaction<T>(fn: (conn: SqlConn) => Promise<T>, ended?: () => void): Promise<T> {
     const client = await pool.connect();
     try {
       await client.query('BEGIN');
@@ -43,6 +43,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
       const value = await fn(connection(client));
       await client.query('COMMIT');
       client.release();
+      ended?.();
       return value;
     } catch (error) {
       // A client whose ROLLBACK fails is in an unknown state: destroy it rather than reuse it.
@@ -50,6 +51,7 @@ export async function openPostgresStore(url: string): Promise<Store> {
         () => client.release(),
         (rollbackError: Error) => client.release(rollbackError),
       );
+      ended?.();
       throw error;
     }
   }

@@ -1,3 +1,5 @@
+import type { ReadCache } from './read-cache.js';
+
 /**
  * The seam between the store's logic (sql-store.ts, written once) and a database. Backends differ in
  * how they connect, lock, draw revisions and notify; the SQL itself is common (`?` placeholders, ON
@@ -14,8 +16,12 @@ export interface SqlBackend {
   readonly name: 'sqlite' | 'postgres';
   /** Autocommit reads of committed data only. */
   readonly read: SqlConn;
-  /** Runs `fn` in a write transaction, serialised with every other writer of the database. */
-  writeTransaction<T>(fn: (conn: SqlConn) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` in a write transaction, serialised with every other writer of the database. `ended`
+   * runs once it has committed or rolled back, in the same synchronous step and before the promise
+   * settles: no other JavaScript sees the database changed before it ran.
+   */
+  writeTransaction<T>(fn: (conn: SqlConn) => Promise<T>, ended?: () => void): Promise<T>;
   /** Draws the next global revision inside a write transaction. */
   nextRevision(conn: SqlConn): Promise<number>;
   /** The highest committed revision. */
@@ -25,6 +31,11 @@ export interface SqlBackend {
   /** After a commit that appended events (SQLite notifies its in-process listeners here). */
   afterCommit(lastRevision: number): void;
   subscribe(listener: (revision: number) => void): () => void;
+  /**
+   * Given only by a backend whose writes all pass through this process's Stores (SQLite, owned by
+   * one process): the cache `resources.getJson` serves from. See read-cache.ts.
+   */
+  readonly readCache?: ReadCache;
   close(): Promise<void>;
 }
 

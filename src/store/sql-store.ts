@@ -16,6 +16,7 @@ import type {
   PutOptions,
   PutResult,
   ResourceInput,
+  ResourceJson,
   ResourceReads,
   ResourceRow,
   Store,
@@ -33,30 +34,54 @@ const inTransaction = new AsyncLocalStorage<true>();
 
 /** Builds the Store over a backend: all the logic, once. */
 export function buildSqlStore(backend: SqlBackend): Store {
-  function write<T>(fn: (conn: SqlConn) => Promise<T>): Promise<T> {
+  function write<T>(fn: (conn: SqlConn) => Promise<T>, ended?: () => void): Promise<T> {
     // Writers are serialised, so a nested transaction would wait for itself forever.
     if (inTransaction.getStore()) {
       return Promise.reject(new StoreUsageError('Store called inside its own transaction: use the tx argument'));
     }
-    return backend.writeTransaction((conn) => inTransaction.run(true, () => fn(conn)));
+    return backend.writeTransaction((conn) => inTransaction.run(true, () => fn(conn)), ended);
   }
 
+  const cache = backend.readCache;
+
   async function transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
-    const state: TxState = { lastRevision: 0 };
+    const state: TxState = { lastRevision: 0, keys: [] };
+    // The cache forgets what the transaction wrote in the same step as its COMMIT (or rollback), so
+    // no read in between can answer from a body the database no longer holds.
+    const ended =
+      cache &&
+      ((): void => {
+        if (state.keys.length) cache.drop(state.keys);
+      });
     const result = await write(async (conn) => {
       const value = await fn(buildTx(conn, backend, state));
       if (state.lastRevision) await backend.beforeCommit(conn, state.lastRevision);
       return value;
-    });
+    }, ended);
     if (state.lastRevision) backend.afterCommit(state.lastRevision);
     return result;
   }
 
   const read = backend.read;
+
+  async function getJson(id: string): Promise<ResourceJson | undefined> {
+    const key = id.toLowerCase();
+    const cached = cache?.get(key);
+    if (cached) return cached;
+    const ticket = cache?.ticket();
+    const [row] = await read.query<{ body: string; etag: string }>('SELECT body, etag FROM resources WHERE key = ?', [
+      key,
+    ]);
+    if (!row) return undefined;
+    const value = { json: row.body, etag: row.etag };
+    cache?.fill(key, value, ticket!);
+    return value;
+  }
   const feed = buildFeed(backend, write);
 
   const resources: ResourceReads = {
     get: (id) => getResource(read, id),
+    getJson,
     put: (input, options) => transaction((tx) => tx.resources.put(input, options)),
     delete: (id, options) => transaction((tx) => tx.resources.delete(id, options)),
     listByParent: (parentId, type, page) =>
@@ -124,6 +149,8 @@ export function buildSqlStore(backend: SqlBackend): Store {
 interface TxState {
   /** Revision of the last event this transaction appended; 0 while none. */
   lastRevision: number;
+  /** Lower-cased ids of the resources it wrote or deleted: what the read cache must drop. */
+  keys: string[];
 }
 
 function buildTx(conn: SqlConn, backend: SqlBackend, state: TxState): StoreTx {
@@ -169,6 +196,7 @@ function buildTx(conn: SqlConn, backend: SqlBackend, state: TxState): StoreTx {
     const where = 'key = ? OR (key > ? AND key < ?)';
     const params = [key, `${key}/`, `${key}0`];
     const rows = (await conn.query(`DELETE FROM resources WHERE ${where} RETURNING *`, params)).map(toResource);
+    for (const row of rows) state.keys.push(row.key);
     // Descendants first, so a consumer applying events in order never sees an orphan.
     rows.sort((a, b) => b.key.length - a.key.length || (a.key < b.key ? -1 : 1));
     for (const row of rows) {
@@ -190,6 +218,7 @@ function buildTx(conn: SqlConn, backend: SqlBackend, state: TxState): StoreTx {
       async put(input: ResourceInput, options: PutOptions = {}): Promise<PutResult> {
         const key = input.id.toLowerCase();
         const parts = parseArmId(input.id);
+        state.keys.push(key);
         const current = await getResource(conn, key);
         if (options.ifNoneMatch === '*' && current) throw new ConflictError(input.id);
         if (

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { ReadCache } from './read-cache.js';
 import { buildMigrations } from './schema.js';
 import { applyMigrations, type Migrations, type SqlBackend, type SqlConn, type SqlRow } from './sql-backend.js';
 import { buildSqlStore } from './sql-store.js';
@@ -17,8 +18,8 @@ import type { Store } from './types.js';
  *   Concurrent writers share a commit (group commit, below), so the fsync is paid once per batch.
  * - Writers in this process are serialised by a per-file mutex before BEGIN IMMEDIATE: better-sqlite3
  *   waits for a busy lock synchronously, so two connections of one process must never contend.
- * - Change notifications are in-process (shared by every Store opened on the same file here); several
- *   RP replicas need PostgreSQL.
+ * - One process owns the file (the `<file>.lock` below): change notifications and the read cache are
+ *   in-process, shared by every Store opened on the file here; several RP replicas need PostgreSQL.
  */
 const MIGRATIONS: Migrations = [
   ...buildMigrations('TEXT', 'INTEGER'),
@@ -32,15 +33,44 @@ interface FileState {
   refs: number;
   tail: Promise<unknown>;
   events: EventEmitter;
+  /** Every write to the file comes from this process, so one cache serves all its Stores. */
+  cache: ReadCache;
+  owner: Database.Database;
 }
 const files = new Map<string, FileState>();
+
+/**
+ * Makes this process the file's only writer for as long as it has it open: an exclusive lock on a
+ * companion file, which SQLite itself takes and the OS drops when the process ends, however it ends.
+ * The read cache relies on it: a write from another process would go unseen.
+ */
+function takeOwnership(file: string): Database.Database {
+  const owner = new Database(`${file}.lock`, { timeout: 1000 });
+  try {
+    owner.pragma('locking_mode = EXCLUSIVE');
+    owner.exec('BEGIN EXCLUSIVE; COMMIT'); // in EXCLUSIVE locking mode the lock outlives the transaction
+    return owner;
+  } catch (error) {
+    owner.close();
+    throw new Error(
+      `The SQLite store '${file}' is open in another process; one process owns a SQLite store (several RP replicas need PostgreSQL)`,
+      { cause: error },
+    );
+  }
+}
 
 export async function openSqliteStore(path: string): Promise<Store> {
   const file = resolve(path);
   mkdirSync(dirname(file), { recursive: true });
   let state = files.get(file);
   if (!state) {
-    state = { refs: 0, tail: Promise.resolve(), events: new EventEmitter().setMaxListeners(0) };
+    state = {
+      refs: 0,
+      tail: Promise.resolve(),
+      events: new EventEmitter().setMaxListeners(0),
+      cache: new ReadCache(),
+      owner: takeOwnership(file),
+    };
     files.set(file, state);
   }
   state.refs++;
@@ -65,15 +95,16 @@ export async function openSqliteStore(path: string): Promise<Store> {
   // settles only after that COMMIT, so nothing is acknowledged before it is durable.
   interface Pending {
     fn: (conn: SqlConn) => Promise<unknown>;
+    ended?: () => void;
     resolve: (value: unknown) => void;
     reject: (error: unknown) => void;
   }
   const queue: Pending[] = [];
   let flushing = false;
 
-  function writeTransaction<T>(fn: (conn: SqlConn) => Promise<T>): Promise<T> {
+  function writeTransaction<T>(fn: (conn: SqlConn) => Promise<T>, ended?: () => void): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      queue.push({ fn, resolve: resolve as (value: unknown) => void, reject });
+      queue.push({ fn, ended, resolve: resolve as (value: unknown) => void, reject });
       if (!flushing) void flush();
     });
   }
@@ -123,9 +154,11 @@ export async function openSqliteStore(path: string): Promise<Store> {
       control.commit.run();
     } catch (error) {
       if (writer.inTransaction) writer.exec('ROLLBACK');
+      for (const item of batch) item.ended?.();
       for (const item of batch) item.reject(error);
       return;
     }
+    for (const item of batch) item.ended?.();
     batch.forEach((item, i) => (outcomes[i]!.ok ? item.resolve(outcomes[i]!.value) : item.reject(outcomes[i]!.value)));
   }
 
@@ -153,6 +186,7 @@ export async function openSqliteStore(path: string): Promise<Store> {
     },
     beforeCommit: async () => undefined,
     afterCommit: (revision) => shared.events.emit('change', revision),
+    readCache: shared.cache,
     subscribe(listener) {
       // A throwing listener must not fail the writer that committed.
       const safe = (revision: number): void => {
@@ -171,7 +205,10 @@ export async function openSqliteStore(path: string): Promise<Store> {
       await serialised(async () => undefined);
       writer.close();
       reader.close();
-      if (--shared.refs === 0) files.delete(file);
+      if (--shared.refs === 0) {
+        files.delete(file);
+        shared.owner.close();
+      }
     },
   };
   return buildSqlStore(backend);

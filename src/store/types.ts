@@ -35,6 +35,13 @@ export interface ResourceRow {
   revision: number;
 }
 
+/** A resource as GET answers it: the stored JSON text, never parsed and serialised again. */
+export interface ResourceJson {
+  /** The body exactly as stored: the text of `JSON.stringify(body)` at write time. */
+  json: string;
+  etag: string;
+}
+
 /** What a writer gives to `resources.put`. Everything else is derived. */
 export interface ResourceInput {
   id: string;
@@ -183,6 +190,11 @@ export interface StoreTx {
 }
 
 export interface ResourceReads extends ResourceWrites {
+  /**
+   * The stored body as JSON text with its ETag, for reads that only pass the body on. Where the
+   * store knows it sees every write (SQLite) this is served from memory; see read-cache.ts.
+   */
+  getJson(id: string): Promise<ResourceJson | undefined>;
   listByParent(parentId: string, type: string, page?: PageRequest): Promise<Page<ResourceRow>>;
   listByResourceGroup(
     subscriptionId: string,

@@ -11,8 +11,10 @@ import {
   PreconditionFailedError,
   StoreUsageError,
   type ResourceInput,
+  type ResourceJson,
   type Store,
 } from '../../src/store/index.js';
+import { ReadCache } from '../../src/store/read-cache.js';
 import { startPostgres, type PostgresPeer } from '../peers/postgres.js';
 
 const SUB = '0000AAAA-0000-0000-0000-000000000001';
@@ -347,6 +349,72 @@ function describeStore(name: string, newUrl: () => Promise<string>): void {
       expect((await store.feed.changesSince([CL1], before)).map((e) => e.kind)).toEqual(['delete', 'delete', 'delete']);
     });
 
+    it('reads the stored JSON text as written, and follows every write to it at once', async () => {
+      const id = mqId('Json-A');
+      const child = `${id}/broker/b`;
+      const written = await store.resources.put(resource(id, MQ, CL1, { tier: 'gold' }));
+      await store.resources.put(resource(child, BROKER));
+      const json = async (key: string) => store.resources.getJson(key);
+      expect(await json(id.toUpperCase())).toEqual({
+        json: JSON.stringify(resource(id, MQ, CL1, { tier: 'gold' }).body),
+        etag: written.resource.etag,
+      });
+      expect((await json(child))!.etag).toBeDefined(); // now remembered, where the store caches
+
+      const replaced = await store.resources.put(resource(id, MQ, CL1, { tier: 'silver' }));
+      expect(await json(id)).toEqual({ json: JSON.stringify(replaced.resource.body), etag: replaced.resource.etag });
+      const inTx = await store.transaction((tx) => tx.resources.put(resource(id, MQ, CL1, { tier: 'bronze' })));
+      expect((await json(id))!.etag).toBe(inTx.resource.etag);
+      // A rolled-back write leaves the last committed body.
+      await expect(
+        store.transaction(async (tx) => {
+          await tx.resources.put(resource(id, MQ, CL1, { tier: 'lost' }));
+          throw new Error('abort');
+        }),
+      ).rejects.toThrow('abort');
+      expect(JSON.parse((await json(id))!.json).properties.tier).toBe('bronze');
+      // Another Store on the same database (a second replica; on SQLite, the same process).
+      const replica = await open();
+      const fromReplica = await replica.resources.put(resource(id, MQ, CL1, { tier: 'replica' }));
+      expect((await json(id))!.etag).toBe(fromReplica.resource.etag);
+      // Cascade delete takes the children with it.
+      await store.resources.delete(id);
+      expect(await json(id)).toBeUndefined();
+      expect(await json(child)).toBeUndefined();
+      // And a subscription's purge.
+      await store.resources.put(resource(id, MQ, CL1));
+      expect(await json(id)).toBeDefined();
+      await store.subscriptions.deleteData(SUB);
+      expect(await json(id)).toBeUndefined();
+    });
+
+    it('never answers a read with a body older than a write that has returned', async () => {
+      const id = mqId('Json-Race');
+      const { resource: before } = await store.resources.put(resource(id, MQ, CL1));
+      // Reads issued while the write is uncommitted see the committed body (on PostgreSQL one may
+      // complete after the commit and see the new one), and must not leave it behind for later reads.
+      const during: Promise<ResourceJson | undefined>[] = [];
+      const { resource: after } = await store.transaction(async (tx) => {
+        const result = await tx.resources.put(resource(id, MQ, CL1, { round: 1 }));
+        // Readers at every depth of the promise chain, so some run between this body and its COMMIT.
+        let hop: Promise<unknown> = Promise.resolve();
+        for (let depth = 0; depth < 40; depth++) {
+          hop = hop.then(() => during.push(store.resources.getJson(id)));
+        }
+        return result;
+      });
+      // (SQLite reads synchronously: the first saw the old body — the case that matters for its cache.)
+      if (store.backend === 'sqlite') expect((await during[0])!.etag).toBe(before.etag);
+      for (const read of await Promise.all(during)) expect([before.etag, after.etag]).toContain(read!.etag);
+      expect((await store.resources.getJson(id))!.etag).toBe(after.etag);
+      for (let i = 0; i < 20; i++) {
+        const readers = Array.from({ length: 4 }, () => store.resources.getJson(id));
+        const { resource: row } = await store.resources.put(resource(id, MQ, CL1, { round: i }));
+        await Promise.all(readers);
+        expect((await store.resources.getJson(id))!.etag).toBe(row.etag);
+      }
+    });
+
     it('lets exactly one of concurrent puts with the same If-Match win, across replicas', async () => {
       const id = mqId('race');
       const { resource: base } = await store.resources.put(resource(id, MQ, CL1));
@@ -487,6 +555,57 @@ afterAll(() => {
 });
 
 describeStore('SQLite', async () => `sqlite:${join(sqliteDir, `store-${++sqliteFiles}.db`)}`);
+
+describe('read cache (SQLite)', () => {
+  it('refuses a fill from a read that began before a write ended', () => {
+    const cache = new ReadCache();
+    const key = 'k';
+    const stale = cache.ticket(); // a read starts …
+    cache.drop([key]); // … a write to the key commits …
+    cache.fill(key, { json: '{"old":true}', etag: 'old' }, stale); // … the read ends with the old row
+    expect(cache.get(key)).toBeUndefined();
+    cache.fill(key, { json: '{}', etag: 'new' }, cache.ticket());
+    expect(cache.get(key)).toEqual({ json: '{}', etag: 'new' });
+    cache.drop(['other']);
+    expect(cache.get(key)?.etag).toBe('new');
+    cache.drop([key]);
+    expect(cache.get(key)).toBeUndefined();
+  });
+
+  it('belongs to the one process that owns the file: a second process cannot open it', async () => {
+    const file = join(sqliteDir, 'owned.db');
+    const store = await createStore(`sqlite:${file}`);
+    const openElsewhere = () =>
+      new Promise<string>((done) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', OPEN_AND_CLOSE], {
+          env: { ...process.env, STORE_MODULE: resolve('src/store/sqlite.ts'), DB: file },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let out = '';
+        child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+        child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+        child.once('exit', () => done(out));
+      });
+    try {
+      expect(await openElsewhere()).toMatch(/is open in another process/);
+    } finally {
+      await store.close();
+    }
+    expect(await openElsewhere()).toMatch(/^opened$/m);
+  });
+});
+
+/** A child process that opens a SQLite store and closes it again. */
+const OPEN_AND_CLOSE = `
+const { openSqliteStore } = await import(process.env.STORE_MODULE);
+try {
+  const store = await openSqliteStore(process.env.DB);
+  await store.close();
+  console.log('opened');
+} catch (error) {
+  console.log(error.message);
+}
+`;
 
 describe('Store on SQLite, killed mid-write', () => {
   it('leaves only whole transactions after SIGKILL during a burst of writes', async () => {

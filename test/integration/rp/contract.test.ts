@@ -407,6 +407,9 @@ describe.each(backends)('RP contract on %s', (_backend, storeUrl) => {
       try {
         await registerSubscription(quick);
         const put = await quick.call('PUT', `${rg()}/mq/orphan?${API}`, mqBody());
+        expect((await quick.call('GET', `${rg()}/mq/orphan?${API}`)).body.properties.provisioningState).toBe(
+          'Accepted',
+        );
         const url = new URL(put.headers.get('azure-asyncoperation')!);
         let status;
         for (let i = 0; i < 100; i++) {
@@ -419,6 +422,52 @@ describe.each(backends)('RP contract on %s', (_backend, storeUrl) => {
       } finally {
         await quick.close();
       }
+    });
+  });
+
+  describe('[GET-1] a GET after any write shows it (SQLite answers GET from memory)', () => {
+    it('after PUT, status reports, PATCH, DELETE and its cascade: the new body and ETag', async () => {
+      const agentToken = await rp.agentToken();
+      const path = `${rg()}/mq/cached?${API}`;
+      const shouting = `${rg().toUpperCase()}/MQ/CACHED?${API}`;
+      const childPath = `${rg()}/mq/cached/broker/broker?${API}`;
+      const put = await rp.call('PUT', path, mqBody({ tags: { v: '1' } }));
+      let read = await rp.call('GET', path);
+      expect(read.body).toEqual(put.body);
+      expect(read.headers.get('etag')).toBe(put.headers.get('etag'));
+      expect((await rp.call('GET', shouting)).body.id).toBe(put.body.id); // one resource, the PUT's casing
+
+      await completeOperations(rp.url, agentToken, CLUSTER, { statuses: ['Provisioning'] });
+      expect((await rp.call('GET', shouting)).body.properties.provisioningState).toBe('Provisioning');
+      await completeOperations(rp.url, agentToken, CLUSTER);
+      expect((await rp.call('GET', path)).body.properties.provisioningState).toBe('Succeeded');
+
+      // A tags-only PATCH keeps the ETag and changes the body.
+      const patched = await rp.call('PATCH', path, { tags: { v: '2' } });
+      read = await rp.call('GET', shouting);
+      expect(read.body.tags).toEqual({ v: '2' });
+      expect(read.body).toEqual(patched.body);
+      expect(read.headers.get('etag')).toBe(patched.headers.get('etag'));
+
+      const replaced = await rp.call('PUT', path, mqBody({ tags: { v: '3' } }));
+      read = await rp.call('GET', path);
+      expect(read.headers.get('etag')).toBe(replaced.headers.get('etag'));
+      expect(read.headers.get('etag')).not.toBe(patched.headers.get('etag'));
+      expect(read.body).toMatchObject({ tags: { v: '3' }, properties: { provisioningState: 'Accepted' } });
+      await completeOperations(rp.url, agentToken, CLUSTER);
+
+      expect((await rp.call('PUT', childPath, child('Broker'))).status).toBe(201);
+      await completeOperations(rp.url, agentToken, CLUSTER);
+      expect((await rp.call('GET', childPath)).body.properties.provisioningState).toBe('Succeeded');
+      expect((await rp.call('DELETE', path)).status).toBe(202);
+      expect((await rp.call('GET', path)).body.properties.provisioningState).toBe('Deleting');
+      expect((await rp.call('GET', childPath)).body.properties.provisioningState).toBe('Deleting');
+      await completeOperations(rp.url, agentToken, CLUSTER, { statuses: ['Deleted'] });
+      read = await rp.call('GET', shouting);
+      expect(read.status).toBe(404);
+      expect(read.body.error.code).toBe('ResourceNotFound');
+      expect((await rp.call('HEAD', path)).status).toBe(404);
+      expect((await rp.call('GET', childPath)).body.error.code).toBe('ParentResourceNotFound');
     });
   });
 
