@@ -1,5 +1,5 @@
-// The broker core: takes duplex streams from any listener (aedes style: it opens no sockets),
-// runs the MQTT protocol on them and keeps state in a session back end.
+// The broker core: takes transports from any listener (aedes style: it opens no sockets; a bare
+// duplex stream will do too), runs the MQTT protocol on them and keeps state in a session back end.
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { componentLogger } from '../../src/common/log.js';
@@ -8,13 +8,15 @@ import { defineBrokerMetrics } from './observability/broker-metrics.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { startSysTopics } from './observability/sys-topics.js';
 import { Connection } from './protocol/connection.js';
-import type { BrokerContext, BrokerLimits, ConnectionInfo } from './protocol/context.js';
-import { attachDispatcher } from './protocol/dispatcher.js';
+import { ConnectionList } from './protocol/connection-list.js';
+import { clockTicks, type BrokerContext, type BrokerLimits, type ConnectionInfo } from './protocol/context.js';
 import { ReasonCode } from './protocol/reason-codes.js';
 import { createMemoryStore } from './session/memory-store.js';
 import { createSessionBackend, type SessionBackend } from './session/session-backend.js';
 import type { SessionStore } from './session/session-store.js';
 import { SESSION_NEVER_EXPIRES } from './session/types.js';
+import { StreamTransport } from './transport/stream-transport.js';
+import type { Transport } from './transport/transport.js';
 
 export const DEFAULT_LIMITS: BrokerLimits = {
   maximumPacketSize: 64 * 1024 * 1024,
@@ -42,8 +44,16 @@ export interface BrokerOptions {
   maxQueuedMessages?: number;
 }
 
+/** How often one pass over all connections checks CONNECT timeouts and keep alive. */
+const SWEEP_INTERVAL_MS = 1000;
+
 export interface Broker {
+  /** Serve a client on a transport (a listener's accepted connection). */
+  accept(transport: Transport, info: ConnectionInfo): Connection;
+  /** Serve a client on any duplex stream. */
   handle(stream: Duplex, info: ConnectionInfo): Connection;
+  /** Cut off every connection that came in on a listener (the listener is going away). */
+  dropConnections(listener: string): void;
   /** Swap listener security (auth config reload) without dropping connections. */
   setSecurity(security: (listener: string) => ListenerSecurity): Promise<void>;
   readonly backend: SessionBackend;
@@ -63,7 +73,8 @@ export function createBroker(options: BrokerOptions = {}): Broker {
     onDropped: (reason) => metrics.inc('aio_mq_messages_dropped', { reason }),
   });
   let security = options.security ?? (() => OPEN_SECURITY);
-  const connections = new Map<string, Connection>();
+  const connections = new ConnectionList();
+  let connectionSeq = 0;
   const ctx: BrokerContext = {
     backend,
     security: (listener) => security(listener),
@@ -72,33 +83,47 @@ export function createBroker(options: BrokerOptions = {}): Broker {
     log,
     assignClientId: () => `iotmq-${randomBytes(12).toString('hex')}`,
     connections,
+    instanceId: randomBytes(4).toString('hex'),
+    nextConnectionSeq: () => ++connectionSeq,
   };
   defineBrokerMetrics(metrics, backend, () => connections.size);
   const sys = startSysTopics(backend, metrics, options.sysInterval ?? 10);
+  // One timer for every connection's CONNECT timeout and keep alive, instead of one each.
+  const sweep = setInterval(() => {
+    const now = clockTicks();
+    connections.forEach((conn) => conn.checkDeadlines(now));
+  }, SWEEP_INTERVAL_MS).unref();
+
+  const accept = (transport: Transport, info: ConnectionInfo): Connection => {
+    const conn = new Connection(transport, info, ctx);
+    connections.add(conn);
+    transport.start(conn);
+    return conn;
+  };
 
   return {
     backend,
     metrics,
     limits,
-    handle(stream, info) {
-      const conn = new Connection(stream, info, ctx);
-      connections.set(conn.connectionId, conn);
-      attachDispatcher(conn);
-      return conn;
+    accept,
+    handle: (stream, info) =>
+      accept(new StreamTransport(stream, (stream as Duplex & { remoteAddress?: string }).remoteAddress), info),
+    dropConnections(listener) {
+      for (const conn of connections.toArray()) if (conn.info.listener === listener) conn.transport.destroy();
     },
     async setSecurity(next) {
       security = next;
       // A subscription the new rules no longer allow stops receiving; connections stay up.
       // (The product instead disconnected every client on an authorization change.)
-      for (const conn of [...connections.values()]) {
-        if (conn.state !== 'connected' || !conn.principal) continue;
+      for (const conn of connections.toArray()) {
+        if (conn.state !== 'connected') continue;
         const authorizer = security(conn.info.listener).authorizer;
         if (!authorizer) continue;
         const denied = (await backend.subscriptions(conn.clientId))
           .map((s) => s.filter)
           .filter(
             (f) =>
-              !authorizer.canSubscribe(conn.principal!, f.startsWith('$share/') ? f.split('/').slice(2).join('/') : f),
+              !authorizer.canSubscribe(conn.principal, f.startsWith('$share/') ? f.split('/').slice(2).join('/') : f),
           );
         if (denied.length > 0) {
           conn.log.info({ filters: denied }, 'subscriptions revoked by authorization reload');
@@ -109,9 +134,10 @@ export function createBroker(options: BrokerOptions = {}): Broker {
     connectionCount: () => connections.size,
     async close() {
       sys.stop();
+      clearInterval(sweep);
       // The session state stays as it is (connected sessions count as abnormally closed at the
       // next start), so a restart on a durable store resumes where this one stopped.
-      for (const conn of [...connections.values()])
+      for (const conn of connections.toArray())
         conn.terminate({
           reasonCode: ReasonCode.ServerShuttingDown,
           reasonString: 'server shutting down',

@@ -1,5 +1,6 @@
-// A network listener: TCP, TLS, or WebSocket (plain or TLS) in front of broker.handle(). The
-// broker core never sees sockets, only duplex streams and a ConnectionInfo.
+// A network listener: TCP, TLS, or WebSocket (plain or TLS) in front of broker.accept(). The
+// broker core never sees sockets, only transports and a ConnectionInfo. Plain TCP runs on libuv's
+// handles directly (transport/libuv-tcp.ts), everything else on Node's streams.
 import { once } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
@@ -7,9 +8,12 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, createWebSocketStream } from 'ws';
+import { componentLogger } from '../../../src/common/log.js';
 import type { Broker } from '../broker.js';
 import type { BrokerConfig, ListenerSpec, Named } from '../config.js';
 import type { ConnectionInfo } from '../protocol/context.js';
+import { libuvTcp, listenLibuvTcp } from '../transport/libuv-tcp.js';
+import { StreamTransport } from '../transport/stream-transport.js';
 import { resolveServerTls } from './tls-material.js';
 
 export interface RunningListener {
@@ -44,11 +48,16 @@ export async function startListener(
     ...(options.clientCa ? { requestCert: true, rejectUnauthorized: false, ca: options.clientCa } : {}),
   };
 
+  if (protocol === 'mqtt' && !tlsOptions) {
+    const server = await listenPlainTcp(broker, name, config.bindAddress ?? '0.0.0.0', spec.port);
+    return { name, port: server.port, protocol, tls: false, close: () => server.close() };
+  }
+
   const handle = (stream: Duplex, socket: net.Socket): void => {
-    // The broker batches its writes per event-loop turn itself (cork/uncork); Nagle on top of
-    // that only holds the batch back until the peer's delayed ACK, tens of milliseconds.
+    // The broker batches its writes per event-loop turn itself; Nagle on top of that only holds
+    // the batch back until the peer's delayed ACK, tens of milliseconds.
     socket.setNoDelay(true);
-    broker.handle(stream, connectionInfo(name, socket));
+    broker.accept(new StreamTransport(stream, socket.remoteAddress), connectionInfo(name, socket));
   };
   const sockets = new Set<net.Socket>();
   const track = (socket: net.Socket): void => {
@@ -75,12 +84,9 @@ export async function startListener(
     server = httpServer;
     server.on('connection', track);
     server.on('secureConnection', track);
-  } else if (tlsOptions) {
-    server = tls.createServer(tlsOptions, (socket) => handle(socket, socket));
-    server.on('secureConnection', track);
   } else {
-    server = net.createServer((socket) => handle(socket, socket));
-    server.on('connection', track);
+    server = tls.createServer(tlsOptions!, (socket) => handle(socket, socket));
+    server.on('secureConnection', track);
   }
   server.on('tlsClientError', () => {}); // a failed handshake concerns that client only
   server.listen(spec.port, config.bindAddress ?? '0.0.0.0');
@@ -102,8 +108,76 @@ export async function startListener(
   };
 }
 
+export type PlainTcpTransport = 'libuv' | 'net';
+
+/**
+ * What plain TCP listeners run on: libuv's handles where this Node has them, net.Server where it
+ * does not or where IOTMQ_BROKER_TRANSPORT=net asks for it. Logged once per process.
+ */
+export function plainTcpTransport(): PlainTcpTransport {
+  const wanted = process.env.IOTMQ_BROKER_TRANSPORT === 'net' ? 'net' : 'libuv';
+  const kind = wanted === 'libuv' && libuvTcp.available ? 'libuv' : 'net';
+  if (!announced) {
+    announced = true;
+    const log = componentLogger('broker');
+    if (kind === 'libuv') log.info('plain TCP listeners run on libuv TCP handles');
+    else if (!libuvTcp.available) log.warn({ reason: libuvTcp.reason }, 'plain TCP listeners fall back to net.Server');
+    else log.info('plain TCP listeners run on net.Server (IOTMQ_BROKER_TRANSPORT=net)');
+  }
+  return kind;
+}
+let announced = false;
+
+export interface PlainTcpServer {
+  port: number;
+  /** Stop accepting and cut off the listener's connections. */
+  close(): Promise<void>;
+}
+
+/** A plain TCP listener: every accepted connection goes to broker.accept() under `listener`. */
+export async function listenPlainTcp(
+  broker: Broker,
+  listener: string,
+  host: string,
+  port: number,
+  transport: PlainTcpTransport = plainTcpTransport(),
+): Promise<PlainTcpServer> {
+  const info: ConnectionInfo = Object.freeze({ listener }); // shared by all its connections
+  if (transport === 'libuv') {
+    const log = componentLogger('broker', { listener });
+    const server = await listenLibuvTcp(
+      host,
+      port,
+      (t) => broker.accept(t, info),
+      (err) => log.warn({ err }, 'accept failed'),
+    );
+    return {
+      port: server.port,
+      async close() {
+        await server.close();
+        broker.dropConnections(listener);
+      },
+    };
+  }
+  const server = net.createServer((socket) => {
+    socket.setNoDelay(true);
+    broker.accept(new StreamTransport(socket, socket.remoteAddress), info);
+  });
+  server.listen(port, host);
+  await once(server, 'listening');
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    async close() {
+      const closed = once(server, 'close');
+      server.close();
+      broker.dropConnections(listener);
+      await closed;
+    },
+  };
+}
+
 function connectionInfo(listener: string, socket: net.Socket): ConnectionInfo {
-  const info: ConnectionInfo = { listener, remoteAddress: socket.remoteAddress };
+  const info: ConnectionInfo = { listener };
   if (socket instanceof tls.TLSSocket) {
     const chain = peerChain(socket);
     if (chain.length > 0) {

@@ -49,7 +49,7 @@ export async function handleAuth(conn: Connection, packet: IAuthPacket): Promise
       outcome.result === 'reject' ? outcome.reason : 're-authentication failed',
     );
   }
-  conn.principal = { ...conn.principal!, attributes: outcome.attributes };
+  conn.principal = { ...conn.principal, attributes: outcome.attributes };
   conn.setCredentialExpiry(outcome.expiresAt);
   conn.write({ cmd: 'auth', reasonCode: ReasonCode.Success, properties: { authenticationMethod: method } });
 }

@@ -3,12 +3,15 @@
 import type { IConnectPacket, IConnackPacket } from 'mqtt-packet';
 import type { AuthOutcome, Credentials, Principal } from '../auth/types.js';
 import { SESSION_NEVER_EXPIRES, type WillMessage } from '../session/types.js';
-import type { Connection } from './connection.js';
+import { DEFAULT_CLIENT_PROPERTIES, type Connection } from './connection.js';
 import { refuseConnect } from './dispatcher.js';
 import { buildMessage } from './message.js';
 import { ProtocolError } from './protocol-error.js';
 import { ReasonCode } from './reason-codes.js';
 import { assertTopicName, isValidMqttString } from './topic-validation.js';
+
+/** The outcome where the listener does not authenticate: no identity beyond the client id. */
+const ANONYMOUS: AuthOutcome = Object.freeze({ result: 'accept', attributes: Object.freeze({}) });
 
 export async function handleConnect(conn: Connection, packet: IConnectPacket): Promise<void> {
   const version = packet.protocolVersion ?? 4;
@@ -20,10 +23,18 @@ export async function handleConnect(conn: Connection, packet: IConnectPacket): P
   const props = packet.properties ?? {};
   if (props.receiveMaximum === 0) throw new ProtocolError(ReasonCode.ProtocolError, 'receive maximum 0'); // [MQTT-3.1.2-*]
   if (props.maximumPacketSize === 0) throw new ProtocolError(ReasonCode.ProtocolError, 'maximum packet size 0');
-  conn.clientReceiveMaximum = props.receiveMaximum ?? 65535;
-  conn.clientMaximumPacketSize = props.maximumPacketSize ?? Number.POSITIVE_INFINITY;
-  conn.clientTopicAliasMaximum = props.topicAliasMaximum ?? 0;
-  conn.requestProblemInformation = props.requestProblemInformation !== false;
+  if (
+    props.receiveMaximum !== undefined ||
+    props.maximumPacketSize !== undefined ||
+    props.topicAliasMaximum !== undefined ||
+    props.requestProblemInformation !== undefined
+  )
+    conn.client = {
+      receiveMaximum: props.receiveMaximum ?? DEFAULT_CLIENT_PROPERTIES.receiveMaximum,
+      maximumPacketSize: props.maximumPacketSize ?? DEFAULT_CLIENT_PROPERTIES.maximumPacketSize,
+      topicAliasMaximum: props.topicAliasMaximum ?? DEFAULT_CLIENT_PROPERTIES.topicAliasMaximum,
+      requestProblemInformation: props.requestProblemInformation !== false,
+    };
 
   if (!isValidMqttString(packet.clientId))
     throw new ProtocolError(ReasonCode.ClientIdentifierNotValid, 'client identifier is not valid UTF-8');
@@ -64,9 +75,8 @@ export async function handleConnect(conn: Connection, packet: IConnectPacket): P
   if (credentials.authenticationData !== undefined)
     throw new ProtocolError(ReasonCode.ProtocolError, 'authentication data without a method'); // [MQTT-3.1.2-28]
 
-  let outcome: AuthOutcome = { result: 'accept', username: packet.username, attributes: {} };
-  if (security.authenticate) outcome = await security.authenticate(credentials);
-  return finishAuthentication(conn, packet, outcome);
+  if (!security.authenticate) return finishAuthentication(conn, packet, ANONYMOUS);
+  return finishAuthentication(conn, packet, await security.authenticate(credentials));
 }
 
 /** Apply one step of an enhanced exchange: another AUTH round, or the end of it. */
@@ -133,17 +143,17 @@ async function finishAuthentication(conn: Connection, packet: IConnectPacket, ou
   const requestedExpiry = conn.isV5 ? (props.sessionExpiryInterval ?? 0) : packet.clean ? 0 : SESSION_NEVER_EXPIRES;
   const expiry = Math.min(requestedExpiry, ctx.limits.maxSessionExpiry);
   conn.clientId = clientId;
-  conn.principal = principal;
+  // kept only when authentication established it; otherwise the connection's client id is all
+  // there is to authorize (conn.principal), and an idle connection holds no object for it
+  if (outcome !== ANONYMOUS) conn.principal = principal;
   conn.sessionExpiryInterval = expiry;
-  // a child of the root, not of the connection's logger: pino children keep their parent alive
-  conn.log = ctx.log.child({ connection: conn.connectionId, listener: conn.info.listener, clientId });
 
   const { sessionPresent } = await ctx.backend.connect(
     {
       clientId,
       cleanStart: !!packet.clean,
       expiryInterval: expiry,
-      receiveMaximum: conn.clientReceiveMaximum,
+      receiveMaximum: conn.client.receiveMaximum,
       will,
     },
     conn,
@@ -182,6 +192,7 @@ async function finishAuthentication(conn: Connection, packet: IConnectPacket, ou
   conn.setKeepAlive(keepAlive);
   conn.setCredentialExpiry(outcome.expiresAt);
   ctx.metrics.inc('aio_mq_connections_accepted', { listener: conn.info.listener });
-  conn.log.info({ clientId, version: conn.protocolVersion, sessionPresent, expiry }, 'connected');
+  if (ctx.log.isLevelEnabled('info'))
+    conn.log.info({ clientId, version: conn.protocolVersion, sessionPresent, expiry }, 'connected');
   conn.release(); // deliveries queued by the back end (resends, queued messages) follow CONNACK
 }

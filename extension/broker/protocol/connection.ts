@@ -1,28 +1,35 @@
-// One client connection on any duplex stream: its protocol state, how packets are written
-// (maximum packet size, topic aliases), keep alive, and how it ends. Packet handling lives in the
-// handler files; the dispatcher feeds them.
-import { randomUUID } from 'node:crypto';
-import type { Duplex } from 'node:stream';
+// One client connection on any transport: its protocol state, how packets are read (framer.ts)
+// and written (maximum packet size, topic aliases, one batch per event-loop turn), keep alive, and
+// how it ends. Packet handling lives in the handler files; the dispatcher runs them.
+//
+// Memory: an idle connection is this object and its transport, nothing else. What only some
+// connections need (MQTT 5 client limits, topic aliases, QoS 1/2 bookkeeping, enhanced
+// authentication, an authenticated identity) lives in `Extras`, made on first use; timers are the
+// broker's one sweep (broker.ts), not a Timeout per connection; the logger is made when a line
+// is written.
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import type { Logger } from '../../../src/common/log.js';
 import type { EnhancedAuthExchange, Principal } from '../auth/types.js';
 import type { SessionLink } from '../session/session-backend.js';
-import type { Delivery, Message, WillMessage } from '../session/types.js';
-import type { BrokerContext, ConnectionInfo } from './context.js';
+import type { Delivery, Message } from '../session/types.js';
+import type { Transport, TransportSink } from '../transport/transport.js';
+import { clockTicks, TICKS_PER_SECOND, type BrokerContext, type ConnectionInfo } from './context.js';
+import { handlePacket, inputError } from './dispatcher.js';
 import { encodeFast, encodePublish } from './encode.js';
+import { pushBytes, type FrameReader, type PartialFrame } from './framer.js';
 import { ReasonCode } from './reason-codes.js';
 
-// Connections with corked streams, uncorked together once the current I/O phase is over: all the
+// Connections with output waiting, written together once the current I/O phase is over: all the
 // packets that the inbound data of this turn produced for one client go out in one writev.
-let corkedConnections: Connection[] = [];
-function scheduleUncork(conn: Connection): void {
-  if (corkedConnections.length === 0) setImmediate(uncorkAll);
-  corkedConnections.push(conn);
+let flushQueue: Connection[] = [];
+function scheduleFlush(conn: Connection): void {
+  if (flushQueue.length === 0) setImmediate(flushAll);
+  flushQueue.push(conn);
 }
-function uncorkAll(): void {
-  const batch = corkedConnections;
-  corkedConnections = [];
-  for (const conn of batch) conn.flushWrites();
+function flushAll(): void {
+  const batch = flushQueue;
+  flushQueue = [];
+  for (const conn of batch) conn.flush();
 }
 
 const QOS_LABEL = ['0', '1', '2'] as const;
@@ -68,109 +75,293 @@ export interface PendingConnect {
   exchange: EnhancedAuthExchange;
 }
 
-export class Connection implements SessionLink {
-  readonly connectionId = randomUUID();
+/** What the client told us about itself in its CONNECT properties (MQTT 5). */
+export interface ClientProperties {
+  receiveMaximum: number;
+  maximumPacketSize: number;
+  topicAliasMaximum: number;
+  requestProblemInformation: boolean;
+}
+
+/** A 3.1.1 client, or an MQTT 5 client that set none of them. */
+export const DEFAULT_CLIENT_PROPERTIES: ClientProperties = Object.freeze({
+  receiveMaximum: 65535,
+  maximumPacketSize: Number.POSITIVE_INFINITY,
+  topicAliasMaximum: 0,
+  requestProblemInformation: true,
+});
+
+const NO_ATTRIBUTES: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+/** The parts of a connection's state that most connections never need, made on first use. */
+class Extras {
+  client = DEFAULT_CLIENT_PROPERTIES;
+  identity: Principal | undefined = undefined;
+  sessionExpiryInterval = 0;
+  pendingConnect: PendingConnect | undefined = undefined;
+  authMethod: string | undefined = undefined;
+  // topic aliases: client→server and server→client live independently [MQTT-3.3.2-10]
+  topicAliasesIn: Map<number, string> | undefined = undefined;
+  topicAliasesOut: Map<string, number> | undefined = undefined;
+  /** QoS 1/2 PUBLISHes from the client not yet acknowledged by us (PUBACK / PUBCOMP). */
+  incomingUnacked: Set<number> | undefined = undefined;
+  heldDeliveries: Delivery[] | undefined = undefined;
+  credentialTimer: NodeJS.Timeout | undefined = undefined;
+}
+
+// flags
+const BRIDGE_MODE = 1; // CONNECT had the bridge bit (mqtt-packet parses SUBSCRIBE options differently)
+const INPUT_REFUSED = 2; // a malformed or oversized packet: nothing more is read
+const READ_PAUSED = 4; // slow consumer: not read until its output drains
+
+export class Connection implements SessionLink, TransportSink, FrameReader {
   state: ConnectionState = 'awaiting-connect';
   protocolVersion: 3 | 4 | 5 = 4;
   clientId = '';
-  principal?: Principal;
-  log: Logger;
-  sessionExpiryInterval = 0;
-  will?: WillMessage;
-  // what the client told us about itself (v5 CONNECT properties)
-  clientReceiveMaximum = 65535;
-  clientMaximumPacketSize = Number.POSITIVE_INFINITY;
-  clientTopicAliasMaximum = 0;
-  requestProblemInformation = true;
-  // topic aliases: client→server and server→client live independently [MQTT-3.3.2-10]
-  readonly topicAliasesIn = new Map<number, string>();
-  readonly topicAliasesOut = new Map<string, number>();
-  /** QoS 1/2 PUBLISHes from the client not yet acknowledged by us (PUBACK / PUBCOMP). */
-  readonly incomingUnacked = new Set<number>();
-  pendingConnect?: PendingConnect;
-  authMethod?: string;
-  private keepAliveMs = 0;
-  private keepAliveTimer?: NodeJS.Timeout;
-  private expiryTimer?: NodeJS.Timeout;
+  /** The incomplete frame of the last read (framer.ts). */
+  partial: PartialFrame | undefined = undefined;
+  /** Links of the broker's connection list (broker.ts), kept here instead of a Set entry. */
+  listPrev: Connection | undefined = undefined;
+  listNext: Connection | undefined = undefined;
+  private readonly seq: number;
+  private flags = 0;
   private held = 1; // deliveries wait until CONNACK is out
-  private corked = false;
-  private readPaused = false;
-  private heldDeliveries: Delivery[] = [];
+  private out: Buffer | Buffer[] | undefined = undefined;
+  /** Clock ticks (context.ts) of the last packet; of the start until CONNECT is answered. */
+  private seenAt: number;
+  /** Ticks without a packet after which the connection is closed (1.5 × keep alive); 0: never. */
+  private keepAliveTicks = 0;
+  /** Packets wait here while an asynchronous handler runs (see receive). */
+  private tail: Promise<void> | undefined = undefined;
+  private x: Extras | undefined = undefined;
 
   constructor(
-    readonly stream: Duplex,
+    readonly transport: Transport,
     readonly info: ConnectionInfo,
     readonly ctx: BrokerContext,
   ) {
-    this.log = ctx.log.child({ connection: this.connectionId, listener: info.listener });
+    this.seq = ctx.nextConnectionSeq();
+    this.seenAt = clockTicks();
+  }
+
+  /** Unique per broker; the back end tells a session's connections apart by it. */
+  get connectionId(): string {
+    return `${this.ctx.instanceId}-${this.seq}`;
   }
 
   get isV5(): boolean {
     return this.protocolVersion === 5;
   }
 
+  get remoteAddress(): string | undefined {
+    return this.transport.remoteAddress;
+  }
+
+  /** A child of the broker's logger bound to this connection, made for the line being written. */
+  get log(): Logger {
+    return this.ctx.log.child({
+      connection: this.connectionId,
+      listener: this.info.listener,
+      ...(this.clientId ? { clientId: this.clientId } : {}),
+    });
+  }
+
+  // ---- the rarer parts ---------------------------------------------------------------------------
+
+  private extras(): Extras {
+    return (this.x ??= new Extras());
+  }
+
+  get client(): ClientProperties {
+    return this.x?.client ?? DEFAULT_CLIENT_PROPERTIES;
+  }
+
+  set client(client: ClientProperties) {
+    if (this.x || client !== DEFAULT_CLIENT_PROPERTIES) this.extras().client = client;
+  }
+
+  /**
+   * Who the connection acts as for authorization: what authentication established, or, where
+   * the listener does not authenticate, just its client id.
+   */
+  get principal(): Principal {
+    return this.x?.identity ?? { clientId: this.clientId, attributes: NO_ATTRIBUTES };
+  }
+
+  set principal(principal: Principal) {
+    this.extras().identity = principal;
+  }
+
+  get sessionExpiryInterval(): number {
+    return this.x?.sessionExpiryInterval ?? 0;
+  }
+
+  set sessionExpiryInterval(seconds: number) {
+    if (this.x || seconds !== 0) this.extras().sessionExpiryInterval = seconds;
+  }
+
+  get pendingConnect(): PendingConnect | undefined {
+    return this.x?.pendingConnect;
+  }
+
+  set pendingConnect(pending: PendingConnect | undefined) {
+    if (this.x || pending) this.extras().pendingConnect = pending;
+  }
+
+  get authMethod(): string | undefined {
+    return this.x?.authMethod;
+  }
+
+  set authMethod(method: string | undefined) {
+    if (this.x || method) this.extras().authMethod = method;
+  }
+
+  get topicAliasesIn(): Map<number, string> {
+    return (this.extras().topicAliasesIn ??= new Map());
+  }
+
+  get incomingUnacked(): Set<number> {
+    return (this.extras().incomingUnacked ??= new Set());
+  }
+
+  // ---- reading (TransportSink, FrameReader) -----------------------------------------------------
+
+  get bridgeMode(): boolean {
+    return (this.flags & BRIDGE_MODE) !== 0;
+  }
+
+  get maximumPacketSize(): number {
+    return this.ctx.limits.maximumPacketSize;
+  }
+
+  get reading(): boolean {
+    return this.state !== 'closed' && (this.flags & INPUT_REFUSED) === 0;
+  }
+
+  onData(chunk: Buffer): void {
+    if (this.reading) pushBytes(this, chunk);
+  }
+
+  packet(packet: Packet): void {
+    if (packet.cmd === 'connect' && this.state === 'awaiting-connect') {
+      // what follows is parsed for the protocol level this CONNECT announces
+      this.protocolVersion = packet.protocolVersion ?? 4;
+      if ((packet as { bridgeMode?: boolean }).bridgeMode) this.flags |= BRIDGE_MODE;
+    }
+    if (this.keepAliveTicks !== 0) this.seenAt = clockTicks();
+    // Packets are handled strictly one after another. A handler that finishes synchronously (QoS
+    // 0 PUBLISH, PINGREQ, …) runs at once; only while an asynchronous one is pending do later
+    // packets wait in a promise chain (a chain link for every packet was a large share of a QoS 0
+    // message).
+    if (this.tail) this.run(() => handlePacket(this, packet));
+    else this.pending(handlePacket(this, packet));
+  }
+
+  malformed(error: Error): void {
+    this.flags |= INPUT_REFUSED;
+    this.run(() => inputError(this, error));
+  }
+
+  oversize(length: number): void {
+    // Refuse an oversized packet from its header, before buffering its body [MQTT-3.2.2-15]
+    this.flags |= INPUT_REFUSED;
+    this.partial = undefined;
+    this.transport.pause();
+    this.run(() => inputError(this, length));
+  }
+
+  onDrain(): void {
+    if ((this.flags & READ_PAUSED) === 0) return;
+    this.flags &= ~READ_PAUSED;
+    if (this.reading) this.transport.resume();
+  }
+
+  onClose(error?: Error): void {
+    if (error && this.ctx.log.isLevelEnabled('debug')) this.log.debug({ err: error }, 'transport error');
+    // Closed without DISCONNECT: the will is published [MQTT-3.1.2-8]
+    this.run(() => this.terminate({ publishWill: true }));
+  }
+
+  /** Run a step after the packets before it (see packet()). */
+  private run(step: () => Promise<void> | void): void {
+    const tail = this.tail;
+    if (!tail) return this.pending(step());
+    const next: Promise<void> = tail.then(step).catch((err: unknown) => this.log.error({ err }, 'dispatch failed'));
+    this.pending(next);
+  }
+
+  private pending(step: Promise<void> | void): void {
+    if (!step) return;
+    this.tail = step;
+    void step.then(() => this.tail === step && (this.tail = undefined));
+  }
+
+  // ---- writing -----------------------------------------------------------------------------------
+
   /** Encode and write one packet; returns false when it exceeds the client's maximum packet size. */
   write(packet: Packet): boolean {
-    if (this.stream.destroyed || !this.stream.writable) return false;
+    if (!this.transport.writable) return false;
     let buf =
       encodeFast(packet, this.protocolVersion) ??
       mqttPacket.generate(packet, { protocolVersion: this.protocolVersion });
-    if (buf.length > this.clientMaximumPacketSize && 'properties' in packet && packet.properties) {
+    if (buf.length > this.client.maximumPacketSize && 'properties' in packet && packet.properties) {
       // Reason strings and user properties are the first thing to go [MQTT-3.1.2-29 ff.]
       const { reasonString: _r, userProperties: _u, ...rest } = packet.properties as Record<string, unknown>;
       buf = mqttPacket.generate({ ...packet, properties: rest } as Packet, { protocolVersion: this.protocolVersion });
     }
-    return this.writeEncoded(buf);
+    return this.send(buf);
   }
 
-  /** Write an already encoded packet (shared between the subscribers of one message). */
-  private writeEncoded(buf: Buffer): boolean {
-    if (this.stream.destroyed || !this.stream.writable) return false;
-    if (buf.length > this.clientMaximumPacketSize) return false;
-    if (!this.corked) {
-      // Batch every packet written to this client in this turn of the event loop into one
-      // writev: a write per packet made the syscall the broker's main cost under load.
-      this.corked = true;
-      this.stream.cork();
-      scheduleUncork(this);
-    }
-    this.stream.write(buf);
-    if (!this.readPaused && this.stream.writableLength > this.ctx.limits.outboundBufferLimit) {
-      // Stop reading from a client that does not read what we send (its acks, its deliveries)
-      // until its socket drains: its PUBLISHes wait in TCP instead of in our memory.
-      this.readPaused = true;
-      this.stream.pause();
-      this.stream.once('drain', () => {
-        this.readPaused = false;
-        if (this.state !== 'closed') this.stream.resume();
-      });
-    }
+  /** Queue encoded bytes for this turn's batch (shared between the subscribers of one message). */
+  private send(buf: Buffer): boolean {
+    if (!this.transport.writable || buf.length > this.client.maximumPacketSize) return false;
+    // Every packet written to this client in this turn of the event loop goes out in one writev:
+    // a write per packet made the syscall the broker's main cost under load.
+    const out = this.out;
+    if (out === undefined) {
+      this.out = buf;
+      scheduleFlush(this);
+    } else if (Array.isArray(out)) out.push(buf);
+    else this.out = [out, buf];
     return true;
   }
 
-  /** End of the batch started by the first write() of this turn (see scheduleUncork). */
-  flushWrites(): void {
-    this.corked = false;
-    this.stream.uncork();
+  /** Hand this turn's batch to the transport (see scheduleFlush). */
+  flush(): void {
+    const out = this.out;
+    if (out === undefined) return;
+    this.out = undefined;
+    this.transport.write(out);
+    if ((this.flags & READ_PAUSED) === 0 && this.transport.pendingBytes > this.ctx.limits.outboundBufferLimit) {
+      // Stop reading from a client that does not read what we send (its acks, its deliveries)
+      // until its socket drains: its PUBLISHes wait in TCP instead of in our memory.
+      this.flags |= READ_PAUSED;
+      this.transport.pause();
+    }
+  }
+
+  /** Stopped reading because the client does not take its output (flow control). */
+  get readPaused(): boolean {
+    return (this.flags & READ_PAUSED) !== 0;
   }
 
   /** The problem-information rule: reason strings only when the client did not opt out [MQTT-3.1.2-29]. */
   reason(text: string): { reasonString?: string } {
-    return this.isV5 && this.requestProblemInformation ? { reasonString: text } : {};
+    return this.isV5 && this.client.requestProblemInformation ? { reasonString: text } : {};
   }
 
-  // ---- SessionLink -----------------------------------------------------------------------
+  // ---- SessionLink -------------------------------------------------------------------------------
 
   deliver(delivery: Delivery): void {
     if (this.state === 'closed') return;
     if (this.held > 0) {
-      this.heldDeliveries.push(delivery);
+      (this.extras().heldDeliveries ??= []).push(delivery);
       return;
     }
     if (
       delivery.kind === 'publish' &&
       delivery.qos === 0 &&
-      this.stream.writableLength > this.ctx.limits.outboundBufferLimit
+      this.transport.pendingBytes > this.ctx.limits.outboundBufferLimit
     ) {
       // A client that does not keep up loses QoS 0 messages instead of growing our buffers
       // without bound (QoS 0 may be discarded [MQTT-4.3.1]); QoS 1/2 stay bounded by its
@@ -183,13 +374,15 @@ export class Connection implements SessionLink {
       return;
     }
     const { message } = delivery;
+    const aliases = this.isV5 && this.client.topicAliasMaximum > 0;
     if (
       delivery.qos === 0 &&
       !(this.isV5 && (hasProperties(message.properties) || delivery.messageExpiryInterval !== undefined)) &&
-      !(this.isV5 && (delivery.subscriptionIdentifiers.length > 0 || this.clientTopicAliasMaximum > 0))
+      !(this.isV5 && delivery.subscriptionIdentifiers.length > 0) &&
+      !aliases
     ) {
       // The common fan-out case: the same bytes for every such subscriber, encoded once per message
-      if (!this.writeEncoded(sharedEncoding(message, delivery.retain, this.isV5))) return this.dropTooLarge(delivery);
+      if (!this.send(sharedEncoding(message, delivery.retain, this.isV5))) return this.dropTooLarge(delivery);
       this.countSent(delivery);
       return;
     }
@@ -205,16 +398,17 @@ export class Connection implements SessionLink {
             : delivery.subscriptionIdentifiers;
     }
     let topic = message.topic;
-    if (this.isV5 && this.clientTopicAliasMaximum > 0) {
+    const outgoing = aliases ? (this.extras().topicAliasesOut ??= new Map()) : undefined;
+    if (outgoing) {
       // Outgoing aliases: first use sends topic + alias, later ones only the alias, up to the
       // client's Topic Alias Maximum [MQTT-3.3.2-11]; past it, full topics.
-      const alias = this.topicAliasesOut.get(topic);
+      const alias = outgoing.get(topic);
       if (alias !== undefined) {
         properties.topicAlias = alias;
         topic = '';
-      } else if (this.topicAliasesOut.size < this.clientTopicAliasMaximum) {
-        const next = this.topicAliasesOut.size + 1;
-        this.topicAliasesOut.set(topic, next);
+      } else if (outgoing.size < this.client.topicAliasMaximum) {
+        const next = outgoing.size + 1;
+        outgoing.set(topic, next);
         properties.topicAlias = next;
       }
     }
@@ -229,7 +423,7 @@ export class Connection implements SessionLink {
       ...(Object.keys(properties).length > 0 ? { properties } : {}),
     });
     if (!sent) {
-      if (properties.topicAlias !== undefined && topic !== '') this.topicAliasesOut.delete(message.topic);
+      if (properties.topicAlias !== undefined && topic !== '') outgoing?.delete(message.topic);
       return this.dropTooLarge(delivery);
     }
     this.countSent(delivery);
@@ -237,7 +431,7 @@ export class Connection implements SessionLink {
 
   /** Too large for the client: discard and behave as if it was delivered [MQTT-3.1.2-25]. */
   private dropTooLarge(delivery: Delivery & { kind: 'publish' }): void {
-    if (this.stream.destroyed || !this.stream.writable) return;
+    if (!this.transport.writable) return;
     this.ctx.metrics.inc('aio_mq_messages_dropped', { reason: 'too-large' });
     if (delivery.packetId !== undefined)
       void this.ctx.backend.acknowledge(
@@ -264,37 +458,47 @@ export class Connection implements SessionLink {
 
   release(): void {
     if (--this.held > 0) return;
-    const pending = this.heldDeliveries;
-    this.heldDeliveries = [];
+    const pending = this.x?.heldDeliveries;
+    if (!pending) return;
+    this.x!.heldDeliveries = undefined;
     for (const d of pending) this.deliver(d);
   }
 
-  // ---- timers ------------------------------------------------------------------------------
+  // ---- time --------------------------------------------------------------------------------------
 
   /** Close after 1.5 × keep alive without a packet [MQTT-3.1.2-24]; 0 disables it. */
   setKeepAlive(seconds: number): void {
-    this.keepAliveMs = seconds * 1500;
-    this.touch();
+    this.keepAliveTicks = Math.ceil(seconds * 1.5 * TICKS_PER_SECOND);
+    this.seenAt = clockTicks();
   }
 
-  touch(): void {
-    if (this.keepAliveMs === 0 || this.state === 'closed') return;
-    clearTimeout(this.keepAliveTimer);
-    this.keepAliveTimer = setTimeout(() => {
-      this.log.info('keep alive timeout');
+  /**
+   * Called by the broker's sweep: the CONNECT timeout before the session exists, keep alive after.
+   * Ticks are whole; "more than n ticks apart" means more than n ticks of time have passed.
+   */
+  checkDeadlines(now: number): void {
+    if (this.state === 'connected') {
+      if (this.keepAliveTicks === 0 || now - this.seenAt <= this.keepAliveTicks) return;
+      if (this.ctx.log.isLevelEnabled('info')) this.log.info('keep alive timeout');
       this.terminate({
         reasonCode: ReasonCode.KeepAliveTimeout,
         reasonString: 'keep alive timeout',
         publishWill: true,
       });
-    }, this.keepAliveMs);
+    } else if (this.state !== 'closed' && now - this.seenAt > this.ctx.limits.connectTimeout * TICKS_PER_SECOND) {
+      if (this.ctx.log.isLevelEnabled('debug')) this.log.debug('no CONNECT in time');
+      this.terminate({ publishWill: false });
+    }
   }
 
   /** Credentials with an expiry (custom auth): disconnect when they run out. */
   setCredentialExpiry(expiresAt: number | undefined): void {
-    clearTimeout(this.expiryTimer);
-    if (expiresAt === undefined) return;
-    this.expiryTimer = setTimeout(
+    clearTimeout(this.x?.credentialTimer);
+    if (expiresAt === undefined) {
+      if (this.x) this.x.credentialTimer = undefined;
+      return;
+    }
+    this.extras().credentialTimer = setTimeout(
       () =>
         this.terminate({
           reasonCode: ReasonCode.NotAuthorized,
@@ -305,15 +509,14 @@ export class Connection implements SessionLink {
     );
   }
 
-  // ---- the end -------------------------------------------------------------------------------
+  // ---- the end -----------------------------------------------------------------------------------
 
   terminate(options: TerminateOptions): void {
     if (this.state === 'closed') return;
     const wasConnected = this.state === 'connected';
     this.state = 'closed';
-    clearTimeout(this.keepAliveTimer);
-    clearTimeout(this.expiryTimer);
-    this.ctx.connections.delete(this.connectionId);
+    clearTimeout(this.x?.credentialTimer);
+    this.ctx.connections.remove(this);
     if (wasConnected && this.isV5 && options.reasonCode !== undefined) {
       this.write({
         cmd: 'disconnect',
@@ -321,11 +524,11 @@ export class Connection implements SessionLink {
         ...(options.reasonString ? { properties: this.reason(options.reasonString) } : {}),
       });
     }
-    this.stream.end();
-    // a peer that never reads must not keep the socket alive
-    setTimeout(() => this.stream.destroy(), 1000).unref();
+    this.flush();
+    this.transport.end();
     if (wasConnected) {
-      this.log.info({ clientId: this.clientId, reasonCode: options.reasonCode }, 'disconnected');
+      if (this.ctx.log.isLevelEnabled('info'))
+        this.log.info({ clientId: this.clientId, reasonCode: options.reasonCode }, 'disconnected');
       if (!options.skipBackend)
         this.ctx.backend
           .disconnect(this.clientId, this.connectionId, {

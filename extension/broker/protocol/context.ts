@@ -4,6 +4,7 @@ import type { Logger } from '../../../src/common/log.js';
 import type { ListenerSecurity } from '../auth/types.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { SessionBackend } from '../session/session-backend.js';
+import type { ConnectionList } from './connection-list.js';
 
 export interface BrokerLimits {
   /** Largest packet we accept; advertised in CONNACK [MQTT-3.2.2-*]. */
@@ -25,10 +26,10 @@ export interface BrokerLimits {
   outboundBufferLimit: number;
 }
 
+/** Where a connection came from; a plain TCP listener shares one object among its connections. */
 export interface ConnectionInfo {
   /** Name of the listener the connection came in on (selects authn/authz). */
   listener: string;
-  remoteAddress?: string;
   /** PEM chain the client presented in the TLS handshake, leaf first. */
   certificateChain?: string[];
   /** Did the chain verify against the listener's trusted client CAs? */
@@ -43,6 +44,18 @@ export interface BrokerContext {
   log: Logger;
   /** Random, unique id for a client that sent an empty one [MQTT-3.1.3-6]. */
   assignClientId(): string;
-  /** Connections by id, so reload can revisit them. */
-  connections: Map<string, import('./connection.js').Connection>;
+  /** The live connections, so reload, shutdown and the sweep can revisit them. */
+  connections: ConnectionList;
+  /** Tells this broker's connection ids from another's. */
+  instanceId: string;
+  nextConnectionSeq(): number;
+}
+
+/**
+ * The broker's coarse clock for keep alive and the CONNECT timeout: tenths of a second,
+ * monotonic, a small integer to store per connection (one sweep checks them all, broker.ts).
+ */
+export const TICKS_PER_SECOND = 10;
+export function clockTicks(): number {
+  return Math.floor(performance.now() / (1000 / TICKS_PER_SECOND));
 }

@@ -1,105 +1,143 @@
 // Splits a client's byte stream into MQTT frames and decodes the hot one, PUBLISH without
-// properties, by hand; every other frame is handed whole to mqtt-packet's parser, which then
-// never holds a partial packet. mqtt-packet's general state machine (a BufferList, a debug call
-// per step, a copy per field) was the largest share of a QoS 0 message's cost.
+// properties, by hand; every other frame is handed whole to mqtt-packet. mqtt-packet's general
+// state machine (a BufferList, a debug call per step, a copy per field) was the largest share of
+// a QoS 0 message's cost, and as a parser per connection it was a large share of an idle
+// connection's memory. Since it only ever sees whole frames here, one parser serves them all:
+// nothing is left in it between frames.
 //
-// Anything unusual (an over-long length field, a PUBLISH it cannot take apart) goes to mqtt-packet
-// as it is, so errors and their reason codes are exactly mqtt-packet's.
-import type { IPublishPacket, Packet } from 'mqtt-packet';
+// The framer keeps no state of its own either: an incomplete frame waits in the reader's
+// `partial` (absent on an idle connection). Anything unusual (an over-long length field, a PUBLISH
+// it cannot take apart) goes to mqtt-packet as it is, so errors and their reason codes are exactly
+// mqtt-packet's.
+import { createRequire } from 'node:module';
+import mqttPacket, { type IPublishPacket, type Packet } from 'mqtt-packet';
 
-interface MqttPacketParser {
-  parse(buf: Buffer): number;
-  settings: { protocolVersion?: number };
+/** Bytes of a frame that has not arrived whole yet. */
+export interface PartialFrame {
+  chunks: Buffer[];
+  buffered: number;
+  /** Bytes the frame needs in all, once its header is known (0 until then). */
+  needed: number;
 }
 
-export interface Framer {
-  /** Feed bytes; frames are emitted in order while `active()` holds. */
-  push(chunk: Buffer): void;
+/** Where frames go, and where the framer keeps an incomplete one (a connection). */
+export interface FrameReader {
+  partial: PartialFrame | undefined;
+  readonly protocolVersion: number;
+  readonly bridgeMode: boolean;
+  readonly maximumPacketSize: number;
+  /** False once the connection is closing: the rest is dropped. */
+  readonly reading: boolean;
+  packet(packet: Packet): void;
+  /** What mqtt-packet said about a frame it could not parse. */
+  malformed(error: Error): void;
+  /** A frame announced larger than the maximum: nothing more is read [MQTT-3.2.2-15]. */
+  oversize(length: number): void;
 }
 
-export function createFramer(
-  parser: MqttPacketParser,
-  options: {
-    maximumPacketSize: number;
-    emit(packet: Packet): void;
-    /** A frame announced larger than the maximum: nothing more is read [MQTT-3.2.2-15]. */
-    oversize(length: number): void;
-    /** False once the connection is closing: the rest is dropped. */
-    active(): boolean;
-  },
-): Framer {
-  let chunks: Buffer[] = [];
-  let buffered = 0;
-  let needed = 0; // bytes the frame at the front needs, once its header is known
-  let handOver = false; // mqtt-packet parses everything from here on
-  let refused = false; // an oversized frame was announced: nothing after it is read
-
-  function process(buf: Buffer): void {
-    let pos = 0;
-    while (pos < buf.length && options.active()) {
-      let i = pos + 1;
-      let length = 0;
-      let multiplier = 1;
-      let complete = false;
-      for (let n = 0; n < 4 && i < buf.length; n++) {
-        const byte = buf[i++];
-        length += (byte & 127) * multiplier;
-        multiplier *= 128;
-        if ((byte & 128) === 0) {
-          complete = true;
-          break;
-        }
-      }
-      if (!complete) {
-        if (i - pos > 4) {
-          // a fifth length byte: malformed, mqtt-packet says so in its words [MQTT-1.5.5]
-          handOver = true;
-          parser.parse(buf.subarray(pos));
-          return;
-        }
-        break; // header not all here yet
-      }
-      if (length > options.maximumPacketSize) {
-        refused = true;
-        chunks = [];
-        buffered = 0;
-        return options.oversize(length);
-      }
-      const end = i + length;
-      if (end > buf.length) {
-        needed = end - pos;
+/** Feed the bytes of one read; complete frames go to the reader in order. */
+export function pushBytes(reader: FrameReader, chunk: Buffer): void {
+  let buf = chunk;
+  const partial = reader.partial;
+  if (partial) {
+    partial.chunks.push(chunk);
+    partial.buffered += chunk.length;
+    // a large packet arrives in many chunks: join them once, when it is complete
+    if (partial.buffered < partial.needed) return;
+    buf = partial.chunks.length === 1 ? partial.chunks[0] : Buffer.concat(partial.chunks, partial.buffered);
+    reader.partial = undefined;
+  }
+  let pos = 0;
+  while (pos < buf.length && reader.reading) {
+    let i = pos + 1;
+    let length = 0;
+    let multiplier = 1;
+    let complete = false;
+    for (let n = 0; n < 4 && i < buf.length; n++) {
+      const byte = buf[i++];
+      length += (byte & 127) * multiplier;
+      multiplier *= 128;
+      if ((byte & 128) === 0) {
+        complete = true;
         break;
       }
-      const publish =
-        buf[pos] >> 4 === 3 ? decodePublish(buf, pos, i, end, parser.settings.protocolVersion) : undefined;
-      if (publish) options.emit(publish);
-      else parser.parse(buf.subarray(pos, end));
-      pos = end;
     }
-    if (pos < buf.length) {
-      chunks = [buf.subarray(pos)];
-      buffered = buf.length - pos;
+    if (!complete) {
+      // a fifth length byte: malformed, mqtt-packet says so in its words [MQTT-1.5.5]
+      if (i - pos > 4) return reader.malformed(asError(parseFrame(buf.subarray(pos), reader)));
+      return keep(reader, buf.subarray(pos), 0); // header not all here yet
     }
+    if (length > reader.maximumPacketSize) return reader.oversize(length);
+    const end = i + length;
+    if (end > buf.length) return keep(reader, buf.subarray(pos), end - pos);
+    const packet =
+      (buf[pos] >> 4 === 3 ? decodePublish(buf, pos, i, end, reader.protocolVersion) : undefined) ??
+      parseFrame(buf.subarray(pos, end), reader);
+    if (packet instanceof Error) return reader.malformed(packet);
+    reader.packet(packet);
+    pos = end;
   }
+}
 
-  return {
-    push(chunk) {
-      if (refused) return;
-      if (handOver) {
-        parser.parse(chunk);
-        return;
-      }
-      chunks.push(chunk);
-      buffered += chunk.length;
-      // a large packet arrives in many chunks: join them once, when it is complete
-      if (buffered < needed) return;
-      const buf = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, buffered);
-      chunks = [];
-      buffered = 0;
-      needed = 0;
-      process(buf);
-    },
-  };
+function keep(reader: FrameReader, rest: Buffer, needed: number): void {
+  // a copy of a short remainder, so that it does not pin the whole read buffer meanwhile
+  const bytes = needed === 0 || rest.length < 1024 ? Buffer.from(rest) : rest;
+  reader.partial = { chunks: [bytes], buffered: bytes.length, needed };
+}
+
+function asError(result: Packet | Error): Error {
+  return result instanceof Error ? result : new Error('Invalid variable byte integer');
+}
+
+// ---- the one mqtt-packet parser ------------------------------------------------------------------
+
+interface SharedParser {
+  parse(buf: Buffer): number;
+  settings: object;
+  error: Error | null;
+  _list: { length: number };
+  _stateCounter: number;
+  _pos: number;
+  _resetState(): void;
+  on(event: 'packet', listener: (packet: Packet) => void): void;
+  on(event: 'error', listener: (error: Error) => void): void;
+}
+
+/**
+ * mqtt-packet buffers input in a `bl` BufferListStream, a full Duplex; the parser only needs its
+ * BufferList half (append, consume, read*, slice). Taken from the `bl` that mqtt-packet resolves.
+ */
+const { BufferList } = createRequire(createRequire(import.meta.url).resolve('mqtt-packet'))('bl') as {
+  BufferList: new () => { length: number };
+};
+
+const parser = mqttPacket.parser({ protocolVersion: 4 }) as unknown as SharedParser;
+parser._list = new BufferList();
+let parsed: Packet | Error | undefined;
+parser.on('packet', (packet) => (parsed = packet));
+parser.on('error', (error) => (parsed ??= error));
+
+/** mqtt-packet reads only these two settings; one frozen object per combination. */
+const SETTINGS = new Map<number, object>();
+function settingsFor(protocolVersion: number, bridgeMode: boolean): object {
+  const key = protocolVersion * 2 + (bridgeMode ? 1 : 0);
+  let s = SETTINGS.get(key);
+  if (!s) SETTINGS.set(key, (s = Object.freeze({ protocolVersion, bridgeMode })));
+  return s;
+}
+
+/** One whole frame through mqtt-packet: the packet, or the error it reported. */
+export function parseFrame(frame: Buffer, reader: Pick<FrameReader, 'protocolVersion' | 'bridgeMode'>): Packet | Error {
+  parsed = undefined;
+  parser.settings = settingsFor(reader.protocolVersion, reader.bridgeMode);
+  parser.parse(frame);
+  if (parser.error || parser._list.length > 0 || parser._stateCounter !== 0) {
+    // after a failure, ready for the next frame again (_resetState leaves the read position)
+    parser._resetState();
+    parser._list = new BufferList();
+    parser._pos = 0;
+  }
+  return parsed ?? new Error('Packet too short');
 }
 
 /** PUBLISH without properties; undefined leaves the frame to mqtt-packet. */
@@ -108,7 +146,7 @@ function decodePublish(
   header: number,
   start: number,
   end: number,
-  protocolVersion: number | undefined,
+  protocolVersion: number,
 ): IPublishPacket | undefined {
   const flags = buf[header];
   const qos = (flags >> 1) & 3;

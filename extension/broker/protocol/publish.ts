@@ -39,7 +39,7 @@ export function handlePublish(conn: Connection, packet: IPublishPacket): Promise
     refusalText = 'payload is not valid UTF-8';
   }
   const authorizer = ctx.security(conn.info.listener).authorizer;
-  if (refusal === undefined && authorizer && !authorizer.canPublish(conn.principal!, topic)) {
+  if (refusal === undefined && authorizer && !authorizer.canPublish(conn.principal, topic)) {
     ctx.metrics.inc('aio_mq_authorization_deny', { method: 'Publish' });
     refusal = ReasonCode.NotAuthorized;
     refusalText = `not authorized to publish to ${topic}`;

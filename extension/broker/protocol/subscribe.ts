@@ -26,7 +26,7 @@ export async function handleSubscribe(conn: Connection, packet: ISubscribePacket
       codes.push(failure(ReasonCode.TopicFilterInvalid));
       continue;
     }
-    if (authorizer && !authorizer.canSubscribe(conn.principal!, shared ? shared.filter : s.topic)) {
+    if (authorizer && !authorizer.canSubscribe(conn.principal, shared ? shared.filter : s.topic)) {
       ctx.metrics.inc('aio_mq_authorization_deny', { method: 'Subscribe' });
       codes.push(failure(ReasonCode.NotAuthorized));
       continue;

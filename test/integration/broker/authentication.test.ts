@@ -7,8 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { hashPassword } from '../../../extension/broker/auth/password-db.js';
 import { createCertificateAuthority, issueClientCertificate, issueServerCertificate } from '../../../src/common/tls.js';
-import { createBroker } from '../../../extension/broker/broker.js';
-import { connectClient, connectRefused, onCleanup, rawConnect } from './helpers.js';
+import { connectClient, connectRefused, onCleanup, rawConnect, startTestBroker } from './helpers.js';
 import { createConfigDir, listener, portOf, startFromConfig, type ConfigDir } from './config-fixture.js';
 import net from 'node:net';
 
@@ -334,40 +333,36 @@ describe('enhanced authentication hook', () => {
   it('[MQTT-4.12.0-2] runs a multi-step AUTH exchange before CONNACK', async () => {
     // A challenge/response method plugged into the hook: the server sends a nonce, the client
     // must answer with it reversed. (SAT above is the configured single-step method.)
-    const broker = createBroker({
-      sysInterval: 0,
-      security: () => ({
-        authenticate: null,
-        authorizer: null,
-        enhancedMethod: (name) =>
-          name === 'REVERSE'
-            ? {
-                name,
-                begin: () => {
-                  let sent = false;
-                  return {
-                    async step(data) {
-                      if (!sent) {
-                        sent = true;
-                        return { result: 'continue', authenticationData: Buffer.from('nonce') };
-                      }
-                      return data?.toString() === 'ecnon'
-                        ? { result: 'accept', attributes: {} }
-                        : { result: 'reject', reasonCode: 0x87, reason: 'wrong answer' };
-                    },
-                  };
-                },
-              }
-            : undefined,
-      }),
-    });
-    const server = net.createServer((s) => broker.handle(s, { listener: 'l' })).listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    onCleanup(async () => {
-      await broker.close();
-      server.close();
-    });
-    const raw = await rawConnect((server.address() as AddressInfo).port, 5);
+    const { port } = await startTestBroker(
+      {
+        security: () => ({
+          authenticate: null,
+          authorizer: null,
+          enhancedMethod: (name) =>
+            name === 'REVERSE'
+              ? {
+                  name,
+                  begin: () => {
+                    let sent = false;
+                    return {
+                      async step(data) {
+                        if (!sent) {
+                          sent = true;
+                          return { result: 'continue', authenticationData: Buffer.from('nonce') };
+                        }
+                        return data?.toString() === 'ecnon'
+                          ? { result: 'accept', attributes: {} }
+                          : { result: 'reject', reasonCode: 0x87, reason: 'wrong answer' };
+                      },
+                    };
+                  },
+                }
+              : undefined,
+        }),
+      },
+      'l',
+    );
+    const raw = await rawConnect(port, 5);
     raw.send({
       cmd: 'connect',
       protocolId: 'MQTT',

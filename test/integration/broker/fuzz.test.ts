@@ -24,7 +24,6 @@ const HEAP_GROWTH_BOUND = 4 * 1024 * 1024; // ~3.5 KiB per fuzz connection of ro
 
 interface HeapReport extends BackendStats {
   heapUsed: number;
-  openSockets: number;
   connections: number;
 }
 

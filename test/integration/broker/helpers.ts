@@ -6,6 +6,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { afterEach } from 'vitest';
 import { createBroker, type Broker, type BrokerOptions } from '../../../extension/broker/broker.js';
+import { listenPlainTcp, type PlainTcpTransport } from '../../../extension/broker/listeners/listener.js';
 
 export interface TestBroker {
   broker: Broker;
@@ -25,19 +26,24 @@ export function onCleanup(fn: () => Promise<void> | void): void {
   cleanups.push(fn);
 }
 
-export async function startTestBroker(options: BrokerOptions = {}, listener = 'listener'): Promise<TestBroker> {
+/**
+ * A broker core behind a plain TCP listener on 127.0.0.1, port 0: on libuv handles as the product
+ * runs it, or on net.Server (`transport: 'net'`, the fallback) when a test asks for it.
+ */
+export async function startTestBroker(
+  options: BrokerOptions = {},
+  listener = 'listener',
+  transport?: PlainTcpTransport,
+): Promise<TestBroker> {
   const broker = createBroker({ sysInterval: 0, ...options });
-  const server = net.createServer((socket) => broker.handle(socket, { listener, remoteAddress: socket.remoteAddress }));
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as net.AddressInfo).port;
+  const server = await listenPlainTcp(broker, listener, '127.0.0.1', 0, transport);
+  const { port } = server;
   let closed = false;
   const close = async (): Promise<void> => {
     if (closed) return;
     closed = true;
     await broker.close();
-    server.close();
-    await once(server, 'close');
+    await server.close();
   };
   onCleanup(close);
   return { broker, port, url: `mqtt://127.0.0.1:${port}`, close };

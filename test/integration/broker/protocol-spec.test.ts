@@ -2,6 +2,7 @@
 // plain socket and mqtt-packet (the mosquitto test/broker/data habit).
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
+import { plainTcpTransport } from '../../../extension/broker/listeners/listener.js';
 import { rawConnect, startTestBroker } from './helpers.js';
 
 type Expect = { cmd: Packet['cmd']; [k: string]: unknown } | 'closed';
@@ -282,9 +283,15 @@ const cases: Case[] = [
   },
 ];
 
-describe('MQTT protocol, byte level', () => {
+// Plain TCP listeners run on libuv handles; where those are missing they fall back to net.Server.
+// The byte-level cases run over both, so the fallback stays as right as the default.
+describe.each(['libuv', 'net'] as const)('MQTT protocol, byte level, over %s', (transport) => {
+  it.runIf(transport === 'libuv')('this Node offers the libuv handles: no silent fallback to net', () => {
+    expect(plainTcpTransport()).toBe('libuv');
+  });
+
   it.each(cases)('$name', async (c) => {
-    const { port } = await startTestBroker(c.limits);
+    const { port } = await startTestBroker(c.limits, undefined, transport);
     const client = await rawConnect(port, c.version);
     for (const p of c.send) client.send(p);
     for (const e of c.expect) {
@@ -296,7 +303,7 @@ describe('MQTT protocol, byte level', () => {
   });
 
   it('[MQTT-3.1.2-24] the connection is closed after 1.5 × keep alive without packets', async () => {
-    const { port } = await startTestBroker();
+    const { port } = await startTestBroker({}, undefined, transport);
     const client = await rawConnect(port, 5);
     const started = Date.now();
     client.send(connect(5, { keepalive: 1 }));
@@ -306,7 +313,7 @@ describe('MQTT protocol, byte level', () => {
   });
 
   it('[MQTT-3.2.2-21] Server Keep Alive replaces a longer client keep alive', async () => {
-    const { port } = await startTestBroker({ limits: { maxKeepAlive: 30 } });
+    const { port } = await startTestBroker({ limits: { maxKeepAlive: 30 } }, undefined, transport);
     const client = await rawConnect(port, 5);
     client.send(connect(5, { keepalive: 600 }));
     expect(await client.next()).toMatchObject({

@@ -4,7 +4,7 @@
 // the end) mqtt-packet alone reads into the next packet, so its verdict would depend on what follows.
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
-import { createFramer } from '../../../extension/broker/protocol/framer.js';
+import { pushBytes, type FrameReader } from '../../../extension/broker/protocol/framer.js';
 
 function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
@@ -33,18 +33,28 @@ function viaMqttPacket(frames: Buffer[]): { packets: unknown[]; error: boolean }
 }
 
 function viaFramer(chunks: Buffer[]): { packets: unknown[]; error: boolean } {
-  const parser = mqttPacket.parser({ protocolVersion: 4 });
   const packets: unknown[] = [];
   let error = false;
-  parser.on('packet', (p: Packet) => !error && packets.push(normal(p)));
-  parser.on('error', () => (error = true));
-  const framer = createFramer(parser as never, {
+  let version = 4;
+  const reader: FrameReader = {
+    partial: undefined,
+    get protocolVersion() {
+      return version;
+    },
+    bridgeMode: false,
     maximumPacketSize: 1 << 20,
-    emit: (p) => !error && packets.push(normal(p)),
+    get reading() {
+      return !error;
+    },
+    packet(p) {
+      // as a connection does: the CONNECT sets the protocol level of what follows
+      if (p.cmd === 'connect') version = p.protocolVersion ?? 4;
+      packets.push(normal(p));
+    },
+    malformed: () => (error = true),
     oversize: () => (error = true),
-    active: () => !error,
-  });
-  for (const c of chunks) if (!error) framer.push(c);
+  };
+  for (const c of chunks) if (!error) pushBytes(reader, c);
   return { packets, error };
 }
 
