@@ -6,11 +6,9 @@ import { once } from 'node:events';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { ResourceManagementClient } from '@azure/arm-resources';
-import { ClientSecretCredential } from '@azure/identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { caTrustOptions } from '../../src/arm/ca-trust.js';
 import type { DevConfig } from '../../src/cli/dev.js';
+import { devArmClient, devCredential } from '../support/dev-sdk.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 let dataDir: string;
@@ -75,23 +73,11 @@ describe('iotmq dev', () => {
       });
       expect(running.output()).toContain(`az cloud register -n iotmq --endpoint-resource-manager ${running.endpoint}/`);
 
-      const caPem = await readFile(first.caCertFile, 'utf8');
-      const credential = new ClientSecretCredential(first.tenantId, first.clientId, first.clientSecret, {
-        authorityHost: first.authorityHost,
-        disableInstanceDiscovery: true,
-        ...caTrustOptions(caPem),
-      });
-      const client = new ResourceManagementClient(credential, first.subscriptionId, {
-        endpoint: first.armEndpoint,
-        credentialScopes: ['https://management.azure.com/.default'],
-        ...caTrustOptions(caPem),
-      });
+      // The SDK with what dev.json says, as a user's own script would use it.
+      const cloud = { config: first, caPem: await readFile(first.caCertFile, 'utf8') };
+      const client = devArmClient(cloud);
       await client.resourceGroups.createOrUpdate('kept-across-restarts', { location: 'eastus' });
-      const wrong = new ClientSecretCredential(first.tenantId, first.clientId, 'wrong-secret-value', {
-        authorityHost: first.authorityHost,
-        disableInstanceDiscovery: true,
-        ...caTrustOptions(caPem),
-      });
+      const wrong = devCredential(cloud, { clientSecret: 'wrong-secret-value' });
       await expect(wrong.getToken('https://management.azure.com/.default')).rejects.toThrow(/AADSTS7000215/);
     } finally {
       expect(await stop(running)).toBe(0);
@@ -113,17 +99,7 @@ describe('iotmq dev', () => {
         authorityHost: '',
         agent: { ...first.agent, endpoint: '' },
       });
-      const caPem = await readFile(again.caCertFile, 'utf8');
-      const credential = new ClientSecretCredential(again.tenantId, again.clientId, again.clientSecret, {
-        authorityHost: again.authorityHost,
-        disableInstanceDiscovery: true,
-        ...caTrustOptions(caPem),
-      });
-      const client = new ResourceManagementClient(credential, again.subscriptionId, {
-        endpoint: again.armEndpoint,
-        credentialScopes: ['https://management.azure.com/.default'],
-        ...caTrustOptions(caPem),
-      });
+      const client = devArmClient({ config: again, caPem: await readFile(again.caCertFile, 'utf8') });
       expect((await client.resourceGroups.checkExistence('kept-across-restarts')).body).toBe(true);
       expect((await client.providers.get('Microsoft.IoTOperationsMQ')).registrationState).toBe('Registered');
       const cl = await client.resources.getById(again.customLocationId, '2021-08-15');

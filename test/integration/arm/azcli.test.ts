@@ -9,27 +9,22 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLES } from '../../../scripts/specs/samples.js';
-import { startFakeAgent, type FakeAgent } from './fake-agent.js';
 import { MQ_API, startArm, type ArmHarness } from './harness.js';
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../../..');
 let az: string;
 let arm: ArmHarness;
-let agent: FakeAgent;
 let configDir: string;
 
 beforeAll(async () => {
   az = (
     await run('bash', [path.join(root, 'test/peers/azcli.sh')], { maxBuffer: 1 << 24, timeout: 900_000 })
   ).stdout.trim();
-  arm = await startArm();
-  agent = startFakeAgent({ url: arm.dev.rpUrl, clusterId: arm.dev.config.clusterId, token: () => arm.agentToken() });
-  await agent.ready;
+  arm = await startArm({ agent: true });
   configDir = await mkdtemp(path.join(os.tmpdir(), 'iotmq-azcli-'));
 });
 afterAll(async () => {
-  await agent?.stop();
   await arm?.close();
   if (configDir) await rm(configDir, { recursive: true, force: true });
 });

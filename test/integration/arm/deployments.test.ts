@@ -4,33 +4,23 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeAgent, type FakeAgent } from './fake-agent.js';
+import { converge, REJECTED } from './fake-agent.js';
 import { MQ_API, startArm, type ArmHarness } from './harness.js';
 
 let arm: ArmHarness;
-let agent: FakeAgent;
 beforeAll(async () => {
-  arm = await startArm();
-  agent = startFakeAgent({
-    url: arm.dev.rpUrl,
-    clusterId: arm.dev.config.clusterId,
-    token: () => arm.agentToken(),
-    decide: (resource, state) =>
-      state === 'Deleting'
-        ? { status: 'Deleted' }
-        : String(resource.name).startsWith('failing')
-          ? state === 'Accepted'
-            ? { status: 'Failed', error: { code: 'BrokerRejected', message: 'memory profile too small' } }
-            : undefined
-          : ['Succeeded', 'Failed'].includes(state)
-            ? undefined
-            : { status: 'Succeeded' },
+  // Converges everything in flight but fails the creates of resources named `failing*`.
+  arm = await startArm({
+    agent: (resource, state) =>
+      state !== 'Deleting' && String(resource.name).startsWith('failing')
+        ? state === 'Accepted'
+          ? REJECTED
+          : undefined
+        : converge(resource, state),
   });
-  await agent.ready;
   await arm.client.resourceGroups.createOrUpdate('deploy', { location: 'eastus' });
 });
 afterAll(async () => {
-  await agent?.stop();
   await arm?.close();
 });
 

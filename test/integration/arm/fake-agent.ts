@@ -6,6 +6,22 @@ import type { FeedEvent } from '../../../src/rp/index.js';
 export type Decision =
   { status: 'Succeeded' | 'Failed' | 'Deleted'; error?: { code: string; message: string } } | undefined;
 
+export type Decide = (resource: Record<string, unknown>, state: string) => Decision;
+
+/** The default: everything in flight converges (a delete is Deleted, anything else Succeeded). */
+export const converge: Decide = (_resource, state) =>
+  state === 'Deleting'
+    ? { status: 'Deleted' }
+    : ['Succeeded', 'Failed'].includes(state)
+      ? undefined
+      : { status: 'Succeeded' };
+
+/** What a cluster answers when it cannot run a resource (tests fail creates of resources named `failing*` with it). */
+export const REJECTED: Decision = {
+  status: 'Failed',
+  error: { code: 'BrokerRejected', message: 'memory profile too small' },
+};
+
 export interface FakeAgent {
   /** Resolves once the watch stream is open. */
   ready: Promise<void>;
@@ -17,18 +33,11 @@ export function startFakeAgent(options: {
   url: string;
   clusterId: string;
   token: () => Promise<string>;
-  decide?: (resource: Record<string, unknown>, state: string) => Decision;
+  decide?: Decide;
 }): FakeAgent {
   const abort = new AbortController();
   const reported: FakeAgent['reported'] = [];
-  const decide =
-    options.decide ??
-    ((_resource, state): Decision =>
-      state === 'Deleting'
-        ? { status: 'Deleted' }
-        : ['Succeeded', 'Failed'].includes(state)
-          ? undefined
-          : { status: 'Succeeded' });
+  const decide = options.decide ?? converge;
   const base = `${options.url}/agent/v1/clusters/${encodeURIComponent(options.clusterId)}`;
   let markReady!: () => void;
   const ready = new Promise<void>((resolve) => (markReady = resolve));

@@ -1,33 +1,26 @@
 // The identity stand-in as MSAL, @azure/identity and the az CLI use it [AAD-1..7], over HTTPS.
-import https from 'node:https';
 import Database from 'better-sqlite3';
 import path from 'node:path';
 import { createLocalJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
-import { ClientSecretCredential } from '@azure/identity';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { caTrustOptions } from '../../../src/arm/ca-trust.js';
-import { httpsRequest, startArm, type ArmHarness } from './harness.js';
+import { devCredential } from '../../support/dev-sdk.js';
+import { startArm, type ArmHarness } from './harness.js';
 
 let arm: ArmHarness;
-let agent: https.Agent;
 beforeAll(async () => {
   arm = await startArm();
-  agent = new https.Agent({ ca: arm.dev.caPem });
 });
 afterAll(async () => {
-  agent?.destroy();
   await arm?.close();
 });
 
-const anonymous = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
-  httpsRequest(agent, `${arm.url}${path}`, method, body, headers);
 const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 
 describe('[AAD-1] discovery and keys', () => {
   it('v2 OpenID configuration with the tenant as first segment of token_endpoint', async () => {
     const { tenantId } = arm.dev.config;
-    const response = await anonymous('GET', `/${tenantId}/v2.0/.well-known/openid-configuration`);
+    const response = await arm.anonymous('GET', `/${tenantId}/v2.0/.well-known/openid-configuration`);
     expect(response.status).toBe(200);
     expect(response.body).toMatchObject({
       issuer: `${arm.url}/${tenantId}/v2.0`,
@@ -38,12 +31,12 @@ describe('[AAD-1] discovery and keys', () => {
     });
   });
   it('ADFS layout: /adfs/.well-known/openid-configuration (what MSAL asks for an authority ending in /adfs)', async () => {
-    const response = await anonymous('GET', '/adfs/.well-known/openid-configuration');
+    const response = await arm.anonymous('GET', '/adfs/.well-known/openid-configuration');
     expect(response.status).toBe(200);
     expect(response.body.token_endpoint).toBe(`${arm.url}/adfs/oauth2/token`);
   });
   it('unknown tenant → 400 in AAD shape', async () => {
-    const response = await anonymous(
+    const response = await arm.anonymous(
       'GET',
       '/00000000-0000-4000-8000-000000000000/v2.0/.well-known/openid-configuration',
     );
@@ -51,7 +44,7 @@ describe('[AAD-1] discovery and keys', () => {
     expect(response.body.error).toBe('invalid_tenant');
   });
   it('JWKS publishes the RS256 key with kid', async () => {
-    const response = await anonymous('GET', `/${arm.dev.config.tenantId}/discovery/v2.0/keys`);
+    const response = await arm.anonymous('GET', `/${arm.dev.config.tenantId}/discovery/v2.0/keys`);
     expect(response.body.keys).toEqual([
       expect.objectContaining({ kty: 'RSA', use: 'sig', kid: expect.any(String), n: expect.any(String), e: 'AQAB' }),
     ]);
@@ -62,7 +55,7 @@ describe('[AAD-1] discovery and keys', () => {
 describe('[AAD-2, AAD-3] client credentials', () => {
   it('@azure/identity ClientSecretCredential gets an ARM token with the claims ARM reads', async () => {
     const token = await arm.token('https://management.azure.com/.default');
-    const keys = await anonymous('GET', `/${arm.dev.config.tenantId}/discovery/v2.0/keys`);
+    const keys = await arm.anonymous('GET', `/${arm.dev.config.tenantId}/discovery/v2.0/keys`);
     const { payload } = await jwtVerify(token, createLocalJWKSet(keys.body), { algorithms: ['RS256'] });
     expect(decodeProtectedHeader(token)).toMatchObject({ alg: 'RS256', kid: keys.body.keys[0].kid });
     expect(payload).toMatchObject({
@@ -79,7 +72,7 @@ describe('[AAD-2, AAD-3] client credentials', () => {
   });
   it('client_secret_basic and the CLI scope with the double slash', async () => {
     const { tenantId, clientId, clientSecret } = arm.dev.config;
-    const response = await anonymous(
+    const response = await arm.anonymous(
       'POST',
       `/${tenantId}/oauth2/v2.0/token`,
       form({
@@ -97,7 +90,7 @@ describe('[AAD-2, AAD-3] client credentials', () => {
   });
   it('v1 endpoint with resource= issues a v1 token (iss without /v2.0, appid)', async () => {
     const { tenantId, clientId, clientSecret } = arm.dev.config;
-    const response = await anonymous(
+    const response = await arm.anonymous(
       'POST',
       `/${tenantId}/oauth2/token`,
       form({
@@ -115,7 +108,7 @@ describe('[AAD-2, AAD-3] client credentials', () => {
   });
   it('ADFS token endpoint issues tokens of the dev tenant', async () => {
     const { clientId, clientSecret, tenantId } = arm.dev.config;
-    const response = await anonymous(
+    const response = await arm.anonymous(
       'POST',
       '/adfs/oauth2/token',
       form({
@@ -131,7 +124,7 @@ describe('[AAD-2, AAD-3] client credentials', () => {
   });
   it('wrong secret → 401 invalid_client AADSTS7000215 in AAD shape', async () => {
     const { tenantId, clientId } = arm.dev.config;
-    const response = await anonymous(
+    const response = await arm.anonymous(
       'POST',
       `/${tenantId}/oauth2/v2.0/token`,
       form({
@@ -153,12 +146,7 @@ describe('[AAD-2, AAD-3] client credentials', () => {
     expect(response.body.error_description).toMatch(/^AADSTS7000215: /);
   });
   it('@azure/identity reports the AAD error for a wrong secret', async () => {
-    const { tenantId, clientId, authorityHost } = arm.dev.config;
-    const credential = new ClientSecretCredential(tenantId, clientId, 'wrong', {
-      authorityHost,
-      disableInstanceDiscovery: true,
-      ...caTrustOptions(arm.dev.caPem),
-    });
+    const credential = devCredential(arm.dev, { clientSecret: 'wrong' });
     await expect(credential.getToken('https://management.azure.com/.default')).rejects.toThrow(/AADSTS7000215/);
   });
   it.each([
@@ -167,7 +155,7 @@ describe('[AAD-2, AAD-3] client credentials', () => {
     ['another grant type', { grant_type: 'password' }, 'unsupported_grant_type'],
   ])('%s is refused', async (_name, fields, error) => {
     const { tenantId, clientId, clientSecret } = arm.dev.config;
-    const response = await anonymous(
+    const response = await arm.anonymous(
       'POST',
       `/${tenantId}/oauth2/v2.0/token`,
       form({

@@ -2,19 +2,14 @@
 // [SHAPE-3, RES-4]: 400 LocationNotAvailableForResourceType before the RP sees the request, for a
 // client's PUT and for a template deployment's (the RP's inner error).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeAgent, type FakeAgent } from './fake-agent.js';
 import { MQ_API, startArm, type ArmHarness } from './harness.js';
 
 let arm: ArmHarness;
-let agent: FakeAgent;
 beforeAll(async () => {
-  arm = await startArm();
-  agent = startFakeAgent({ url: arm.dev.rpUrl, clusterId: arm.dev.config.clusterId, token: () => arm.agentToken() });
-  await agent.ready;
+  arm = await startArm({ agent: true });
   await arm.client.resourceGroups.createOrUpdate('regions', { location: 'eastus' });
 });
 afterAll(async () => {
-  await agent?.stop();
   await arm?.close();
 });
 

@@ -3,29 +3,18 @@
 // (endpoint = ours). LROs complete because a fake agent reports through the RP's agent API.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLES } from '../../../scripts/specs/samples.js';
-import { startFakeAgent, type FakeAgent } from './fake-agent.js';
+import { converge, REJECTED } from './fake-agent.js';
 import { MQ_API, startArm, type ArmHarness } from './harness.js';
 
 let arm: ArmHarness;
-let agent: FakeAgent;
 beforeAll(async () => {
-  arm = await startArm();
   // Converges everything in flight except creates of resources named `failing*`, which one test fails itself.
-  agent = startFakeAgent({
-    url: arm.dev.rpUrl,
-    clusterId: arm.dev.config.clusterId,
-    token: () => arm.agentToken(),
-    decide: (resource, state) =>
-      state === 'Deleting'
-        ? { status: 'Deleted' }
-        : String(resource.name).startsWith('failing') || ['Succeeded', 'Failed'].includes(state)
-          ? undefined
-          : { status: 'Succeeded' },
+  arm = await startArm({
+    agent: (resource, state) =>
+      state !== 'Deleting' && String(resource.name).startsWith('failing') ? undefined : converge(resource, state),
   });
-  await agent.ready;
 });
 afterAll(async () => {
-  await agent?.stop();
   await arm?.close();
 });
 
@@ -153,16 +142,9 @@ describe('MQ resources through ARM (generic resources client)', () => {
   });
 
   it('an RP failure surfaces as the LRO error', async () => {
-    const failing = startFakeAgent({
-      url: arm.dev.rpUrl,
-      clusterId: arm.dev.config.clusterId,
-      token: () => arm.agentToken(),
-      decide: (resource, state) =>
-        String(resource.name) === 'failing' && state === 'Accepted'
-          ? { status: 'Failed', error: { code: 'BrokerRejected', message: 'memory profile too small' } }
-          : undefined,
-    });
-    await failing.ready;
+    const failing = await arm.startAgent((resource, state) =>
+      String(resource.name) === 'failing' && state === 'Accepted' ? REJECTED : undefined,
+    );
     try {
       await arm.client.resources.beginCreateOrUpdateByIdAndWait(mqType('edge', 'mq', 'failing'), MQ_API, body('Mq'));
       expect.unreachable();

@@ -1,20 +1,15 @@
 // Security of the front door: only discovery, metadata and token endpoints are anonymous; tokens of
 // another tenant, for another audience or signed by another key are refused; secrets never leak.
-import https from 'node:https';
 import { generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClientSecretCredential } from '@azure/identity';
-import { caTrustOptions } from '../../../src/arm/ca-trust.js';
-import { httpsRequest, MQ_API, startArm, type ArmHarness } from './harness.js';
+import { devCredential } from '../../support/dev-sdk.js';
+import { MQ_API, startArm, type ArmHarness } from './harness.js';
 
 let arm: ArmHarness;
-let agent: https.Agent;
 beforeAll(async () => {
   arm = await startArm();
-  agent = new https.Agent({ ca: arm.dev.caPem });
 });
 afterAll(async () => {
-  agent?.destroy();
   await arm?.close();
 });
 
@@ -25,7 +20,7 @@ describe('anonymous access', () => {
     ['GET', '/metadata/endpoints?api-version=2022-09-01'],
     ['GET', '//metadata/endpoints?api-version=2022-09-01'],
   ])('%s %s is open', async (method, path) => {
-    const response = await httpsRequest(agent, `${arm.url}${path}`, method);
+    const response = await arm.anonymous(method, path);
     expect(response.status).toBe(200);
     expect(response.body).toMatchObject({
       name: expect.any(String),
@@ -49,10 +44,9 @@ describe('anonymous access', () => {
       () => `${sub()}/resourcegroups/iotmq-local/providers/Microsoft.Resources/deployments/d1?api-version=2022-09-01`,
     ],
   ])('%s %s needs a token (401 + WWW-Authenticate)', async (method, path) => {
-    const response = await httpsRequest(
-      agent,
-      `${arm.url}${typeof path === 'function' ? path() : path}`,
+    const response = await arm.anonymous(
       method,
+      typeof path === 'function' ? path() : path,
       method === 'GET' ? undefined : {},
     );
     expect(response.status).toBe(401);
@@ -60,14 +54,14 @@ describe('anonymous access', () => {
     expect(response.body.error.code).toBe('AuthenticationFailed');
   });
   it('the agent API refuses anonymous callers and user tokens', async () => {
-    const path = `${arm.url}/agent/v1/clusters/${encodeURIComponent(arm.dev.config.clusterId)}/resources`;
-    expect((await httpsRequest(agent, path, 'GET')).status).toBe(401);
+    const path = `/agent/v1/clusters/${encodeURIComponent(arm.dev.config.clusterId)}/resources`;
+    expect((await arm.anonymous('GET', path)).status).toBe(401);
     // A user token is for ARM, not the RP: wrong audience.
-    expect(
-      (await httpsRequest(agent, path, 'GET', undefined, { authorization: `Bearer ${await arm.token()}` })).status,
-    ).toBe(401);
+    expect((await arm.anonymous('GET', path, undefined, { authorization: `Bearer ${await arm.token()}` })).status).toBe(
+      401,
+    );
     // The cluster's own agent passes the front door to the RP.
-    const ok = await httpsRequest(agent, path, 'GET', undefined, { authorization: `Bearer ${await arm.agentToken()}` });
+    const ok = await arm.anonymous('GET', path, undefined, { authorization: `Bearer ${await arm.agentToken()}` });
     expect(ok.status).toBe(200);
     expect(ok.headers['content-type']).toMatch(/ndjson/);
   });
@@ -102,11 +96,7 @@ describe('tokens that must be refused', () => {
       tenantId: other,
       displayName: 'intruder',
     });
-    const credential = new ClientSecretCredential(other, principal.clientId, clientSecret, {
-      authorityHost: arm.url,
-      disableInstanceDiscovery: true,
-      ...caTrustOptions(arm.dev.caPem),
-    });
+    const credential = devCredential(arm.dev, { tenantId: other, clientId: principal.clientId, clientSecret });
     const token = (await credential.getToken('https://management.azure.com/.default'))!.token;
     const headers = { authorization: `Bearer ${token}` };
     const denied = await arm.call('GET', `${sub()}/resourcegroups?api-version=2022-09-01`, undefined, headers);
