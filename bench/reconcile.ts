@@ -5,14 +5,14 @@
 //     1,000 waiting and relists), beside the floor: the same 1,000 CRs applied to the cluster directly.
 // Authorizations render cheaply (they name a listener that does not exist: ListenerNotFound, no
 // broker reload), so (b) measures RP feed → agent → cluster, not the broker.
-import { ClientSecretCredential } from '@azure/identity';
-import { createAgent, crType, toCustomResource, type Agent } from '../extension/agent/index.js';
+// The stack and the way it is driven come from the e2e fixture, which its tests keep honest.
+import { crType, toCustomResource } from '../extension/agent/index.js';
 import { SAMPLES } from '../scripts/specs/samples.js';
-import { caTrustOptions } from '../src/arm/ca-trust.js';
 import {
   accepts,
   API_VERSION,
   freePort,
+  listenerProperties,
   NAMESPACE,
   startDevStack,
   until,
@@ -38,23 +38,6 @@ async function pool<T>(items: T[], concurrency: number, work: (item: T) => Promi
   );
 }
 
-function newAgent(stack: DevStack): Agent {
-  const { config } = stack.dev;
-  return createAgent({
-    rpUrl: stack.dev.rpUrl,
-    clusterId: config.clusterId,
-    namespace: NAMESPACE,
-    cluster: stack.local.cluster,
-    scope: config.agent.scope,
-    ca: stack.dev.caPem,
-    credential: new ClientSecretCredential(config.tenantId, config.agent.clientId, config.agent.clientSecret, {
-      authorityHost: config.authorityHost,
-      disableInstanceDiscovery: true,
-      ...caTrustOptions(stack.dev.caPem),
-    }),
-  });
-}
-
 async function countCrs(stack: DevStack, prefix: string): Promise<number> {
   const { items } = await stack.local.cluster.list(crType('BrokerAuthorization'), { namespace: NAMESPACE });
   return items.filter((cr) => cr.metadata.name.startsWith(prefix)).length;
@@ -75,18 +58,7 @@ async function listenerLatency(stack: DevStack) {
       30_000,
       5,
     );
-    await stack.client.resources.beginCreateOrUpdateByIdAndWait(
-      id,
-      API_VERSION,
-      stack.body({
-        brokerRef: 'broker',
-        port,
-        serviceType: 'clusterIp',
-        authenticationEnabled: false,
-        authorizationEnabled: false,
-      }) as never,
-      POLL,
-    );
+    await stack.putAndWait(id, listenerProperties(port, false), POLL);
     succeeded.push(performance.now() - start);
     await probe;
     accepting.push(acceptedAt - start);
@@ -115,26 +87,16 @@ async function manyResources(stack: DevStack) {
 
   // Live: PUTs through the front door while the agent watches.
   start = performance.now();
-  await pool(
-    authz('live'),
-    CONCURRENCY,
-    async (id) =>
-      void (await stack.client.resources.beginCreateOrUpdateById(id, API_VERSION, stack.body(properties) as never)),
-  );
+  await pool(authz('live'), CONCURRENCY, async (id) => void (await stack.put(id, properties)));
   const accepted = performance.now() - start;
   await until('live CRs', async () => (await countCrs(stack, 'live-')) === RESOURCES, 120_000, 50);
   const live = performance.now() - start;
 
   // Cold: the agent is down while the RP takes 1,000 more; a new agent relists and applies them.
   await stack.local.agent.stop();
-  await pool(
-    authz('cold'),
-    CONCURRENCY,
-    async (id) =>
-      void (await stack.client.resources.beginCreateOrUpdateById(id, API_VERSION, stack.body(properties) as never)),
-  );
+  await pool(authz('cold'), CONCURRENCY, async (id) => void (await stack.put(id, properties)));
   start = performance.now();
-  const agent = newAgent(stack);
+  const agent = stack.startAgent();
   await until('cold CRs', async () => (await countCrs(stack, 'cold-')) === RESOURCES, 120_000, 50);
   const cold = performance.now() - start;
   await agent.stop();

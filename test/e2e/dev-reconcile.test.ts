@@ -4,16 +4,15 @@
 // free ports; the tests run in order and build on each other (a listener is created, re-secured,
 // moved while the agent is down, survives a broker crash, and is deleted).
 import net from 'node:net';
-import { ClientSecretCredential } from '@azure/identity';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { caTrustOptions } from '../../src/arm/ca-trust.js';
-import { createAgent, crType, type Agent } from '../../extension/agent/index.js';
+import { crType, type Agent } from '../../extension/agent/index.js';
 import { workloadName } from '../../extension/operator/index.js';
 import {
   accepts,
   API_VERSION,
   freePort,
+  listenerProperties,
   NAMESPACE,
   processesUnder,
   startDevStack,
@@ -85,26 +84,11 @@ describe('iotmq dev end to end, through the Azure SDK', () => {
   it('PUT a listener on a free port: the LRO completes Succeeded and an MQTT client connects there', async () => {
     port = await freePort();
     await stack.passwordSecret('e2e-passwords-a', { alice: 'alice-secret-a' });
-    const listener = await stack.client.resources.beginCreateOrUpdateByIdAndWait(
-      listenerId('e2e'),
-      API_VERSION,
-      stack.body({
-        brokerRef: 'broker',
-        port,
-        serviceType: 'clusterIp',
-        authenticationEnabled: true,
-        authorizationEnabled: false,
-      }) as never,
-      POLL,
-    );
+    const listener = await stack.putAndWait(listenerId('e2e'), listenerProperties(port, true), POLL);
     expect(listener.properties).toMatchObject({ provisioningState: 'Succeeded', port });
-    const authn = await stack.client.resources.beginCreateOrUpdateByIdAndWait(
+    const authn = await stack.putAndWait(
       authnId('e2e-authn'),
-      API_VERSION,
-      stack.body({
-        listenerRef: ['e2e'],
-        authenticationMethods: [{ usernamePassword: { secretName: 'e2e-passwords-a' } }],
-      }) as never,
+      { listenerRef: ['e2e'], authenticationMethods: [{ usernamePassword: { secretName: 'e2e-passwords-a' } }] },
       POLL,
     );
     expect(authn.properties?.provisioningState).toBe('Succeeded');
@@ -122,13 +106,9 @@ describe('iotmq dev end to end, through the Azure SDK', () => {
 
   it('changing its authentication refuses the old credentials and accepts the new ones', async () => {
     await stack.passwordSecret('e2e-passwords-b', { bob: 'bob-secret-b' });
-    const authn = await stack.client.resources.beginCreateOrUpdateByIdAndWait(
+    const authn = await stack.putAndWait(
       authnId('e2e-authn'),
-      API_VERSION,
-      stack.body({
-        listenerRef: ['e2e'],
-        authenticationMethods: [{ usernamePassword: { secretName: 'e2e-passwords-b' } }],
-      }) as never,
+      { listenerRef: ['e2e'], authenticationMethods: [{ usernamePassword: { secretName: 'e2e-passwords-b' } }] },
       POLL,
     );
     expect(authn.properties?.provisioningState).toBe('Succeeded');
@@ -145,18 +125,7 @@ describe('iotmq dev end to end, through the Azure SDK', () => {
   it('a change made while the agent is stopped converges once it restarts', async () => {
     await stack.local.agent.stop();
     const moved = await freePort();
-    const poller = await stack.client.resources.beginCreateOrUpdateById(
-      listenerId('e2e'),
-      API_VERSION,
-      stack.body({
-        brokerRef: 'broker',
-        port: moved,
-        serviceType: 'clusterIp',
-        authenticationEnabled: true,
-        authorizationEnabled: false,
-      }) as never,
-      POLL,
-    );
+    const poller = await stack.put(listenerId('e2e'), listenerProperties(moved, true), POLL);
     // Nobody carries it to the cluster: the RP accepted it and the CR still has the old port.
     await poller.poll();
     expect(poller.isDone()).toBe(false);
@@ -164,20 +133,7 @@ describe('iotmq dev end to end, through the Azure SDK', () => {
       ((await stack.local.cluster.get(crType('BrokerListener'), NAMESPACE, 'e2e'))?.spec as { port: number }).port,
     ).toBe(port);
 
-    const { config } = stack.dev;
-    restartedAgent = createAgent({
-      rpUrl: stack.dev.rpUrl,
-      clusterId: config.clusterId,
-      namespace: NAMESPACE,
-      cluster: stack.local.cluster,
-      scope: config.agent.scope,
-      ca: stack.dev.caPem,
-      credential: new ClientSecretCredential(config.tenantId, config.agent.clientId, config.agent.clientSecret, {
-        authorityHost: config.authorityHost,
-        disableInstanceDiscovery: true,
-        ...caTrustOptions(stack.dev.caPem),
-      }),
-    });
+    restartedAgent = stack.startAgent();
     const result = await poller.pollUntilDone();
     expect(result.properties).toMatchObject({ provisioningState: 'Succeeded', port: moved });
     const client = await connect(moved, 'bob', 'bob-secret-b');
@@ -210,10 +166,9 @@ describe('iotmq dev end to end, through the Azure SDK', () => {
     try {
       const busy = (blocker.address() as net.AddressInfo).port;
       let operationUrl: string | undefined;
-      const put = stack.client.resources.beginCreateOrUpdateByIdAndWait(
+      const put = stack.putAndWait(
         listenerId('e2e-busy'),
-        API_VERSION,
-        stack.body({ brokerRef: 'broker', port: busy, serviceType: 'clusterIp' }) as never,
+        { brokerRef: 'broker', port: busy, serviceType: 'clusterIp' },
         {
           ...POLL,
           onResponse: (raw) => void (operationUrl ??= raw.headers.get('azure-asyncoperation') ?? undefined),

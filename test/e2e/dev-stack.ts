@@ -2,23 +2,32 @@
 // identity stand-in over HTTPS, RP on SQLite, the local cluster (agent, operator, local driver)
 // and the default resources — with every port free (never 8443/8883/1883, which a user's own
 // `npm start` or broker may hold) and everything in a temp data dir. The Azure SDK is pointed at
-// it as a user would: ClientSecretCredential against the stand-in and ResourceManagementClient
-// against the front door, trusting the dev CA per request (TLS verification stays on).
+// it as a user would (test/support/dev-sdk.ts), and drives it: PUTs of MQ resources through the
+// front door, a new agent as after a restart of the real one.
+// The benchmark imports this fixture, never the other way round: the e2e tests run it on every
+// change and check its teardown (no process outlives it), while bench code runs only on demand
+// and must stay free to change without breaking a test.
 import { eventually } from '../support/eventually.js';
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { ResourceManagementClient } from '@azure/arm-resources';
+import type {
+  ResourceManagementClient,
+  ResourcesCreateOrUpdateByIdOptionalParams,
+  ResourcesCreateOrUpdateByIdResponse,
+} from '@azure/arm-resources';
 import { createPipelineRequest } from '@azure/core-rest-pipeline';
-import { ClientSecretCredential } from '@azure/identity';
 import { API_VERSION } from '../../src/api/openapi.js';
-import { caTrustOptions } from '../../src/arm/ca-trust.js';
 import { startDev, type DevHandles } from '../../src/cli/dev.js';
 import { startDevExtension, type DevMqtt } from '../../src/cli/dev-extension.js';
+import { createAgent, type Agent } from '../../extension/agent/index.js';
 import { hashPassword } from '../../extension/broker/auth/password-db.js';
 import type { LocalClusterHandles } from '../../extension/operator/index.js';
+import { agentCredential, devArmClient } from '../support/dev-sdk.js';
+import { freePort } from '../support/ports.js';
+
+export { accepts, freePort } from '../support/ports.js';
 
 export const NAMESPACE = 'azure-iot-operations';
 
@@ -32,6 +41,16 @@ export interface DevStack {
   brokerId: string;
   /** The ARM body of an MQ resource bound to the dev custom location. */
   body(properties: Record<string, unknown>): Record<string, unknown>;
+  /** PUT an MQ resource (`body(properties)`) through the SDK; resolves once the RP accepted it, with its poller. */
+  put(id: string, properties: Record<string, unknown>, options?: PutOptions): ReturnType<PutById>;
+  /** The same, and wait for the operation to end: its final resource, or the LRO's error. */
+  putAndWait(
+    id: string,
+    properties: Record<string, unknown>,
+    options?: PutOptions,
+  ): Promise<ResourcesCreateOrUpdateByIdResponse>;
+  /** A new agent for the local cluster (as after a restart of the real one); the caller stops it. */
+  startAgent(): Agent;
   /** GET an absolute URL through the SDK's pipeline (token + dev CA), e.g. an Azure-AsyncOperation URL. */
   getJson(url: string): Promise<{ status: number; body: any }>;
   /** A username/password database Secret on the local cluster (Secrets are cluster-side, as on AKS). */
@@ -39,22 +58,13 @@ export interface DevStack {
   stop(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
+/** A non-TLS BrokerListener of the default broker on `port`, authorization off. */
+export function listenerProperties(port: number, authenticationEnabled: boolean): Record<string, unknown> {
+  return { brokerRef: 'broker', port, serviceType: 'clusterIp', authenticationEnabled, authorizationEnabled: false };
 }
 
-/** true when a TCP connection to the port is accepted, false when it is refused. */
-export function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => (socket.destroy(), resolve(true)));
-    socket.once('error', () => resolve(false));
-  });
-}
+type PutById = ResourceManagementClient['resources']['beginCreateOrUpdateById'];
+type PutOptions = ResourcesCreateOrUpdateByIdOptionalParams;
 
 /** Polls with a bounded deadline: for state only observable by asking (ports, processes). */
 export function until<T>(
@@ -92,17 +102,13 @@ export async function startDevStack(options: { operationDeadlineMs?: number } = 
     });
     local = started.local;
     const { config } = dev;
-    const credential = new ClientSecretCredential(config.tenantId, config.clientId, config.clientSecret, {
-      authorityHost: config.authorityHost,
-      disableInstanceDiscovery: true,
-      ...caTrustOptions(dev.caPem),
-    });
-    const client = new ResourceManagementClient(credential, config.subscriptionId, {
-      endpoint: config.armEndpoint,
-      credentialScopes: ['https://management.azure.com/.default'],
-      ...caTrustOptions(dev.caPem),
-    });
+    const client = devArmClient(dev);
     const cluster = local.cluster;
+    const body = (properties: Record<string, unknown>) => ({
+      location: config.location,
+      extendedLocation: { name: config.customLocationId, type: 'CustomLocation' },
+      properties,
+    });
     return {
       dir,
       dev,
@@ -110,11 +116,21 @@ export async function startDevStack(options: { operationDeadlineMs?: number } = 
       mqtt: started.mqtt,
       client,
       brokerId: `/subscriptions/${config.subscriptionId}/resourceGroups/${config.resourceGroup}/providers/Microsoft.IoTOperationsMQ/mq/mq-instance/broker/broker`,
-      body: (properties) => ({
-        location: config.location,
-        extendedLocation: { name: config.customLocationId, type: 'CustomLocation' },
-        properties,
-      }),
+      body,
+      put: (id, properties, options) =>
+        client.resources.beginCreateOrUpdateById(id, API_VERSION, body(properties), options),
+      putAndWait: (id, properties, options) =>
+        client.resources.beginCreateOrUpdateByIdAndWait(id, API_VERSION, body(properties), options),
+      startAgent: () =>
+        createAgent({
+          rpUrl: dev.rpUrl,
+          clusterId: config.clusterId,
+          namespace: NAMESPACE,
+          cluster,
+          scope: config.agent.scope,
+          ca: dev.caPem,
+          credential: agentCredential(dev),
+        }),
       async getJson(url) {
         const response = await client.sendRequest(createPipelineRequest({ url, method: 'GET' }));
         return { status: response.status, body: response.bodyAsText ? JSON.parse(response.bodyAsText) : undefined };

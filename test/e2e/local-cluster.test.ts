@@ -20,6 +20,7 @@ import {
   type RpHarness,
 } from '../integration/rp/harness.js';
 import { eventually } from '../support/eventually.js';
+import { accepts, freePort } from '../support/ports.js';
 
 let rp: RpHarness;
 let local: LocalClusterHandles;
@@ -30,14 +31,6 @@ const body = (properties: Record<string, unknown>) => ({
   extendedLocation: { name: CUSTOM_LOCATION, type: 'CustomLocation' },
   properties,
 });
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function operationOf(response: { headers: Headers }) {
   const url = new URL(response.headers.get('azure-asyncoperation')!);
@@ -126,11 +119,6 @@ describe('RP → agent → operator → broker, on this machine', () => {
       async () => (await rp.call('GET', `${listenerPath('plain')}?${API}`)).status === 404,
       30_000,
     );
-    const closed = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1');
-      socket.once('connect', () => (socket.destroy(), resolve(false)));
-      socket.once('error', () => resolve(true));
-    });
-    expect(closed).toBe(true);
+    expect(await accepts(port)).toBe(false);
   });
 });

@@ -17,6 +17,7 @@ import {
 } from '../../../extension/operator/index.js';
 import type { Condition } from '../../../extension/agent/index.js';
 import { eventually } from '../../support/eventually.js';
+import { accepts, freePort } from '../../support/ports.js';
 
 const NS = 'azure-iot-operations';
 const API_VERSION = 'mq.iotoperations.azure.com/v1beta1';
@@ -41,14 +42,6 @@ const ready = (kind: string, name: string, status: 'True' | 'False' = 'True') =>
     },
     30_000,
   );
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function connect(port: number): Promise<void> {
   const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { reconnectPeriod: 0, connectTimeout: 5_000 });
@@ -144,14 +137,6 @@ describe('operator with the local driver', () => {
     await connect(port);
     await cluster.delete(listener, NS, 'twin');
     await eventually('twin gone', async () => (await cluster.get(listener, NS, 'twin')) === undefined);
-    await eventually(
-      'port closed',
-      () =>
-        new Promise<boolean>((resolve) => {
-          const socket = net.connect(port, '127.0.0.1');
-          socket.once('connect', () => (socket.destroy(), resolve(false)));
-          socket.once('error', () => resolve(true));
-        }),
-    );
+    await eventually('port closed', async () => !(await accepts(port)));
   });
 });
