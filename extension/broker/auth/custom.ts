@@ -62,16 +62,18 @@ export function createCustomMethod(options: CustomMethodOptions): Authentication
     if (res.status === 200) {
       const attributes: Record<string, string> = {};
       for (const [k, v] of Object.entries(body.attributes ?? {})) attributes[k] = String(v);
-      const expiresAt = body.expiry ? Date.parse(body.expiry) : undefined;
+      const expiresAt = body.expiry === undefined ? undefined : Date.parse(body.expiry);
+      // An expiry we cannot read fails closed: admitting the client would make its credentials last forever.
+      if (expiresAt !== undefined && Number.isNaN(expiresAt))
+        return {
+          result: 'reject',
+          reasonCode: ReasonCode.NotAuthorized,
+          reason: 'authentication server sent an expiry that is not an RFC 3339 time',
+        };
       // Credentials that have already run out are refused, not let in and disconnected at once.
       if (expiresAt !== undefined && expiresAt <= Date.now())
         return { result: 'reject', reasonCode: ReasonCode.NotAuthorized, reason: 'credentials already expired' };
-      return {
-        result: 'accept',
-        username: c.username,
-        attributes,
-        ...(expiresAt && !Number.isNaN(expiresAt) ? { expiresAt } : {}),
-      };
+      return { result: 'accept', username: c.username, attributes, ...(expiresAt !== undefined ? { expiresAt } : {}) };
     }
     if (res.status === 403)
       return {

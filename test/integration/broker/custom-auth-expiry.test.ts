@@ -20,7 +20,8 @@ type Answered = Map<string, number | undefined>;
 
 /**
  * A custom authentication server after the product's template: usernames `expire-in-<ms>` get an
- * expiry that far ahead (negative: already past), any other username none; all are accepted.
+ * expiry that far ahead (negative: already past), `unreadable-expiry` one that is not a time, any
+ * other username none; all are accepted.
  */
 async function startAuthServer(ca: Awaited<ReturnType<typeof createCertificateAuthority>>) {
   const cert = await issueServerCertificate(ca, { ipAddresses: ['127.0.0.1'] });
@@ -33,9 +34,11 @@ async function startAuthServer(ca: Awaited<ReturnType<typeof createCertificateAu
       const ms = /^expire-in-(-?\d+)$/.exec(body.username ?? '')?.[1];
       const expiry = ms === undefined ? undefined : Date.now() + Number(ms);
       answered.set(body.username ?? '', expiry);
+      const unreadable = body.username === 'unreadable-expiry';
       res.writeHead(200, { 'content-type': 'application/json' }).end(
         JSON.stringify({
           ...(expiry !== undefined ? { expiry: new Date(expiry).toISOString() } : {}),
+          ...(unreadable ? { expiry: 'next tuesday' } : {}),
           attributes: { group: 'sensors' },
         }),
       );
@@ -142,6 +145,12 @@ describe('custom authentication: credential expiry', () => {
     const refused = await connectRefused(url, { protocolVersion: version, username: 'expire-in--60000' });
     expect(answered.get('expire-in--60000')).toBeLessThan(Date.now());
     expect(refused.code).toBe(code);
+  });
+
+  it('an expiry that is not an RFC 3339 time is refused, not read as "never expires"', async () => {
+    const { url } = await startBroker();
+    const refused = await connectRefused(url, { protocolVersion: 5, username: 'unreadable-expiry' });
+    expect(refused.code).toBe(ReasonCode.NotAuthorized);
   });
 });
 
