@@ -1,4 +1,4 @@
-import type { ReadCache } from './read-cache.js';
+import type { ReadCaches } from './read-cache.js';
 
 /**
  * The seam between the store's logic (sql-store.ts, written once) and a database. Backends differ in
@@ -33,9 +33,9 @@ export interface SqlBackend {
   subscribe(listener: (revision: number) => void): () => void;
   /**
    * Given only by a backend whose writes all pass through this process's Stores (SQLite, owned by
-   * one process): the cache `resources.getJson` serves from. See read-cache.ts.
+   * one process): what the store may answer from memory. See read-cache.ts.
    */
-  readonly readCache?: ReadCache;
+  readonly readCaches?: ReadCaches;
   close(): Promise<void>;
 }
 

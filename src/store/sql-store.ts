@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { parseArmId } from './arm-id.js';
+import type { ReadCache } from './read-cache.js';
 import { ConflictError, GoneError, PreconditionFailedError, StoreUsageError } from './errors.js';
 import type { SqlBackend, SqlConn, SqlRow } from './sql-backend.js';
 import type {
@@ -42,16 +43,17 @@ export function buildSqlStore(backend: SqlBackend): Store {
     return backend.writeTransaction((conn) => inTransaction.run(true, () => fn(conn)), ended);
   }
 
-  const cache = backend.readCache;
+  const caches = backend.readCaches;
 
   async function transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
-    const state: TxState = { lastRevision: 0, keys: [] };
-    // The cache forgets what the transaction wrote in the same step as its COMMIT (or rollback), so
-    // no read in between can answer from a body the database no longer holds.
+    const state: TxState = { lastRevision: 0, keys: [], subscriptionIds: [] };
+    // The caches forget what the transaction wrote in the same step as its COMMIT (or rollback), so
+    // no read in between can answer from a row the database no longer holds.
     const ended =
-      cache &&
+      caches &&
       ((): void => {
-        if (state.keys.length) cache.drop(state.keys);
+        if (state.keys.length) caches.resources.drop(state.keys);
+        if (state.subscriptionIds.length) caches.subscriptions.drop(state.subscriptionIds);
       });
     const result = await write(async (conn) => {
       const value = await fn(buildTx(conn, backend, state));
@@ -64,24 +66,35 @@ export function buildSqlStore(backend: SqlBackend): Store {
 
   const read = backend.read;
 
-  async function getJson(id: string): Promise<ResourceJson | undefined> {
-    const key = id.toLowerCase();
-    const cached = cache?.get(key);
-    if (cached) return cached;
+  /** Through the cache where there is one: a hit, else a read whose result fills it. */
+  async function cachedRead<V extends object>(
+    cache: ReadCache<V> | undefined,
+    key: string,
+    load: () => Promise<V | undefined>,
+  ): Promise<V | undefined> {
+    const hit = cache?.get(key);
+    if (hit) return hit;
     const ticket = cache?.ticket();
+    const value = await load();
+    if (value) cache?.fill(key, value, ticket!);
+    return value;
+  }
+
+  async function loadJson(key: string): Promise<ResourceJson | undefined> {
     const [row] = await read.query<{ body: string; etag: string }>('SELECT body, etag FROM resources WHERE key = ?', [
       key,
     ]);
-    if (!row) return undefined;
-    const value = { json: row.body, etag: row.etag };
-    cache?.fill(key, value, ticket!);
-    return value;
+    return row && { json: row.body, etag: row.etag };
   }
+
   const feed = buildFeed(backend, write);
 
   const resources: ResourceReads = {
     get: (id) => getResource(read, id),
-    getJson,
+    getJson: (id) => {
+      const key = id.toLowerCase();
+      return cachedRead(caches?.resources, key, () => loadJson(key));
+    },
     put: (input, options) => transaction((tx) => tx.resources.put(input, options)),
     delete: (id, options) => transaction((tx) => tx.resources.delete(id, options)),
     listByParent: (parentId, type, page) =>
@@ -130,7 +143,12 @@ export function buildSqlStore(backend: SqlBackend): Store {
   };
 
   const subscriptions: SubscriptionWrites = {
-    get: (id) => getSubscription(read, id),
+    get: (id) =>
+      cachedRead(caches?.subscriptions, id.toLowerCase(), async () => {
+        const row = await getSubscription(read, id);
+        if (row && caches) Object.freeze(row.properties); // shared once cached
+        return row;
+      }),
     put: (row) => transaction((tx) => tx.subscriptions.put(row)),
     deleteData: (id) => transaction((tx) => tx.subscriptions.deleteData(id)),
   };
@@ -151,10 +169,15 @@ interface TxState {
   lastRevision: number;
   /** Lower-cased ids of the resources it wrote or deleted: what the read cache must drop. */
   keys: string[];
+  /** Lower-cased ids of the subscriptions it wrote. */
+  subscriptionIds: string[];
 }
 
 function buildTx(conn: SqlConn, backend: SqlBackend, state: TxState): StoreTx {
-  async function appendEvent(event: Omit<ChangeEvent, 'revision'> & { key: string }): Promise<number> {
+  /** `json`: the body as stored, for an upsert; a delete carries none. */
+  async function appendEvent(
+    event: Omit<ChangeEvent, 'revision' | 'body'> & { key: string; json?: string },
+  ): Promise<number> {
     const revision = await backend.nextRevision(conn);
     await conn.query(
       'INSERT INTO changes (revision, kind, key, id, type, custom_location, etag, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
@@ -166,29 +189,40 @@ function buildTx(conn: SqlConn, backend: SqlBackend, state: TxState): StoreTx {
         event.type,
         event.customLocation,
         event.etag ?? null,
-        event.body ? JSON.stringify(event.body) : null,
+        event.json ?? null,
       ],
     );
     state.lastRevision = revision;
     return revision;
   }
 
+  // Writes build the row they return from what they wrote: RETURNING * costs SQLite more than the
+  // insert itself, and the body would only be parsed back from the text just written.
   async function createOperation(input: OperationInput): Promise<OperationRow> {
-    const [row] = await conn.query(
+    const row: OperationRow = {
+      id: input.id,
+      resourceId: input.resourceId,
+      status: input.status ?? 'Accepted',
+      kind: input.kind,
+      expectedEtag: input.expectedEtag,
+      startTime: input.startTime ?? new Date().toISOString(),
+      deadline: input.deadline,
+    };
+    await conn.query(
       `INSERT INTO operations (id, resource_key, resource_id, status, kind, expected_etag, start_time, deadline)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       [
-        input.id,
-        input.resourceId.toLowerCase(),
-        input.resourceId,
-        input.status ?? 'Accepted',
-        input.kind,
-        input.expectedEtag,
-        input.startTime ?? new Date().toISOString(),
-        input.deadline,
+        row.id,
+        row.resourceId.toLowerCase(),
+        row.resourceId,
+        row.status,
+        row.kind,
+        row.expectedEtag,
+        row.startTime,
+        row.deadline,
       ],
     );
-    return toOperation(row!);
+    return row;
   }
 
   async function deleteTree(key: string): Promise<ResourceRow[]> {
@@ -230,6 +264,7 @@ function buildTx(conn: SqlConn, backend: SqlBackend, state: TxState): StoreTx {
         const parentKey = input.parentId !== undefined ? (input.parentId?.toLowerCase() ?? null) : parts.parentKey;
         const customLocation = await resolveCustomLocation(conn, input, parentKey);
         const etag = input.etag ?? randomUUID();
+        const json = JSON.stringify(input.body);
         const revision = await appendEvent({
           kind: 'upsert',
           key,
@@ -237,31 +272,41 @@ function buildTx(conn: SqlConn, backend: SqlBackend, state: TxState): StoreTx {
           type: input.type,
           customLocation,
           etag,
-          body: input.body,
+          json,
         });
-        const [row] = await conn.query(
+        const resource: ResourceRow = {
+          id: input.id,
+          key,
+          type: input.type,
+          subscriptionId: parts.subscriptionId,
+          resourceGroup: parts.resourceGroup,
+          parentKey,
+          customLocation,
+          body: JSON.parse(json) as Record<string, unknown>, // a snapshot, as a read would give
+          etag,
+          revision,
+        };
+        await conn.query(
           `INSERT INTO resources (key, id, type, type_key, subscription_id, resource_group, parent_key, custom_location, body, etag, revision)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (key) DO UPDATE SET id = excluded.id, type = excluded.type, type_key = excluded.type_key,
              subscription_id = excluded.subscription_id, resource_group = excluded.resource_group,
              parent_key = excluded.parent_key, custom_location = excluded.custom_location, body = excluded.body,
-             etag = excluded.etag, revision = excluded.revision
-           RETURNING *`,
+             etag = excluded.etag, revision = excluded.revision`,
           [
             key,
             input.id,
             input.type,
             input.type.toLowerCase(),
-            parts.subscriptionId,
-            parts.resourceGroup,
+            resource.subscriptionId,
+            resource.resourceGroup,
             parentKey,
             customLocation,
-            JSON.stringify(input.body),
+            json,
             etag,
             revision,
           ],
         );
-        const resource = toResource(row!);
         const result: PutResult = { resource, created: !current };
         if (options.operation) {
           result.operation = await createOperation({
@@ -312,6 +357,7 @@ function buildTx(conn: SqlConn, backend: SqlBackend, state: TxState): StoreTx {
     subscriptions: {
       get: (id) => getSubscription(conn, id),
       async put(sub: SubscriptionRow) {
+        state.subscriptionIds.push(sub.id.toLowerCase());
         const [row] = await conn.query(
           `INSERT INTO subscriptions (id, state, tenant_id, properties, registration_date) VALUES (?, ?, ?, ?, ?)
            ON CONFLICT (id) DO UPDATE SET state = excluded.state, tenant_id = excluded.tenant_id,

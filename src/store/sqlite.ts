@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { ReadCache } from './read-cache.js';
+import { createReadCaches, type ReadCaches } from './read-cache.js';
 import { buildMigrations } from './schema.js';
 import { applyMigrations, type Migrations, type SqlBackend, type SqlConn, type SqlRow } from './sql-backend.js';
 import { buildSqlStore } from './sql-store.js';
@@ -28,13 +28,17 @@ const MIGRATIONS: Migrations = [
 
 /** Most transactions one COMMIT carries. */
 const MAX_BATCH = 256;
+/** Most turns of the event loop a batch waits for more writes to join it. */
+const MAX_GATHER_TURNS = 4;
+
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
 interface FileState {
   refs: number;
   tail: Promise<unknown>;
   events: EventEmitter;
-  /** Every write to the file comes from this process, so one cache serves all its Stores. */
-  cache: ReadCache;
+  /** Every write to the file comes from this process, so one set of caches serves all its Stores. */
+  caches: ReadCaches;
   owner: Database.Database;
 }
 const files = new Map<string, FileState>();
@@ -68,7 +72,7 @@ export async function openSqliteStore(path: string): Promise<Store> {
       refs: 0,
       tail: Promise.resolve(),
       events: new EventEmitter().setMaxListeners(0),
-      cache: new ReadCache(),
+      caches: createReadCaches(),
       owner: takeOwnership(file),
     };
     files.set(file, state);
@@ -113,9 +117,15 @@ export async function openSqliteStore(path: string): Promise<Store> {
     flushing = true;
     try {
       while (queue.length > 0) {
-        // One turn of the event loop first: requests already waiting on sockets get to enqueue
-        // their writes, so they join this commit instead of each paying for its own.
-        await new Promise((resolve) => setImmediate(resolve));
+        // Turns of the event loop first: requests already waiting on sockets get to enqueue their
+        // writes, so they join this commit instead of each paying for its own fsync. The commit
+        // goes once a turn brings no new write (a lone writer waits one turn, as before).
+        let size = queue.length;
+        await nextTurn();
+        for (let turn = 1; turn < MAX_GATHER_TURNS && queue.length > size && queue.length < MAX_BATCH; turn++) {
+          size = queue.length;
+          await nextTurn();
+        }
         const batch = queue.splice(0, MAX_BATCH);
         await serialised(() => runBatch(batch));
       }
@@ -175,10 +185,9 @@ export async function openSqliteStore(path: string): Promise<Store> {
     read: readConn,
     writeTransaction,
     nextRevision: async (conn) => {
-      const [row] = await conn.query<{ value: number }>(
-        "UPDATE meta SET value = value + 1 WHERE name = 'revision' RETURNING value",
-      );
-      return row!.value;
+      // Not UPDATE … RETURNING: measured here at ~15 µs against ~2 µs for the UPDATE and a SELECT.
+      await conn.query("UPDATE meta SET value = value + 1 WHERE name = 'revision'");
+      return backend.currentRevision(conn);
     },
     currentRevision: async (conn) => {
       const [row] = await conn.query<{ value: number }>("SELECT value FROM meta WHERE name = 'revision'");
@@ -186,7 +195,7 @@ export async function openSqliteStore(path: string): Promise<Store> {
     },
     beforeCommit: async () => undefined,
     afterCommit: (revision) => shared.events.emit('change', revision),
-    readCache: shared.cache,
+    readCaches: shared.caches,
     subscribe(listener) {
       // A throwing listener must not fail the writer that committed.
       const safe = (revision: number): void => {

@@ -377,6 +377,12 @@ function describeStore(name: string, newUrl: () => Promise<string>): void {
       const replica = await open();
       const fromReplica = await replica.resources.put(resource(id, MQ, CL1, { tier: 'replica' }));
       expect((await json(id))!.etag).toBe(fromReplica.resource.etag);
+      // Subscriptions too (every write checks one's state).
+      const subscription = { id: SUB, properties: {}, registrationDate: '2024-01-01T00:00:00.000Z' } as const;
+      await store.subscriptions.put({ ...subscription, state: 'Registered' });
+      expect((await store.subscriptions.get(SUB))!.state).toBe('Registered');
+      await replica.subscriptions.put({ ...subscription, state: 'Warned' });
+      expect((await store.subscriptions.get(SUB.toUpperCase()))!.state).toBe('Warned');
       // Cascade delete takes the children with it.
       await store.resources.delete(id);
       expect(await json(id)).toBeUndefined();
@@ -558,7 +564,7 @@ describeStore('SQLite', async () => `sqlite:${join(sqliteDir, `store-${++sqliteF
 
 describe('read cache (SQLite)', () => {
   it('refuses a fill from a read that began before a write ended', () => {
-    const cache = new ReadCache();
+    const cache = new ReadCache<ResourceJson>();
     const key = 'k';
     const stale = cache.ticket(); // a read starts …
     cache.drop([key]); // … a write to the key commits …
