@@ -92,15 +92,50 @@ export interface SessionBackendOptions {
   onDropped?: (reason: 'expired' | 'queue-full' | 'offline-qos0') => void;
 }
 
-interface Session {
-  record: SessionRecord;
-  link?: SessionLink;
-  receiveMaximum: number;
-  subscriptions: Map<string, Subscription>;
+/**
+ * One session. A connected clean session with no subscriptions and nothing in flight (the idle
+ * case) is this object and its entry in `sessions`; the collections, the offline state and the
+ * will exist only while there is something in them.
+ */
+class Session {
+  link: SessionLink | undefined = undefined;
+  will: WillMessage | undefined = undefined;
+  subscriptions: Map<string, Subscription> | undefined = undefined;
+  outbox: Outbox | undefined = undefined;
+  /** Packet ids of QoS 2 PUBLISHes received and not yet released by PUBREL. */
+  incomingQos2: Set<number> | undefined = undefined;
+  offline: Offline | undefined = undefined;
+
+  constructor(
+    readonly clientId: string,
+    /** Seconds; 0xFFFFFFFF = never expires [MQTT-3.1.2-11 ff.]. */
+    public expiryInterval: number,
+    /** The client's Receive Maximum: QoS 1/2 PUBLISHes in flight towards it [MQTT-3.3.4-7]. */
+    public receiveMaximum: number,
+  ) {}
+
+  /** What the store keeps of it. */
+  get record(): SessionRecord {
+    return {
+      clientId: this.clientId,
+      expiryInterval: this.expiryInterval,
+      will: this.will,
+      disconnectedAt: this.offline?.since,
+    };
+  }
+}
+
+/** QoS 1/2 messages owed to a session: waiting for flow control, and in flight. */
+interface Outbox {
   queue: OutboxEntry[];
   inflight: Map<number, OutboxEntry>;
-  incomingQos2: Set<number>;
   nextPacketId: number;
+}
+
+/** A session without a connection: since when, and what is waiting to happen to it. */
+interface Offline {
+  /** ms since epoch of the disconnect. */
+  since: number;
   willTimer?: NodeJS.Timeout;
   expiryTimer?: NodeJS.Timeout;
 }
@@ -139,7 +174,8 @@ export function createSessionBackend(options: SessionBackendOptions): SessionBac
   let seq = 1;
   let closed = false;
 
-  const persistent = (s: Session): boolean => s.record.expiryInterval > 0;
+  const persistent = (s: Session): boolean => s.expiryInterval > 0;
+  const outboxOf = (s: Session): Outbox => (s.outbox ??= { queue: [], inflight: new Map(), nextPacketId: 1 });
   const trieKey = (clientId: string, group?: string): string => `${group ?? ''}\u0000${clientId}`;
 
   // ---- recovery -------------------------------------------------------------------------
@@ -147,89 +183,88 @@ export function createSessionBackend(options: SessionBackendOptions): SessionBac
   for (const m of state.retained) retained.set(m.topic, m);
   for (const p of state.sessions) {
     const { subscriptions, outbox, incomingQos2, ...record } = p;
-    const s: Session = {
-      record,
-      receiveMaximum: 65535,
-      subscriptions: new Map(),
-      queue: [],
-      inflight: new Map(),
-      incomingQos2: new Set(incomingQos2),
-      nextPacketId: 1,
-    };
+    const s = new Session(record.clientId, record.expiryInterval, 65535);
+    s.will = record.will;
+    if (incomingQos2.length > 0) s.incomingQos2 = new Set(incomingQos2);
     sessions.set(record.clientId, s);
     for (const sub of subscriptions) addToIndex(s, sub);
     for (const e of outbox) {
       seq = Math.max(seq, e.seq + 1);
+      const o = outboxOf(s);
       if (e.packetId !== undefined) {
-        s.inflight.set(e.packetId, e);
-        s.nextPacketId = Math.max(s.nextPacketId, (e.packetId % 65535) + 1);
-      } else s.queue.push(e);
+        o.inflight.set(e.packetId, e);
+        o.nextPacketId = Math.max(o.nextPacketId, (e.packetId % 65535) + 1);
+      } else o.queue.push(e);
     }
     // Every session is offline after a restart; a session connected when the broker stopped
     // was closed abnormally, so its will is due (after its delay) and its expiry clock runs.
-    const disconnectedAt = record.disconnectedAt ?? now();
-    if (record.disconnectedAt === undefined) {
-      record.disconnectedAt = disconnectedAt;
-      store.saveSession(record);
-    }
-    if (record.will) scheduleWill(s);
-    scheduleExpiry(s, record.expiryInterval * 1000 - (now() - disconnectedAt));
+    const offline: Offline = (s.offline = { since: record.disconnectedAt ?? now() });
+    if (record.disconnectedAt === undefined) store.saveSession(s.record);
+    if (s.will) scheduleWill(s, offline);
+    scheduleExpiry(s, offline, s.expiryInterval * 1000 - (now() - offline.since));
   }
   if (state.sessions.length > 0) log.info({ sessions: state.sessions.length, retained: retained.size }, 'recovered');
 
   // ---- helpers --------------------------------------------------------------------------
   function addToIndex(s: Session, sub: Subscription): void {
     const shared = parseSharedFilter(sub.filter);
-    s.subscriptions.set(sub.filter, sub);
-    trie.add(shared ? shared.filter : sub.filter, trieKey(s.record.clientId, shared?.group), {
-      clientId: s.record.clientId,
+    (s.subscriptions ??= new Map()).set(sub.filter, sub);
+    trie.add(shared ? shared.filter : sub.filter, trieKey(s.clientId, shared?.group), {
+      clientId: s.clientId,
       group: shared?.group,
       subscription: sub,
     });
   }
 
   function removeFromIndex(s: Session, filter: string): boolean {
-    if (!s.subscriptions.delete(filter)) return false;
+    if (!s.subscriptions?.delete(filter)) return false;
+    if (s.subscriptions.size === 0) s.subscriptions = undefined;
     const shared = parseSharedFilter(filter);
-    trie.remove(shared ? shared.filter : filter, trieKey(s.record.clientId, shared?.group));
+    trie.remove(shared ? shared.filter : filter, trieKey(s.clientId, shared?.group));
     return true;
   }
 
+  function clearTimers(s: Session): void {
+    clearTimeout(s.offline?.willTimer);
+    clearTimeout(s.offline?.expiryTimer);
+  }
+
   function endSession(s: Session): void {
-    clearTimeout(s.willTimer);
-    clearTimeout(s.expiryTimer);
-    if (s.record.will) publishWillNow(s);
-    for (const filter of [...s.subscriptions.keys()]) removeFromIndex(s, filter);
-    sessions.delete(s.record.clientId);
-    store.deleteSession(s.record.clientId);
+    clearTimers(s);
+    if (s.will) publishWillNow(s);
+    for (const filter of [...(s.subscriptions?.keys() ?? [])]) removeFromIndex(s, filter);
+    sessions.delete(s.clientId);
+    store.deleteSession(s.clientId);
   }
 
   function publishWillNow(s: Session): void {
-    const will = s.record.will;
+    const will = s.will;
     if (!will) return;
-    clearTimeout(s.willTimer);
-    s.willTimer = undefined;
-    s.record.will = undefined;
-    if (persistent(s) && sessions.get(s.record.clientId) === s) store.saveSession(s.record);
+    if (s.offline) {
+      clearTimeout(s.offline.willTimer);
+      s.offline.willTimer = undefined;
+    }
+    s.will = undefined;
+    if (persistent(s) && sessions.get(s.clientId) === s) store.saveSession(s.record);
     const expiresAt = will.messageExpiryInterval !== undefined ? now() + will.messageExpiryInterval * 1000 : undefined;
     route({ ...will.message, expiresAt });
   }
 
-  function scheduleWill(s: Session): void {
-    // The will waits for its delay or the end of the session, whichever is first [MQTT-3.1.3-9]
-    const delay = Math.min(s.record.will!.delayInterval, s.record.expiryInterval);
+  /** Of an offline session: the will waits for its delay or the end of the session, whichever is first [MQTT-3.1.3-9]. */
+  function scheduleWill(s: Session, offline: Offline): void {
+    const delay = Math.min(s.will!.delayInterval, s.expiryInterval);
     if (delay <= 0) return publishWillNow(s);
-    clearTimeout(s.willTimer);
-    s.willTimer = setTimeout(() => publishWillNow(s), Math.min(delay * 1000, MAX_TIMER_MS));
-    s.willTimer.unref();
+    clearTimeout(offline.willTimer);
+    offline.willTimer = setTimeout(() => publishWillNow(s), Math.min(delay * 1000, MAX_TIMER_MS));
+    offline.willTimer.unref();
   }
 
-  function scheduleExpiry(s: Session, remainingMs: number): void {
-    clearTimeout(s.expiryTimer);
-    if (s.record.expiryInterval === SESSION_NEVER_EXPIRES) return;
+  function scheduleExpiry(s: Session, offline: Offline, remainingMs: number): void {
+    clearTimeout(offline.expiryTimer);
+    if (s.expiryInterval === SESSION_NEVER_EXPIRES) return;
     if (remainingMs <= 0) return endSession(s);
-    s.expiryTimer = setTimeout(() => endSession(s), Math.min(remainingMs, MAX_TIMER_MS));
-    s.expiryTimer.unref();
+    offline.expiryTimer = setTimeout(() => endSession(s), Math.min(remainingMs, MAX_TIMER_MS));
+    offline.expiryTimer.unref();
   }
 
   function remainingExpiry(m: Message): number | undefined | null {
@@ -238,32 +273,35 @@ export function createSessionBackend(options: SessionBackendOptions): SessionBac
     return left > 0 ? left : null; // null = expired
   }
 
-  function allocatePacketId(s: Session): number {
+  function allocatePacketId(o: Outbox): number {
     for (let i = 0; i < 65535; i++) {
-      const id = s.nextPacketId;
-      s.nextPacketId = (id % 65535) + 1;
-      if (!s.inflight.has(id)) return id;
+      const id = o.nextPacketId;
+      o.nextPacketId = (id % 65535) + 1;
+      if (!o.inflight.has(id)) return id;
     }
     throw new Error('no free packet identifier'); // unreachable: receive maximum ≤ 65535
   }
 
   /** Move queued messages into flight while the client's Receive Maximum allows [MQTT-3.3.4-9]. */
   function pump(s: Session): void {
-    while (s.link && s.inflight.size < s.receiveMaximum && s.queue.length > 0) {
-      const entry = s.queue.shift()!;
+    const o = s.outbox;
+    if (!o) return;
+    while (s.link && o.inflight.size < s.receiveMaximum && o.queue.length > 0) {
+      const entry = o.queue.shift()!;
       const left = remainingExpiry(entry.message);
       if (left === null) {
         // expired while queued: dropped, never delivered [MQTT-3.3.2-5]
-        if (persistent(s)) store.deleteOutbox(s.record.clientId, entry.seq);
+        if (persistent(s)) store.deleteOutbox(s.clientId, entry.seq);
         options.onDropped?.('expired');
         continue;
       }
-      entry.packetId = allocatePacketId(s);
+      entry.packetId = allocatePacketId(o);
       entry.state = 'sent';
-      s.inflight.set(entry.packetId, entry);
-      if (persistent(s)) store.saveOutbox(s.record.clientId, entry);
+      o.inflight.set(entry.packetId, entry);
+      if (persistent(s)) store.saveOutbox(s.clientId, entry);
       s.link.deliver(publishDelivery(entry, false, left));
     }
+    if (o.inflight.size === 0 && o.queue.length === 0 && s.outbox === o) s.outbox = undefined;
   }
 
   function publishDelivery(entry: OutboxEntry, dup: boolean, left: number | undefined): Delivery {
@@ -297,10 +335,11 @@ export function createSessionBackend(options: SessionBackendOptions): SessionBac
       return;
     }
     // Offline or not acknowledging (its Receive Maximum in flight): the queue is bounded either way
-    if (s.queue.length >= maxQueued) return options.onDropped?.('queue-full');
+    const o = outboxOf(s);
+    if (o.queue.length >= maxQueued) return options.onDropped?.('queue-full');
     const entry: OutboxEntry = { seq: seq++, message, qos, retain, subscriptionIdentifiers, state: 'queued' };
-    s.queue.push(entry);
-    if (persistent(s)) store.saveOutbox(s.record.clientId, entry);
+    o.queue.push(entry);
+    if (persistent(s)) store.saveOutbox(s.clientId, entry);
     pump(s);
   }
 
@@ -375,7 +414,7 @@ export function createSessionBackend(options: SessionBackendOptions): SessionBac
         // out now unless the session continues and the will is delayed [MQTT-3.1.3-9].
         const old = s.link;
         s.link = undefined;
-        if (s.record.will && (req.cleanStart || s.record.will.delayInterval === 0)) publishWillNow(s);
+        if (s.will && (req.cleanStart || s.will.delayInterval === 0)) publishWillNow(s);
         old.close(0x8e);
       }
       if (s && req.cleanStart) {
@@ -385,35 +424,28 @@ export function createSessionBackend(options: SessionBackendOptions): SessionBac
       const sessionPresent = s !== undefined;
       if (s) {
         // Reconnected before the will delay passed: the will is not sent [MQTT-3.1.3-9]
-        clearTimeout(s.willTimer);
-        clearTimeout(s.expiryTimer);
-        s.willTimer = s.expiryTimer = undefined;
+        clearTimers(s);
         if (req.expiryInterval === 0 && persistent(s)) store.deleteSession(req.clientId);
       } else {
-        s = {
-          record: { clientId: req.clientId, expiryInterval: req.expiryInterval },
-          receiveMaximum: req.receiveMaximum,
-          subscriptions: new Map(),
-          queue: [],
-          inflight: new Map(),
-          incomingQos2: new Set(),
-          nextPacketId: 1,
-        };
+        s = new Session(req.clientId, req.expiryInterval, req.receiveMaximum);
         sessions.set(req.clientId, s);
       }
       const wasPersistent = persistent(s);
-      s.record = { clientId: req.clientId, expiryInterval: req.expiryInterval, will: req.will };
+      s.offline = undefined;
+      s.expiryInterval = req.expiryInterval;
+      s.will = req.will;
       s.receiveMaximum = req.receiveMaximum;
       s.link = link;
       if (persistent(s)) {
         store.saveSession(s.record);
         if (!wasPersistent) {
-          for (const sub of s.subscriptions.values()) store.saveSubscription(req.clientId, sub);
-          for (const e of [...s.inflight.values(), ...s.queue]) store.saveOutbox(req.clientId, e);
+          for (const sub of s.subscriptions?.values() ?? []) store.saveSubscription(req.clientId, sub);
+          for (const e of [...(s.outbox?.inflight.values() ?? []), ...(s.outbox?.queue ?? [])])
+            store.saveOutbox(req.clientId, e);
         }
       }
       // Resend unacknowledged PUBLISH (DUP=1) and PUBREL in their original order [MQTT-4.4.0-1]
-      for (const e of [...s.inflight.values()].sort((a, b) => a.seq - b.seq)) {
+      for (const e of [...(s.outbox?.inflight.values() ?? [])].sort((a, b) => a.seq - b.seq)) {
         if (e.state === 'released') link.deliver({ kind: 'pubrel', packetId: e.packetId! });
         else link.deliver(publishDelivery(e, true, remainingExpiry(e.message) ?? undefined));
       }
@@ -425,13 +457,13 @@ export function createSessionBackend(options: SessionBackendOptions): SessionBac
       const s = sessions.get(clientId);
       if (!s || s.link?.connectionId !== connectionId) return; // already taken over
       s.link = undefined;
-      if (req.expiryInterval !== undefined) s.record.expiryInterval = req.expiryInterval;
-      s.record.disconnectedAt = now();
-      if (!req.publishWill) s.record.will = undefined; // normal DISCONNECT discards the will [MQTT-3.1.2-10]
-      if (s.record.expiryInterval === 0) return endSession(s);
+      if (req.expiryInterval !== undefined) s.expiryInterval = req.expiryInterval;
+      const offline: Offline = (s.offline = { since: now() });
+      if (!req.publishWill) s.will = undefined; // normal DISCONNECT discards the will [MQTT-3.1.2-10]
+      if (s.expiryInterval === 0) return endSession(s);
       store.saveSession(s.record);
-      if (s.record.will) scheduleWill(s);
-      scheduleExpiry(s, s.record.expiryInterval * 1000);
+      if (s.will) scheduleWill(s, offline);
+      scheduleExpiry(s, offline, s.expiryInterval * 1000);
     },
 
     async publish(message) {
@@ -441,7 +473,7 @@ export function createSessionBackend(options: SessionBackendOptions): SessionBac
     async subscribe(clientId, subs) {
       const s = requireSession(clientId);
       return subs.map((sub) => {
-        const existed = s.subscriptions.has(sub.filter);
+        const existed = s.subscriptions?.has(sub.filter) ?? false;
         if (existed) removeFromIndex(s, sub.filter); // replaced, not duplicated [MQTT-3.8.4-3]
         addToIndex(s, sub);
         if (persistent(s)) store.saveSubscription(clientId, sub);
@@ -462,13 +494,13 @@ export function createSessionBackend(options: SessionBackendOptions): SessionBac
     },
 
     async subscriptions(clientId) {
-      return [...(sessions.get(clientId)?.subscriptions.values() ?? [])];
+      return [...(sessions.get(clientId)?.subscriptions?.values() ?? [])];
     },
 
     async acknowledge(clientId, packetId, kind, failed = false) {
       const s = sessions.get(clientId);
-      const e = s?.inflight.get(packetId);
-      if (!s || !e) return false;
+      const e = s?.outbox?.inflight.get(packetId);
+      if (!s?.outbox || !e) return false;
       const expected =
         kind === 'puback'
           ? e.qos === 1
@@ -482,7 +514,7 @@ export function createSessionBackend(options: SessionBackendOptions): SessionBac
         return true;
       }
       // PUBACK, PUBCOMP, or a PUBREC with an error reason: the exchange is complete [MQTT-4.3.3-*]
-      s.inflight.delete(packetId);
+      s.outbox.inflight.delete(packetId);
       if (persistent(s)) store.deleteOutbox(clientId, e.seq);
       pump(s);
       return true;
@@ -490,15 +522,16 @@ export function createSessionBackend(options: SessionBackendOptions): SessionBac
 
     async receiveQos2(clientId, packetId, message) {
       const s = requireSession(clientId);
-      if (s.incomingQos2.has(packetId)) return { duplicate: true, routed: 0 };
-      s.incomingQos2.add(packetId);
+      if (s.incomingQos2?.has(packetId)) return { duplicate: true, routed: 0 };
+      (s.incomingQos2 ??= new Set()).add(packetId);
       if (persistent(s)) store.saveIncomingQos2(clientId, packetId);
       return { duplicate: false, routed: route(message) };
     },
 
     async releaseQos2(clientId, packetId) {
       const s = sessions.get(clientId);
-      if (!s?.incomingQos2.delete(packetId)) return false;
+      if (!s?.incomingQos2?.delete(packetId)) return false;
+      if (s.incomingQos2.size === 0) s.incomingQos2 = undefined;
       if (persistent(s)) store.deleteIncomingQos2(clientId, packetId);
       return true;
     },
@@ -509,8 +542,8 @@ export function createSessionBackend(options: SessionBackendOptions): SessionBac
       let inflight = 0;
       for (const s of sessions.values()) {
         if (s.link) connected++;
-        queued += s.queue.length;
-        inflight += s.inflight.size;
+        queued += s.outbox?.queue.length ?? 0;
+        inflight += s.outbox?.inflight.size ?? 0;
       }
       return {
         sessions: sessions.size,
@@ -524,10 +557,7 @@ export function createSessionBackend(options: SessionBackendOptions): SessionBac
 
     async close() {
       closed = true;
-      for (const s of sessions.values()) {
-        clearTimeout(s.willTimer);
-        clearTimeout(s.expiryTimer);
-      }
+      for (const s of sessions.values()) clearTimers(s);
       store.close();
     },
   };

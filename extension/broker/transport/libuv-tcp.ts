@@ -32,10 +32,16 @@ import { isIP } from 'node:net';
 import { getSystemErrorMap } from 'node:util';
 import { END_GRACE_MS, type Transport, type TransportSink } from './transport.js';
 
-const OWNER = Symbol('iotmq.transport');
+/**
+ * The handle's property for the object that owns it: Node's own `owner_symbol`, which every TCP
+ * handle already has (net.Socket puts itself there), so that claiming it adds no property to the
+ * handle; learned from the first server handle, a symbol of ours where it is not found.
+ */
+let OWNER: symbol | undefined;
+const ownerOf = (handle: TcpHandle): LibuvTcpTransport | undefined =>
+  (handle as unknown as Record<symbol, LibuvTcpTransport | undefined>)[OWNER!];
 
 interface TcpHandle {
-  [OWNER]?: LibuvTcpTransport;
   onread: (this: TcpHandle, buffer: ArrayBuffer | undefined) => void;
   onconnection: (status: number, client?: TcpHandle) => void;
   readonly writeQueueSize: number;
@@ -152,7 +158,7 @@ class LibuvTcpTransport implements Transport {
   private flags = 0;
 
   constructor(private readonly handle: TcpHandle) {
-    handle[OWNER] = this;
+    (handle as unknown as Record<symbol, LibuvTcpTransport>)[OWNER!] = this;
   }
 
   get remoteAddress(): string | undefined {
@@ -259,7 +265,7 @@ class LibuvTcpTransport implements Transport {
 
 // Shared by every handle (a closure per connection would cost more than the transport itself).
 function onRead(this: TcpHandle, buffer: ArrayBuffer | undefined): void {
-  const transport = this[OWNER];
+  const transport = ownerOf(this);
   if (!transport) return;
   const { state, kReadBytesOrError, kArrayBufferOffset, UV_EOF } = native();
   const n = state[kReadBytesOrError];
@@ -270,11 +276,11 @@ function onRead(this: TcpHandle, buffer: ArrayBuffer | undefined): void {
 
 function afterWrite(this: WriteReq, status: number, handle: TcpHandle): void {
   this.data = undefined;
-  handle[OWNER]?.written(status);
+  ownerOf(handle)?.written(status);
 }
 
 function afterShutdown(this: ShutdownReq, _status: number, handle: TcpHandle): void {
-  handle[OWNER]?.shutDown();
+  ownerOf(handle)?.shutDown();
 }
 
 export interface LibuvTcpServer {
@@ -297,6 +303,8 @@ export async function listenLibuvTcp(
   const { TCP, SERVER } = native();
   const address = isIP(host) ? host : (await lookup(host)).address;
   const server = new TCP(SERVER);
+  OWNER ??=
+    Object.getOwnPropertySymbols(server).find((s) => s.description === 'owner_symbol') ?? Symbol('iotmq.transport');
   const fail = (err: number, syscall: string): never => {
     server.close();
     throw uvError(err, syscall, address, port);

@@ -37,6 +37,15 @@ describe('encodeFast', () => {
     }
   });
 
+  it('3.1.1 CONNACK and PINGRESP: same bytes as mqtt-packet', () => {
+    const packets: Packet[] = [{ cmd: 'pingresp' }];
+    for (const sessionPresent of [true, false])
+      for (const returnCode of [0, 1, 5]) packets.push({ cmd: 'connack', sessionPresent, returnCode });
+    for (const p of packets)
+      for (const v of [3, 4])
+        expect(encodeFast(p, v)!.equals(mqttPacket.generate(p, { protocolVersion: v })), JSON.stringify(p)).toBe(true);
+  });
+
   it('leaves properties and reason codes to mqtt-packet', () => {
     expect(
       encodeFast(
@@ -54,5 +63,6 @@ describe('encodeFast', () => {
     ).toBeUndefined();
     expect(encodeFast({ cmd: 'puback', messageId: 1, reasonCode: 0x10 }, 5)).toBeUndefined();
     expect(encodeFast({ cmd: 'suback', messageId: 1, granted: [0] }, 4)).toBeUndefined();
+    expect(encodeFast({ cmd: 'connack', sessionPresent: false, reasonCode: 0 }, 5)).toBeUndefined();
   });
 });
