@@ -1,6 +1,7 @@
 // The servers under test, in their own process so the load generator does not share their event
 // loop: the RP on its embedded SQLite store, and the peer it is compared with — a bare fastify route
 // that returns the same stored JSON with no auth, validation or store behind it.
+import { rmSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -54,4 +55,7 @@ await bare.listen({ host: '127.0.0.1', port: 0 });
 const bareUrl = `http://127.0.0.1:${(bare.server.address() as { port: number }).port}`;
 
 process.send!({ rpUrl, bareUrl, token, base, body, subscription: SUB });
-process.on('disconnect', () => process.exit(0));
+process.on('disconnect', () => {
+  rmSync(dir, { recursive: true, force: true }); // the store's files, some 100 MB after the PUT runs
+  process.exit(0);
+});

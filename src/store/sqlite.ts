@@ -51,6 +51,7 @@ const files = new Map<string, FileState>();
 function takeOwnership(file: string): Database.Database {
   const owner = new Database(`${file}.lock`, { timeout: 1000 });
   try {
+    owner.pragma('journal_mode = MEMORY'); // it never writes: no journal file beside it
     owner.pragma('locking_mode = EXCLUSIVE');
     owner.exec('BEGIN EXCLUSIVE; COMMIT'); // in EXCLUSIVE locking mode the lock outlives the transaction
     return owner;
