@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import { componentLogger } from '../../src/common/log.js';
 import type { ListenerSecurity } from './auth/types.js';
-import { defineBrokerMetrics } from './observability/broker-metrics.js';
+import { defineBrokerMetrics, messageCounters } from './observability/broker-metrics.js';
 import { createMetrics, type Metrics } from './observability/metrics.js';
 import { startSysTopics } from './observability/sys-topics.js';
 import { Connection } from './protocol/connection.js';
@@ -80,6 +80,7 @@ export function createBroker(options: BrokerOptions = {}): Broker {
     security: (listener) => security(listener),
     limits,
     metrics,
+    counters: messageCounters(metrics),
     log,
     assignClientId: () => `iotmq-${randomBytes(12).toString('hex')}`,
     connections,

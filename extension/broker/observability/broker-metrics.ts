@@ -1,6 +1,28 @@
 // The broker's metric families, declared once so /metrics lists them even before first use.
 import type { SessionBackend } from '../session/session-backend.js';
-import type { Metrics } from './metrics.js';
+import type { Counter, Metrics } from './metrics.js';
+
+/** The counters bumped for every message, resolved once per broker. */
+export interface MessageCounters {
+  /** By QoS. */
+  publishesReceived: readonly Counter[];
+  payloadBytesReceived: Counter;
+  /** By QoS. */
+  publishesSent: readonly Counter[];
+  payloadBytesSent: Counter;
+  publishAllowed: Counter;
+}
+
+export function messageCounters(metrics: Metrics): MessageCounters {
+  const byQos = (name: string): Counter[] => ['0', '1', '2'].map((qos) => metrics.counter(name, { qos }));
+  return {
+    publishesReceived: byQos('aio_mq_publishes_received'),
+    payloadBytesReceived: metrics.counter('aio_mq_payload_bytes_received'),
+    publishesSent: byQos('aio_mq_publishes_sent'),
+    payloadBytesSent: metrics.counter('aio_mq_payload_bytes_sent'),
+    publishAllowed: metrics.counter('aio_mq_authorization_allow', { method: 'Publish' }),
+  };
+}
 
 export function defineBrokerMetrics(metrics: Metrics, backend: SessionBackend, connections: () => number): void {
   const counter = (name: string, help: string): void => metrics.define(name, 'counter', help);

@@ -12,8 +12,15 @@ interface Family {
   collect?: () => Array<{ labels?: Labels; value: number }>;
 }
 
+/** One counter (a family and its label values) resolved once, for the per-message paths. */
+export interface Counter {
+  inc(by?: number): void;
+}
+
 export interface Metrics {
   inc(name: string, labels?: Labels, by?: number): void;
+  /** The counter `inc(name, labels)` would bump, without looking it up on every call. */
+  counter(name: string, labels?: Labels): Counter;
   /** Declare a family; `collect` makes it a gauge read at scrape time. */
   define(name: string, type: 'counter' | 'gauge', help: string, collect?: Family['collect']): void;
   get(name: string, labels?: Labels): number;
@@ -38,17 +45,26 @@ export function createMetrics(): Metrics {
     return only === undefined ? '' : `${only}=${labels[only]}`;
   };
 
+  const cell = (name: string, labels: Labels): { labels: Labels; value: number } => {
+    let f = families.get(name);
+    if (!f) families.set(name, (f = { help: name, type: 'counter', values: new Map() }));
+    const k = key(labels);
+    let v = f.values.get(k);
+    if (!v) f.values.set(k, (v = { labels, value: 0 }));
+    return v;
+  };
+
   return {
     define(name, type, help, collect) {
       families.set(name, { help, type, values: families.get(name)?.values ?? new Map(), collect });
     },
     inc(name, labels = NO_LABELS, by = 1) {
-      let f = families.get(name);
-      if (!f) families.set(name, (f = { help: name, type: 'counter', values: new Map() }));
-      const k = key(labels);
-      const v = f.values.get(k);
-      if (v) v.value += by;
-      else f.values.set(k, { labels, value: by });
+      cell(name, labels).value += by;
+    },
+    counter(name, labels = NO_LABELS) {
+      // the sample appears once it is first counted, as with inc()
+      let c: { labels: Labels; value: number } | undefined;
+      return { inc: (by = 1) => void ((c ??= cell(name, labels)).value += by) };
     },
     get(name, labels = {}) {
       const f = families.get(name);

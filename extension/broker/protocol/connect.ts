@@ -193,6 +193,6 @@ async function finishAuthentication(conn: Connection, packet: IConnectPacket, ou
   conn.setCredentialExpiry(outcome.expiresAt);
   ctx.metrics.inc('aio_mq_connections_accepted', { listener: conn.info.listener });
   if (ctx.log.isLevelEnabled('info'))
-    conn.log.info({ clientId, version: conn.protocolVersion, sessionPresent, expiry }, 'connected');
+    conn.log.info({ version: conn.protocolVersion, sessionPresent, expiry }, 'connected');
   conn.release(); // deliveries queued by the back end (resends, queued messages) follow CONNACK
 }

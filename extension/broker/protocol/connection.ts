@@ -32,8 +32,6 @@ function flushAll(): void {
   for (const conn of batch) conn.flush();
 }
 
-const QOS_LABEL = ['0', '1', '2'] as const;
-
 /**
  * QoS 0 PUBLISH bytes of a message without per-subscriber parts, per (protocol 5?, retain). The
  * back end hands one message to all its subscribers in one go, so remembering the last message
@@ -92,6 +90,10 @@ export const DEFAULT_CLIENT_PROPERTIES: ClientProperties = Object.freeze({
 });
 
 const NO_ATTRIBUTES: Record<string, string> = Object.freeze({}) as Record<string, string>;
+const NO_IDS: ReadonlySet<number> = new Set();
+
+/** What Connection.run takes: a packet, or a step that ends the connection. */
+type Step = Packet | (() => Promise<void> | void);
 
 /** The parts of a connection's state that most connections never need, made on first use. */
 class Extras {
@@ -103,9 +105,13 @@ class Extras {
   // topic aliases: client→server and server→client live independently [MQTT-3.3.2-10]
   topicAliasesIn: Map<number, string> | undefined = undefined;
   topicAliasesOut: Map<string, number> | undefined = undefined;
-  /** QoS 1/2 PUBLISHes from the client not yet acknowledged by us (PUBACK / PUBCOMP). */
+  /** QoS 2 PUBLISHes from the client answered with PUBREC, waiting for PUBREL. */
   incomingUnacked: Set<number> | undefined = undefined;
   heldDeliveries: Delivery[] | undefined = undefined;
+  /** Packets and steps waiting for an asynchronous handler to finish (Connection.run). */
+  waiting: Array<Step | undefined> | undefined = undefined;
+  /** The next of them (a queue by index: shift() moved the rest on every packet). */
+  waitingHead = 0;
   credentialTimer: NodeJS.Timeout | undefined = undefined;
 }
 
@@ -113,6 +119,7 @@ class Extras {
 const BRIDGE_MODE = 1; // CONNECT had the bridge bit (mqtt-packet parses SUBSCRIBE options differently)
 const INPUT_REFUSED = 2; // a malformed or oversized packet: nothing more is read
 const READ_PAUSED = 4; // slow consumer: not read until its output drains
+const BUSY = 8; // an asynchronous handler is running: packets wait in `waiting`
 
 export class Connection implements SessionLink, TransportSink, FrameReader {
   state: ConnectionState = 'awaiting-connect';
@@ -131,8 +138,6 @@ export class Connection implements SessionLink, TransportSink, FrameReader {
   private seenAt: number;
   /** Ticks without a packet after which the connection is closed (1.5 × keep alive); 0: never. */
   private keepAliveTicks = 0;
-  /** Packets wait here while an asynchronous handler runs (see receive). */
-  private tail: Promise<void> | undefined = undefined;
   private x: Extras | undefined = undefined;
 
   constructor(
@@ -220,8 +225,18 @@ export class Connection implements SessionLink, TransportSink, FrameReader {
     return (this.extras().topicAliasesIn ??= new Map());
   }
 
-  get incomingUnacked(): Set<number> {
-    return (this.extras().incomingUnacked ??= new Set());
+  /** QoS 2 PUBLISHes from the client that we answered with PUBREC and that wait for PUBREL. */
+  get incomingUnacked(): ReadonlySet<number> {
+    return this.x?.incomingUnacked ?? NO_IDS;
+  }
+
+  addIncomingUnacked(packetId: number): void {
+    (this.extras().incomingUnacked ??= new Set()).add(packetId);
+  }
+
+  deleteIncomingUnacked(packetId: number): void {
+    const ids = this.x?.incomingUnacked;
+    if (ids?.delete(packetId) && ids.size === 0) this.x!.incomingUnacked = undefined;
   }
 
   // ---- reading (TransportSink, FrameReader) -----------------------------------------------------
@@ -249,12 +264,7 @@ export class Connection implements SessionLink, TransportSink, FrameReader {
       if ((packet as { bridgeMode?: boolean }).bridgeMode) this.flags |= BRIDGE_MODE;
     }
     if (this.keepAliveTicks !== 0) this.seenAt = clockTicks();
-    // Packets are handled strictly one after another. A handler that finishes synchronously (QoS
-    // 0 PUBLISH, PINGREQ, …) runs at once; only while an asynchronous one is pending do later
-    // packets wait in a promise chain (a chain link for every packet was a large share of a QoS 0
-    // message).
-    if (this.tail) this.run(() => handlePacket(this, packet));
-    else this.pending(handlePacket(this, packet));
+    this.run(packet);
   }
 
   malformed(error: Error): void {
@@ -282,18 +292,53 @@ export class Connection implements SessionLink, TransportSink, FrameReader {
     this.run(() => this.terminate({ publishWill: true }));
   }
 
-  /** Run a step after the packets before it (see packet()). */
-  private run(step: () => Promise<void> | void): void {
-    const tail = this.tail;
-    if (!tail) return this.pending(step());
-    const next: Promise<void> = tail.then(step).catch((err: unknown) => this.log.error({ err }, 'dispatch failed'));
-    this.pending(next);
+  /**
+   * Packets (and the steps that end a connection) are handled strictly one after another. One
+   * that finishes synchronously (QoS 0 PUBLISH, PINGREQ, …) runs at once; while an asynchronous
+   * one is pending, later ones wait in a queue (a promise chain link per packet was a large share
+   * of a message's cost).
+   */
+  private run(step: Step): void {
+    if (this.flags & BUSY) {
+      (this.extras().waiting ??= []).push(step);
+      return;
+    }
+    let next: Step | undefined = step;
+    while (next !== undefined) {
+      const pending = typeof next === 'function' ? next() : handlePacket(this, next);
+      if (pending) {
+        this.flags |= BUSY;
+        pending.then(
+          () => this.resume(),
+          (err: unknown) => {
+            this.log.error({ err }, 'dispatch failed');
+            this.resume();
+          },
+        );
+        return;
+      }
+      // (a step may have started an asynchronous one of its own: the queue then waits for it)
+      next = this.flags & BUSY ? undefined : this.nextWaiting();
+    }
   }
 
-  private pending(step: Promise<void> | void): void {
-    if (!step) return;
-    this.tail = step;
-    void step.then(() => this.tail === step && (this.tail = undefined));
+  private resume(): void {
+    this.flags &= ~BUSY;
+    const next = this.nextWaiting();
+    if (next !== undefined) this.run(next);
+  }
+
+  private nextWaiting(): Step | undefined {
+    const x = this.x;
+    const waiting = x?.waiting;
+    if (!waiting || x.waitingHead === waiting.length) return undefined;
+    const next = waiting[x.waitingHead];
+    waiting[x.waitingHead++] = undefined;
+    if (x.waitingHead === waiting.length) {
+      waiting.length = 0;
+      x.waitingHead = 0;
+    }
+    return next;
   }
 
   // ---- writing -----------------------------------------------------------------------------------
@@ -443,8 +488,8 @@ export class Connection implements SessionLink, TransportSink, FrameReader {
   }
 
   private countSent(delivery: Delivery & { kind: 'publish' }): void {
-    this.ctx.metrics.inc('aio_mq_publishes_sent', { qos: QOS_LABEL[delivery.qos] });
-    this.ctx.metrics.inc('aio_mq_payload_bytes_sent', undefined, delivery.message.payload.length);
+    this.ctx.counters.publishesSent[delivery.qos].inc();
+    this.ctx.counters.payloadBytesSent.inc(delivery.message.payload.length);
   }
 
   close(reasonCode: number): void {
@@ -527,8 +572,7 @@ export class Connection implements SessionLink, TransportSink, FrameReader {
     this.flush();
     this.transport.end();
     if (wasConnected) {
-      if (this.ctx.log.isLevelEnabled('info'))
-        this.log.info({ clientId: this.clientId, reasonCode: options.reasonCode }, 'disconnected');
+      if (this.ctx.log.isLevelEnabled('info')) this.log.info({ reasonCode: options.reasonCode }, 'disconnected');
       if (!options.skipBackend)
         this.ctx.backend
           .disconnect(this.clientId, this.connectionId, {

@@ -2,6 +2,7 @@
 // listener security, limits, metrics. Passed to every packet handler.
 import type { Logger } from '../../../src/common/log.js';
 import type { ListenerSecurity } from '../auth/types.js';
+import type { MessageCounters } from '../observability/broker-metrics.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { SessionBackend } from '../session/session-backend.js';
 import type { ConnectionList } from './connection-list.js';
@@ -41,6 +42,7 @@ export interface BrokerContext {
   security(listener: string): ListenerSecurity;
   limits: BrokerLimits;
   metrics: Metrics;
+  counters: MessageCounters;
   log: Logger;
   /** Random, unique id for a client that sent an empty one [MQTT-3.1.3-6]. */
   assignClientId(): string;

@@ -1,5 +1,6 @@
-// Splits a client's byte stream into MQTT frames and decodes the hot one, PUBLISH without
-// properties, by hand; every other frame is handed whole to mqtt-packet. mqtt-packet's general
+// Splits a client's byte stream into MQTT frames and decodes the hot ones by hand (PUBLISH without
+// properties, the acknowledgements without a reason code, PINGREQ); every other frame is handed
+// whole to mqtt-packet. mqtt-packet's general
 // state machine (a BufferList, a debug call per step, a copy per field) was the largest share of
 // a QoS 0 message's cost, and as a parser per connection it was a large share of an idle
 // connection's memory. Since it only ever sees whole frames here, one parser serves them all:
@@ -70,9 +71,7 @@ export function pushBytes(reader: FrameReader, chunk: Buffer): void {
     if (length > reader.maximumPacketSize) return reader.oversize(length);
     const end = i + length;
     if (end > buf.length) return keep(reader, buf.subarray(pos), end - pos);
-    const packet =
-      (buf[pos] >> 4 === 3 ? decodePublish(buf, pos, i, end, reader.protocolVersion) : undefined) ??
-      parseFrame(buf.subarray(pos, end), reader);
+    const packet = decodeHot(buf, pos, i, end, reader.protocolVersion) ?? parseFrame(buf.subarray(pos, end), reader);
     if (packet instanceof Error) return reader.malformed(packet);
     reader.packet(packet);
     pos = end;
@@ -139,6 +138,44 @@ export function parseFrame(frame: Buffer, reader: Pick<FrameReader, 'protocolVer
   }
   return parsed ?? new Error('Packet too short');
 }
+
+const ACKS = [undefined, undefined, undefined, undefined, 'puback', 'pubrec', 'pubrel', 'pubcomp'] as const;
+
+/**
+ * The frames decoded by hand, as mqtt-packet would decode them (the same fields, so that nothing
+ * downstream can tell); undefined leaves the frame to mqtt-packet.
+ */
+function decodeHot(
+  buf: Buffer,
+  header: number,
+  start: number,
+  end: number,
+  protocolVersion: number,
+): Packet | undefined {
+  const first = buf[header];
+  const type = first >> 4;
+  if (type === 3) return decodePublish(buf, header, start, end, protocolVersion);
+  const ack = ACKS[type];
+  // PUBACK, PUBREC, PUBREL, PUBCOMP: a packet id and no reason code (0, success, in MQTT 5)
+  if (ack && end - start === 2 && (first & 0xf) === (ack === 'pubrel' ? 2 : 0)) {
+    const packet = {
+      cmd: ack,
+      retain: false,
+      qos: ack === 'pubrel' ? 1 : 0,
+      dup: false,
+      length: 2,
+      topic: null,
+      payload: null,
+      messageId: buf.readUInt16BE(start),
+    } as Packet & { reasonCode?: number };
+    if (protocolVersion === 5) packet.reasonCode = 0;
+    return packet;
+  }
+  if (first === 0xc0 && end === start) return { ...PINGREQ };
+  return undefined;
+}
+
+const PINGREQ = { cmd: 'pingreq', retain: false, qos: 0, dup: false, length: 0, topic: null, payload: null } as Packet;
 
 /** PUBLISH without properties; undefined leaves the frame to mqtt-packet. */
 function decodePublish(

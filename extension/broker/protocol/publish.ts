@@ -7,13 +7,13 @@ import { ProtocolError } from './protocol-error.js';
 import { ReasonCode } from './reason-codes.js';
 import { assertTopicName } from './topic-validation.js';
 
-const QOS_LABEL = ['0', '1', '2'] as const;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
+const NO_PROPERTIES: NonNullable<IPublishPacket['properties']> = Object.freeze({});
 
 /** Synchronous up to the back end for QoS 0 (nothing to answer), so the dispatcher needs no promise for it. */
 export function handlePublish(conn: Connection, packet: IPublishPacket): Promise<void> | void {
   const { ctx } = conn;
-  const props = packet.properties ?? {};
+  const props = packet.properties ?? NO_PROPERTIES;
   const topic = resolveTopic(conn, packet.topic, props.topicAlias);
   assertTopicName(topic);
   if (props.subscriptionIdentifier !== undefined)
@@ -23,13 +23,13 @@ export function handlePublish(conn: Connection, packet: IPublishPacket): Promise
   const packetId = packet.messageId ?? 0;
   const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
 
-  if (qos > 0 && !conn.incomingUnacked.has(packetId)) {
-    // More unacknowledged QoS 1/2 PUBLISHes than our Receive Maximum [MQTT-3.3.4-9]
-    if (conn.incomingUnacked.size >= ctx.limits.receiveMaximum)
-      throw new ProtocolError(ReasonCode.ReceiveMaximumExceeded, 'receive maximum exceeded');
-  }
-  ctx.metrics.inc('aio_mq_publishes_received', { qos: QOS_LABEL[qos] });
-  ctx.metrics.inc('aio_mq_payload_bytes_received', undefined, payload.length);
+  // More unacknowledged QoS 1/2 PUBLISHes than our Receive Maximum [MQTT-3.3.4-9]. Packets are
+  // handled one at a time, so those waiting are the QoS 2 ones before their PUBREL.
+  const unacked = conn.incomingUnacked;
+  if (qos > 0 && unacked.size >= ctx.limits.receiveMaximum && !unacked.has(packetId))
+    throw new ProtocolError(ReasonCode.ReceiveMaximumExceeded, 'receive maximum exceeded');
+  ctx.counters.publishesReceived[qos].inc();
+  ctx.counters.payloadBytesReceived.inc(payload.length);
 
   let refusal: number | undefined;
   let refusalText = '';
@@ -43,7 +43,7 @@ export function handlePublish(conn: Connection, packet: IPublishPacket): Promise
     ctx.metrics.inc('aio_mq_authorization_deny', { method: 'Publish' });
     refusal = ReasonCode.NotAuthorized;
     refusalText = `not authorized to publish to ${topic}`;
-  } else if (authorizer) ctx.metrics.inc('aio_mq_authorization_allow', { method: 'Publish' });
+  } else if (authorizer) ctx.counters.publishAllowed.inc();
 
   if (refusal !== undefined) {
     conn.log.debug({ topic, reasonCode: refusal }, 'publish refused');
@@ -55,7 +55,7 @@ export function handlePublish(conn: Connection, packet: IPublishPacket): Promise
       if (conn.isV5) conn.write({ cmd: 'pubrec', messageId: packetId, ...reason });
       else {
         // 3.1.1 must still complete the exchange; remember the id so PUBREL finds it
-        conn.incomingUnacked.add(packetId);
+        conn.addIncomingUnacked(packetId);
         conn.write({ cmd: 'pubrec', messageId: packetId });
       }
     }
@@ -72,31 +72,27 @@ export function handlePublish(conn: Connection, packet: IPublishPacket): Promise
     });
     return;
   }
-  return acknowledged(conn, packet, message);
+  return acknowledged(conn, packetId, qos, message);
 }
 
-async function acknowledged(conn: Connection, packet: IPublishPacket, message: Message): Promise<void> {
+function acknowledged(conn: Connection, packetId: number, qos: 1 | 2, message: Message): Promise<void> {
   const { ctx } = conn;
-  const { qos } = packet;
-  const packetId = packet.messageId ?? 0;
-  if (qos === 1) {
-    conn.incomingUnacked.add(packetId);
-    const routed = await ctx.backend.publish(message);
-    conn.incomingUnacked.delete(packetId);
-    conn.write({
-      cmd: 'puback',
-      messageId: packetId,
-      ...(conn.isV5 && routed === 0 ? { reasonCode: ReasonCode.NoMatchingSubscribers } : {}),
+  if (qos === 1)
+    return ctx.backend.publish(message).then((routed) => {
+      conn.write({
+        cmd: 'puback',
+        messageId: packetId,
+        ...(conn.isV5 && routed === 0 ? { reasonCode: ReasonCode.NoMatchingSubscribers } : {}),
+      });
     });
-    return;
-  }
   // QoS 2: the back end records the packet id and ignores re-sends until PUBREL [MQTT-4.3.3-9 ff.]
-  conn.incomingUnacked.add(packetId);
-  const { duplicate, routed } = await ctx.backend.receiveQos2(conn.clientId, packetId, message);
-  conn.write({
-    cmd: 'pubrec',
-    messageId: packetId,
-    ...(conn.isV5 && !duplicate && routed === 0 ? { reasonCode: ReasonCode.NoMatchingSubscribers } : {}),
+  conn.addIncomingUnacked(packetId);
+  return ctx.backend.receiveQos2(conn.clientId, packetId, message).then(({ duplicate, routed }) => {
+    conn.write({
+      cmd: 'pubrec',
+      messageId: packetId,
+      ...(conn.isV5 && !duplicate && routed === 0 ? { reasonCode: ReasonCode.NoMatchingSubscribers } : {}),
+    });
   });
 }
 

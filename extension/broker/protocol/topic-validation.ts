@@ -12,15 +12,26 @@ const MAX_UTF8_BYTES = 65535;
  * character too (a legitimate U+FFFD in a topic is vanishingly rare and not worth the ambiguity).
  */
 export function isValidMqttString(s: string): boolean {
-  return !s.includes('\u0000') && !s.includes('\ufffd') && Buffer.byteLength(s) <= MAX_UTF8_BYTES;
+  return !s.includes('\u0000') && !s.includes('\ufffd') && fitsUtf8Limit(s);
 }
 
+/** At most 3 UTF-8 bytes per UTF-16 unit: only long strings need counting. */
+function fitsUtf8Limit(s: string): boolean {
+  return s.length <= MAX_UTF8_BYTES / 3 || Buffer.byteLength(s) <= MAX_UTF8_BYTES;
+}
+
+/** Checked for every PUBLISH: one pass over the topic instead of a search per rule. */
 export function assertTopicName(topic: string): void {
   if (topic.length === 0) throw new ProtocolError(ReasonCode.TopicNameInvalid, 'empty topic name'); // [MQTT-4.7.3-1]
-  if (!isValidMqttString(topic)) throw new ProtocolError(ReasonCode.TopicNameInvalid, 'malformed UTF-8 in topic name');
+  let wildcard = false;
+  for (let i = 0; i < topic.length; i++) {
+    const c = topic.charCodeAt(i);
+    if (c === 0 || c === 0xfffd) throw new ProtocolError(ReasonCode.TopicNameInvalid, 'malformed UTF-8 in topic name');
+    if (c === 0x2b || c === 0x23) wildcard = true; // '+', '#'
+  }
+  if (!fitsUtf8Limit(topic)) throw new ProtocolError(ReasonCode.TopicNameInvalid, 'malformed UTF-8 in topic name');
   // Wildcards are not allowed in topic names [MQTT-3.3.2-2]
-  if (topic.includes('+') || topic.includes('#'))
-    throw new ProtocolError(ReasonCode.TopicNameInvalid, 'wildcard in topic name');
+  if (wildcard) throw new ProtocolError(ReasonCode.TopicNameInvalid, 'wildcard in topic name');
 }
 
 /** Returns a reason code for an invalid filter, or null when it is valid. */

@@ -353,11 +353,28 @@ export function createSessionBackend(options: SessionBackendOptions): SessionBac
         store.saveRetained(message);
       }
     }
+    const matches = trie.match(message.topic);
+    if (matches.length === 1 && matches[0].group === undefined) {
+      // the common case, one subscriber: no bookkeeping per session
+      const { clientId, subscription: sub } = matches[0];
+      // no-local: never back to the publishing connection's session [MQTT-3.8.3-3]
+      if (sub.noLocal && message.origin === clientId) return 0;
+      const s = sessions.get(clientId);
+      if (s)
+        deliverTo(
+          s,
+          message,
+          Math.min(sub.qos, message.qos) as QoS,
+          sub.retainAsPublished && message.retain,
+          sub.subscriptionIdentifier !== undefined ? [sub.subscriptionIdentifier] : [],
+        );
+      return 1;
+    }
     // One delivery per session however many of its subscriptions overlap, at the highest QoS,
     // carrying every matching subscription identifier [MQTT-3.3.4-2, MQTT-3.3.4-3].
     const perSession: PerSession = new Map();
     let sharedGroups: Map<string, TrieValue[]> | undefined; // made only when a shared subscription matches
-    for (const v of trie.match(message.topic)) {
+    for (const v of matches) {
       if (v.group !== undefined) {
         const key = `${v.group}\u0000${parseSharedFilter(v.subscription.filter)!.filter}`;
         sharedGroups ??= new Map();

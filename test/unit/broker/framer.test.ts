@@ -1,5 +1,5 @@
 // The framer must yield exactly what mqtt-packet yields for the same frames, for any split of the
-// byte stream into chunks: the same packets (PUBLISH decoded by hand or not) and an error where it
+// byte stream into chunks: the same packets (decoded by hand or by mqtt-packet) and an error where it
 // errs. The reference parses frame by frame: on some malformed packets (a property length past
 // the end) mqtt-packet alone reads into the next packet, so its verdict would depend on what follows.
 import mqttPacket, { type Packet } from 'mqtt-packet';
@@ -86,6 +86,10 @@ describe('framer', () => {
           { cmd: 'subscribe', messageId: 1 + int(100), subscriptions: [{ topic: 't/#', qos: 1 }] },
           { cmd: 'pingreq' },
           { cmd: 'puback', messageId: 1 + int(100) },
+          { cmd: 'pubrec', messageId: 1 + int(100) },
+          { cmd: 'pubrel', messageId: 1 + int(100) },
+          { cmd: 'pubcomp', messageId: 1 + int(100) },
+          ...(v === 5 ? [{ cmd: 'puback', messageId: 1 + int(100), reasonCode: 0x10 } as Packet] : []),
         ];
         let frame = mqttPacket.generate(packets[int(packets.length)], { protocolVersion: v });
         const headerLength = 2 + [...frame.subarray(1, 4)].filter((b) => b & 128).length;
