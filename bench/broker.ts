@@ -5,11 +5,12 @@
 // 10,000 idle connections. Printed as a table and as ratios to mosquitto.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Result, Scenario } from './broker-load.js';
+import { compileForBench } from './compile.js';
 
 type Load = Scenario extends infer S ? (S extends Scenario ? Omit<S, 'port'> : never) : never;
 
@@ -47,38 +48,10 @@ async function stopChild(child: ChildProcess, graceful: () => void): Promise<voi
   clearTimeout(timer);
 }
 
-/**
- * The Node brokers run as compiled JavaScript, as `iotmq broker` does in production: under tsx,
- * esbuild's keepNames gives every closure a property store, which inflated memory per connection
- * and cost time per message. Compiled once per run with the project's own tsc and tsconfig.
- */
-async function compileServers(): Promise<string> {
-  const outDir = path.join(here, '../node_modules/.cache/iotmq-bench');
-  const config = path.join(outDir, 'tsconfig.json');
-  mkdirSync(outDir, { recursive: true });
-  writeFileSync(
-    config,
-    JSON.stringify({
-      extends: path.join(here, '../tsconfig.json'),
-      compilerOptions: { outDir, rootDir: path.join(here, '..'), sourceMap: false, noEmit: false },
-      files: [path.join(here, 'broker-servers.ts')],
-      include: [],
-    }),
-  );
-  const tsc = spawn(process.execPath, [path.join(here, '../node_modules/typescript/bin/tsc'), '-p', config], {
-    stdio: ['ignore', 'ignore', 'ignore'],
-  });
-  // type errors elsewhere in a work tree in progress do not stop the emit; only a missing file does
-  await once(tsc, 'exit');
-  const entry = path.join(outDir, 'bench/broker-servers.js');
-  if (!existsSync(entry)) throw new Error(`tsc did not emit ${entry}`);
-  return entry;
-}
-
 let compiledServers: Promise<string> | undefined;
 
 async function startNodeBroker(name: 'iotmq' | 'aedes'): Promise<RunningBroker> {
-  const entry = await (compiledServers ??= compileServers());
+  const entry = await (compiledServers ??= compileForBench('broker-servers'));
   const child = fork(entry, [name], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, IOTMQ_LOG_LEVEL: 'warn' },

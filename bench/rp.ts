@@ -6,12 +6,10 @@
 // The servers run as the product ships them — JavaScript compiled by the project's tsc, in a process
 // of their own — and autocannon runs here. Bare and RP GET alternate over several rounds, so a change
 // in the machine's load during the run shifts both sides of each ratio; the median ratio is the figure.
-import { spawnSync } from 'node:child_process';
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import autocannon from 'autocannon';
+import { compileForBench } from './compile.js';
 
 interface Servers {
   rpUrl: string;
@@ -28,25 +26,6 @@ const CONNECTIONS = 16;
 /** A directory: the servers' process writes a V8 CPU profile there (node --cpu-prof). */
 const PROFILE_DIR = process.env.BENCH_PROFILE;
 const API = 'api-version=2023-10-04-preview';
-const root = path.join(import.meta.dirname, '..');
-
-/** bench/rp-servers.ts and what it imports, compiled once per run with the project's tsconfig. */
-function compileServers(): string {
-  const outDir = path.join(root, 'node_modules/.cache/iotmq-bench-rp');
-  mkdirSync(outDir, { recursive: true });
-  const project = path.join(outDir, 'tsconfig.json');
-  const compilerOptions = { outDir, rootDir: root, sourceMap: false, noEmit: false };
-  const files = [path.join(root, 'bench/rp-servers.ts')];
-  writeFileSync(
-    project,
-    JSON.stringify({ extends: path.join(root, 'tsconfig.json'), compilerOptions, files, include: [] }),
-  );
-  // Type errors of a work tree in progress do not stop the emit; only a missing output does.
-  spawnSync(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', project], { stdio: 'ignore' });
-  const entry = path.join(outDir, 'bench/rp-servers.js');
-  if (!existsSync(entry)) throw new Error(`tsc did not emit ${entry}`);
-  return entry;
-}
 
 function load(seconds: number, options: autocannon.Options): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => {
@@ -79,7 +58,7 @@ const median = (values: number[]): number => {
 };
 
 export async function runRpBenchmark(): Promise<void> {
-  const entry = compileServers();
+  const entry = await compileForBench('rp-servers');
   const child = fork(entry, [], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, IOTMQ_LOG_LEVEL: 'warn' },
