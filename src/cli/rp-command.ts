@@ -34,8 +34,8 @@ on a shared store (several replicas on one PostgreSQL). Runs until SIGTERM or SI
   --jwks-url URL                signing keys from here instead of OpenID discovery
   --audience URI                the RP's app id URI tokens must be for (default https://management.azure.com/)
   --arm-caller APPID            app id allowed to call the ARM routes (ARM, or the front door); repeat for
-                                more. Without it any valid token of the issuer may (the agent API checks
-                                its callers either way)
+                                more. Required: as in Azure, only ARM calls an RP (the agent API checks its
+                                callers by their cluster either way)
   --arm-endpoint URL            ARM, where custom locations are read
   --tenant ID                   the RP's own service principal, for ARM: its tenant,
   --client-id ID                its app id,
@@ -54,7 +54,7 @@ export interface RpConfig {
   issuers: string[];
   jwksUrl?: string;
   audience: string;
-  armCallers?: string[];
+  armCallers: string[];
   armEndpoint: string;
   tenantId: string;
   clientId: string;
@@ -122,6 +122,9 @@ export function parseRpConfig(args: string[], env: Env = process.env): Readonly<
   };
 
   if (!values.issuer?.length) throw new ConfigError('iotmq rp: --issuer is required (see iotmq rp --help)');
+  // Security on by default: any other valid token of the issuer could otherwise bypass ARM's checks.
+  if (!values['arm-caller']?.length)
+    throw new ConfigError('iotmq rp: --arm-caller is required: the app id of ARM (or the front door) that calls it');
   const issuers = values.issuer.map((issuer) => url('issuer', issuer));
   const port = Number(values.port);
   if (!/^\d+$/.test(values.port) || port > 65535)
@@ -143,7 +146,7 @@ export function parseRpConfig(args: string[], env: Env = process.env): Readonly<
     issuers,
     ...(values['jwks-url'] ? { jwksUrl: url('jwks-url', values['jwks-url']) } : {}),
     audience: values.audience,
-    ...(values['arm-caller']?.length ? { armCallers: values['arm-caller'] } : {}),
+    armCallers: values['arm-caller'],
     armEndpoint: url('arm-endpoint', need('arm-endpoint')),
     tenantId: need('tenant'),
     clientId: need('client-id'),
@@ -164,8 +167,6 @@ export async function runRp(args: string[]): Promise<void> {
     return;
   }
   const log = componentLogger('cli.rp');
-  if (!config.armCallers)
-    log.warn('no --arm-caller: any valid token of the issuer may call the ARM routes, bypassing ARM');
   const get = config.caPem ? getTrusting(config.caPem) : fetch;
   const credential = new ClientSecretCredential(config.tenantId, config.clientId, config.clientSecret, {
     authorityHost: new URL(config.issuers[0]!).origin,
@@ -192,7 +193,7 @@ export async function runRp(args: string[]): Promise<void> {
         audiences: [config.audience],
         jwks: config.caPem ? createRemoteJWKSet(jwksUrl, { [customFetch]: get }) : jwksUrl,
       },
-      armCallers: config.armCallers && [...config.armCallers],
+      armCallers: [...config.armCallers],
       operationDeadlineMs: config.operationDeadlineMs,
       https: config.tls && { ...config.tls },
     });

@@ -241,7 +241,7 @@ describe('iotmq rp (child process, PostgreSQL, the ARM + identity stand-in)', ()
     }
   });
 
-  // Eleven processes at once: generous for a loaded machine.
+  // Twelve processes at once: generous for a loaded machine.
   it('refuses bad flags and configuration with a clear message and a non-zero exit', { timeout: 120_000 }, async () => {
     const busy = net.createServer();
     await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
@@ -249,6 +249,7 @@ describe('iotmq rp (child process, PostgreSQL, the ARM + identity stand-in)', ()
     const cases: [string[], RegExp][] = [
       [[...argsOf(), '--bogus'], /Unknown option '--bogus'/],
       [argsOf({ issuer: undefined }), /--issuer is required/],
+      [argsOf({ 'arm-caller': undefined }), /--arm-caller is required/],
       [argsOf({ port: '99999' }), /--port must be a port number/],
       [argsOf({ 'operation-deadline-seconds': 'soon' }), /--operation-deadline-seconds/],
       [argsOf({ 'tls-key': undefined }), /--tls-cert and --tls-key/],
