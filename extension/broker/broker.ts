@@ -82,6 +82,10 @@ export function createBroker(options: BrokerOptions = {}): Broker {
     metrics,
     counters: messageCounters(metrics),
     log,
+    routingFailed: (err) => {
+      log.error({ err }, 'routing a QoS 0 message failed');
+      metrics.inc('aio_mq_messages_dropped', { reason: 'routing-failed' });
+    },
     assignClientId: () => `iotmq-${randomBytes(12).toString('hex')}`,
     connections,
     instanceId: randomBytes(4).toString('hex'),

@@ -38,11 +38,11 @@ function flushAll(): void {
  * is enough to encode it once per fan-out (a WeakMap cost more than it saved for one subscriber).
  */
 let lastMessage: Message | undefined;
-let lastEncodings: Array<Buffer | undefined> = [];
+const lastEncodings: Array<Buffer | undefined> = [undefined, undefined, undefined, undefined];
 function sharedEncoding(message: Message, retain: boolean, v5: boolean): Buffer {
   if (message !== lastMessage) {
     lastMessage = message;
-    lastEncodings = [];
+    lastEncodings.fill(undefined);
   }
   const i = (v5 ? 2 : 0) + (retain ? 1 : 0);
   return (lastEncodings[i] ??= encodePublish(message.topic, message.payload, 0, retain, false, undefined, v5));
@@ -108,6 +108,8 @@ class Extras {
   /** QoS 2 PUBLISHes from the client answered with PUBREC, waiting for PUBREL. */
   incomingUnacked: Set<number> | undefined = undefined;
   heldDeliveries: Delivery[] | undefined = undefined;
+  /** The incomplete frame of the last read (framer.ts). */
+  partial: PartialFrame | undefined = undefined;
   /** Packets and steps waiting for an asynchronous handler to finish (Connection.run). */
   waiting: Array<Step | undefined> | undefined = undefined;
   /** The next of them (a queue by index: shift() moved the rest on every packet). */
@@ -120,19 +122,17 @@ const BRIDGE_MODE = 1; // CONNECT had the bridge bit (mqtt-packet parses SUBSCRI
 const INPUT_REFUSED = 2; // a malformed or oversized packet: nothing more is read
 const READ_PAUSED = 4; // slow consumer: not read until its output drains
 const BUSY = 8; // an asynchronous handler is running: packets wait in `waiting`
+const HOLD = 16; // flags / HOLD is how many holds keep deliveries back (see hold())
 
 export class Connection implements SessionLink, TransportSink, FrameReader {
   state: ConnectionState = 'awaiting-connect';
   protocolVersion: 3 | 4 | 5 = 4;
   clientId = '';
-  /** The incomplete frame of the last read (framer.ts). */
-  partial: PartialFrame | undefined = undefined;
   /** Links of the broker's connection list (broker.ts), kept here instead of a Set entry. */
   listPrev: Connection | undefined = undefined;
   listNext: Connection | undefined = undefined;
   private readonly seq: number;
-  private flags = 0;
-  private held = 1; // deliveries wait until CONNACK is out
+  private flags = HOLD; // deliveries wait until CONNACK is out
   private out: Buffer | Buffer[] | undefined = undefined;
   /** Clock ticks (context.ts) of the last packet; of the start until CONNECT is answered. */
   private seenAt: number;
@@ -240,6 +240,15 @@ export class Connection implements SessionLink, TransportSink, FrameReader {
   }
 
   // ---- reading (TransportSink, FrameReader) -----------------------------------------------------
+
+  /** The incomplete frame of the last read (framer.ts); none on an idle connection. */
+  get partial(): PartialFrame | undefined {
+    return this.x?.partial;
+  }
+
+  set partial(partial: PartialFrame | undefined) {
+    if (this.x || partial) this.extras().partial = partial;
+  }
 
   get bridgeMode(): boolean {
     return (this.flags & BRIDGE_MODE) !== 0;
@@ -399,7 +408,7 @@ export class Connection implements SessionLink, TransportSink, FrameReader {
 
   deliver(delivery: Delivery): void {
     if (this.state === 'closed') return;
-    if (this.held > 0) {
+    if (this.flags >= HOLD) {
       (this.extras().heldDeliveries ??= []).push(delivery);
       return;
     }
@@ -498,11 +507,12 @@ export class Connection implements SessionLink, TransportSink, FrameReader {
 
   /** Hold deliveries (e.g. while a SUBACK is pending so retained messages follow it). */
   hold(): void {
-    this.held++;
+    this.flags += HOLD;
   }
 
   release(): void {
-    if (--this.held > 0) return;
+    this.flags -= HOLD;
+    if (this.flags >= HOLD) return;
     const pending = this.x?.heldDeliveries;
     if (!pending) return;
     this.x!.heldDeliveries = undefined;

@@ -44,6 +44,8 @@ export interface BrokerContext {
   metrics: Metrics;
   counters: MessageCounters;
   log: Logger;
+  /** Logs and counts a QoS 0 message the back end failed to route (one handler, not a closure per message). */
+  routingFailed(err: unknown): void;
   /** Random, unique id for a client that sent an empty one [MQTT-3.1.3-6]. */
   assignClientId(): string;
   /** The live connections, so reload, shutdown and the sweep can revisit them. */

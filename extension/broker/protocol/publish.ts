@@ -66,10 +66,7 @@ export function handlePublish(conn: Connection, packet: IPublishPacket): Promise
   if (qos === 0) {
     // Nothing to acknowledge: the back end receives it in order with this client's other
     // packets, and a failure costs this message only.
-    ctx.backend.publish(message).catch((err: unknown) => {
-      conn.log.error({ err, topic }, 'routing a QoS 0 message failed');
-      ctx.metrics.inc('aio_mq_messages_dropped', { reason: 'routing-failed' });
-    });
+    ctx.backend.publish(message).catch(ctx.routingFailed);
     return;
   }
   return acknowledged(conn, packetId, qos, message);

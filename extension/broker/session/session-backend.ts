@@ -147,6 +147,8 @@ interface TrieValue {
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Deliveries without subscription identifiers share this one (never written to). */
+const NO_IDENTIFIERS = Object.freeze([]) as unknown as number[];
 
 type PerSession = Map<string, { qos: QoS; retain: boolean; ids: number[] }>;
 
@@ -366,7 +368,7 @@ export function createSessionBackend(options: SessionBackendOptions): SessionBac
           message,
           Math.min(sub.qos, message.qos) as QoS,
           sub.retainAsPublished && message.retain,
-          sub.subscriptionIdentifier !== undefined ? [sub.subscriptionIdentifier] : [],
+          sub.subscriptionIdentifier !== undefined ? [sub.subscriptionIdentifier] : NO_IDENTIFIERS,
         );
       return 1;
     }
