@@ -4,33 +4,14 @@
 // not read either. Real sockets; progress is proven by acknowledged QoS 1 markers, not by time.
 import mqttPacket from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
-import { createBroker, type BrokerOptions } from '../../../extension/broker/broker.js';
-import { listenPlainTcp } from '../../../extension/broker/listeners/listener.js';
-import type { Connection } from '../../../extension/broker/protocol/connection.js';
+import type { BrokerOptions } from '../../../extension/broker/broker.js';
 import { eventually } from '../../support/eventually.js';
-import { collect, connectClient, onCleanup, rawConnect } from './helpers.js';
+import { collect, connectClient, rawConnect, startTestBroker } from './helpers.js';
 
 const LIMIT = 256 * 1024;
 
-async function startBroker(options: BrokerOptions = {}) {
-  const broker = createBroker({
-    sysInterval: 0,
-    ...options,
-    limits: { outboundBufferLimit: LIMIT, ...options.limits },
-  });
-  const connections: Connection[] = [];
-  const accept = broker.accept;
-  broker.accept = (transport, info) => {
-    const conn = accept(transport, info);
-    connections.push(conn);
-    return conn;
-  };
-  const server = await listenPlainTcp(broker, 'l', '127.0.0.1', 0);
-  onCleanup(async () => {
-    await broker.close();
-    await server.close();
-  });
-  return { broker, connections, port: server.port, url: `mqtt://127.0.0.1:${server.port}` };
+function startBroker(options: BrokerOptions = {}) {
+  return startTestBroker({ ...options, limits: { outboundBufferLimit: LIMIT, ...options.limits } }, 'l');
 }
 
 /** A subscriber on raw TCP that can stop reading (its socket paused, so the kernel buffers fill). */

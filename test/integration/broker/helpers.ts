@@ -7,9 +7,12 @@ import mqttPacket, { type Packet } from 'mqtt-packet';
 import { afterEach } from 'vitest';
 import { createBroker, type Broker, type BrokerOptions } from '../../../extension/broker/broker.js';
 import { listenPlainTcp, type PlainTcpTransport } from '../../../extension/broker/listeners/listener.js';
+import type { Connection } from '../../../extension/broker/protocol/connection.js';
 
 export interface TestBroker {
   broker: Broker;
+  /** Every connection the listener accepted, in order. */
+  connections: Connection[];
   port: number;
   url: string;
   close(): Promise<void>;
@@ -36,6 +39,13 @@ export async function startTestBroker(
   transport?: PlainTcpTransport,
 ): Promise<TestBroker> {
   const broker = createBroker({ sysInterval: 0, ...options });
+  const connections: Connection[] = [];
+  const accept = broker.accept;
+  broker.accept = (t, info) => {
+    const conn = accept(t, info);
+    connections.push(conn);
+    return conn;
+  };
   const server = await listenPlainTcp(broker, listener, '127.0.0.1', 0, transport);
   const { port } = server;
   let closed = false;
@@ -46,7 +56,7 @@ export async function startTestBroker(
     await server.close();
   };
   onCleanup(close);
-  return { broker, port, url: `mqtt://127.0.0.1:${port}`, close };
+  return { broker, connections, port, url: `mqtt://127.0.0.1:${port}`, close };
 }
 
 /** A connected MQTT.js client (rejects on a refused CONNACK). */
