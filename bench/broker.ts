@@ -53,6 +53,9 @@ let compiledServers: Promise<string> | undefined;
 async function startNodeBroker(name: 'iotmq' | 'aedes'): Promise<RunningBroker> {
   const entry = await (compiledServers ??= compileForBench('broker-servers'));
   const child = fork(entry, [name], {
+    // plain node, as in production: fork() would otherwise pass on this process's tsx loader
+    // (an ESM hooks thread and its modules, some 25 MiB of the broker's RSS)
+    execArgv: [],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: { ...process.env, IOTMQ_LOG_LEVEL: 'warn' },
   });
