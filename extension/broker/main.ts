@@ -10,7 +10,6 @@ import { loadConfig, maximumPacketSizeFor, type BrokerConfig, type ListenerSpec,
 import { startListener, type RunningListener } from './listeners/listener.js';
 import { startMetricsServer } from './observability/metrics-server.js';
 import { createMemoryStore } from './session/memory-store.js';
-import { createSqliteStore } from './session/sqlite-store.js';
 
 export interface RunningBroker {
   broker: Broker;
@@ -26,7 +25,10 @@ export type StartBrokerOptions = Pick<BrokerOptions, 'sysInterval' | 'limits'>;
 export async function startBroker(config: BrokerConfig, options: StartBrokerOptions = {}): Promise<RunningBroker> {
   const log = componentLogger('broker');
   let plan = buildSecurity(config);
-  const store = config.dataDir ? createSqliteStore(path.join(config.dataDir, 'broker.db')) : createMemoryStore();
+  // SQLite (a native module) loads only for a broker that persists
+  const store = config.dataDir
+    ? (await import('./session/sqlite-store.js')).createSqliteStore(path.join(config.dataDir, 'broker.db'))
+    : createMemoryStore();
   const broker = createBroker({
     store,
     security: (l) => plan.security(l),

@@ -7,14 +7,12 @@ import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, createWebSocketStream } from 'ws';
 import { componentLogger } from '../../../src/common/log.js';
 import type { Broker } from '../broker.js';
 import type { BrokerConfig, ListenerSpec, Named } from '../config.js';
 import type { ConnectionInfo } from '../protocol/context.js';
 import { libuvTcp, listenLibuvTcp } from '../transport/libuv-tcp.js';
 import { StreamTransport } from '../transport/stream-transport.js';
-import { resolveServerTls } from './tls-material.js';
 
 export interface RunningListener {
   name: string;
@@ -39,7 +37,9 @@ export async function startListener(
 ): Promise<RunningListener> {
   const { spec, name } = listener;
   const protocol = spec.protocol ?? 'mqtt';
-  const material = spec.tls ? await resolveServerTls(config, listener) : undefined;
+  // TLS material (certificate generation) and WebSocket support load only for listeners that use
+  // them: together they were a fifth of a plain broker's memory at rest.
+  const material = spec.tls ? await (await import('./tls-material.js')).resolveServerTls(config, listener) : undefined;
   const tlsOptions: tls.TlsOptions | undefined = material && {
     cert: material.cert,
     key: material.key,
@@ -67,6 +67,7 @@ export async function startListener(
 
   let server: net.Server;
   if (protocol === 'websockets') {
+    const { WebSocketServer, createWebSocketStream } = await import('ws');
     const httpServer = tlsOptions ? https.createServer(tlsOptions) : http.createServer();
     httpServer.on('request', (_req, res) =>
       res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket only\n'),
