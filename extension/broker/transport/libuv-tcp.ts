@@ -21,6 +21,8 @@
 //   through uv_write. `streamBaseState[kLastWriteWasAsync]` says whether libuv kept some of it;
 //   only then is `req.oncomplete(status, handle)` called later, and only then must the buffers
 //   stay referenced (on the req). `writeQueueSize` is libuv's count of bytes not yet written.
+//   While such a write is pending, later output waits here and goes out as one writev when it
+//   completes; the connection's slow-consumer rules see both (pendingBytes).
 // - `shutdown(req)` with a ShutdownWrap: uv_shutdown, the FIN after all queued writes.
 // - `close()`: uv_close; a write still queued completes with UV_ECANCELED.
 //
@@ -147,6 +149,14 @@ const ENDING = 2; // end() was called: FIN once the queued writes are out, then 
 const SHUT = 4; // the FIN is out
 const PEER_ENDED = 8; // the peer's FIN (UV_EOF) arrived
 const CLOSED = 16;
+const WRITING = 32; // libuv still holds bytes of a write: later output waits in `backlogs`
+
+/**
+ * Output that waits for an earlier write to complete, per transport: batched into one writev
+ * when it does (instead of a write request per event-loop turn queued in libuv). Only a client
+ * that reads slower than we write has one, so it is kept beside the transports, not in each.
+ */
+const backlogs = new Map<LibuvTcpTransport, { chunks: Buffer[]; bytes: number }>();
 
 /**
  * One accepted connection. Per connection this is the handle (libuv's uv_tcp_t and Node's
@@ -168,7 +178,8 @@ class LibuvTcpTransport implements Transport {
   }
 
   get pendingBytes(): number {
-    return this.flags & CLOSED ? 0 : this.handle.writeQueueSize;
+    if (this.flags & CLOSED) return 0;
+    return this.handle.writeQueueSize + (this.flags & WRITING ? (backlogs.get(this)?.bytes ?? 0) : 0);
   }
 
   get writable(): boolean {
@@ -184,12 +195,33 @@ class LibuvTcpTransport implements Transport {
 
   write(data: Buffer | Buffer[]): void {
     if (!this.writable) return;
+    if ((this.flags & WRITING) === 0) return this.send(data);
+    let backlog = backlogs.get(this);
+    if (!backlog) backlogs.set(this, (backlog = { chunks: [], bytes: 0 }));
+    for (const buf of Array.isArray(data) ? data : [data]) {
+      backlog.chunks.push(buf);
+      backlog.bytes += buf.length;
+    }
+  }
+
+  /** Hand bytes to libuv, which writes what the socket takes now and queues the rest. */
+  private send(data: Buffer | Buffer[]): void {
     const { WriteWrap, state, kLastWriteWasAsync } = native();
     const req = new WriteWrap();
     req.oncomplete = afterWrite;
     const err = Array.isArray(data) ? this.handle.writev(req, data, true) : this.handle.writeBuffer(req, data);
-    if (err !== 0) this.close(uvError(err, 'write'));
-    else if (state[kLastWriteWasAsync] !== 0) req.data = data;
+    if (err !== 0) return this.close(uvError(err, 'write'));
+    if (state[kLastWriteWasAsync] === 0) return;
+    req.data = data;
+    this.flags |= WRITING;
+  }
+
+  /** What waits behind a write goes to libuv now (it keeps the order). */
+  private sendBacklog(): void {
+    const backlog = backlogs.get(this);
+    if (!backlog) return;
+    backlogs.delete(this);
+    this.send(backlog.chunks);
   }
 
   pause(): void {
@@ -206,6 +238,7 @@ class LibuvTcpTransport implements Transport {
 
   end(): void {
     if (this.flags & (ENDING | CLOSED)) return;
+    this.sendBacklog(); // the FIN goes after it
     this.flags |= ENDING;
     // Read on (and drop what comes) until the peer's FIN: closing with unread input would send
     // an RST, and the peer could lose the last packets we sent before it read them.
@@ -241,7 +274,10 @@ class LibuvTcpTransport implements Transport {
   written(status: number): void {
     if (this.flags & CLOSED) return;
     if (status < 0) return this.close(uvError(status, 'write'));
-    if (this.handle.writeQueueSize === 0) this.sink?.onDrain();
+    if (this.handle.writeQueueSize > 0) return; // an earlier request of ours completed; more to come
+    this.flags &= ~WRITING;
+    this.sendBacklog();
+    if ((this.flags & WRITING) === 0) this.sink?.onDrain();
   }
 
   shutDown(): void {
@@ -252,6 +288,7 @@ class LibuvTcpTransport implements Transport {
   close(error?: Error): void {
     if (this.flags & CLOSED) return;
     this.flags |= CLOSED;
+    backlogs.delete(this);
     this.handle.close();
     this.notify(error);
   }
