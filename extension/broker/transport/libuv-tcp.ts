@@ -21,8 +21,8 @@
 //   through uv_write. `streamBaseState[kLastWriteWasAsync]` says whether libuv kept some of it;
 //   only then is `req.oncomplete(status, handle)` called later, and only then must the buffers
 //   stay referenced (on the req). `writeQueueSize` is libuv's count of bytes not yet written.
-//   While such a write is pending, later output waits here and goes out as one writev when it
-//   completes; the connection's slow-consumer rules see both (pendingBytes).
+//   When more than 64 KiB wait in libuv, later output waits here and goes out as one writev once
+//   libuv has caught up; the connection's slow-consumer rules see both (pendingBytes).
 // - `shutdown(req)` with a ShutdownWrap: uv_shutdown, the FIN after all queued writes.
 // - `close()`: uv_close; a write still queued completes with UV_ECANCELED.
 //
@@ -149,14 +149,16 @@ const ENDING = 2; // end() was called: FIN once the queued writes are out, then 
 const SHUT = 4; // the FIN is out
 const PEER_ENDED = 8; // the peer's FIN (UV_EOF) arrived
 const CLOSED = 16;
-const WRITING = 32; // libuv still holds bytes of a write: later output waits in `backlogs`
+const WRITING = 32; // libuv still holds bytes of our writes
 
 /**
- * Output that waits for an earlier write to complete, per transport: batched into one writev
- * when it does (instead of a write request per event-loop turn queued in libuv). Only a client
- * that reads slower than we write has one, so it is kept beside the transports, not in each.
+ * Output of a client that reads slower than we write (more than BATCH_BEYOND waits in libuv):
+ * batched here into one writev for when libuv has written the rest, instead of a write request
+ * per event-loop turn. Only such clients have one, so it is kept beside the transports.
  */
 const backlogs = new Map<LibuvTcpTransport, { chunks: Buffer[]; bytes: number }>();
+/** Bytes waiting in libuv beyond which later output is batched in `backlogs`. */
+const BATCH_BEYOND = 64 * 1024;
 
 /**
  * One accepted connection. Per connection this is the handle (libuv's uv_tcp_t and Node's
@@ -195,7 +197,10 @@ class LibuvTcpTransport implements Transport {
 
   write(data: Buffer | Buffer[]): void {
     if (!this.writable) return;
-    if ((this.flags & WRITING) === 0) return this.send(data);
+    // libuv keeps being fed while little waits in it (no bubble between its completion callback
+    // and our next write); beyond that, output is batched here until it has caught up
+    if ((this.flags & WRITING) === 0 || (this.handle.writeQueueSize < BATCH_BEYOND && !backlogs.has(this)))
+      return this.send(data);
     let backlog = backlogs.get(this);
     if (!backlog) backlogs.set(this, (backlog = { chunks: [], bytes: 0 }));
     for (const buf of Array.isArray(data) ? data : [data]) {
