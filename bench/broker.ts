@@ -10,6 +10,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Result, Scenario } from './broker-load.js';
+import { BROKER_NODE_OPTIONS } from '../extension/broker/node-options.js';
 import { compileForBench } from './compile.js';
 
 type Load = Scenario extends infer S ? (S extends Scenario ? Omit<S, 'port'> : never) : never;
@@ -57,7 +58,12 @@ async function startNodeBroker(name: 'iotmq' | 'aedes'): Promise<RunningBroker> 
     // (an ESM hooks thread and its modules, some 25 MiB of the broker's RSS)
     execArgv: [],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    env: { ...process.env, IOTMQ_LOG_LEVEL: 'warn' },
+    // iotmq with the NODE_OPTIONS its container gets (extension/broker/node-options.ts)
+    env: {
+      ...process.env,
+      IOTMQ_LOG_LEVEL: 'warn',
+      ...(name === 'iotmq' ? { NODE_OPTIONS: BROKER_NODE_OPTIONS } : {}),
+    },
   });
   const [{ port }] = (await once(child, 'message')) as [{ port: number }];
   // a crashed broker may still look alive for a moment: a failed 'close' just leaves it to SIGKILL

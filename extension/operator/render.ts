@@ -1,6 +1,7 @@
 // render(CRs of a namespace) → plan: the broker config file in a ConfigMap, one Service per
 // listener, a Deployment per broker, and a verdict per CR. Pure: same input, same plan; the
 // drivers (kubernetes, local) decide only how the plan becomes real.
+import { BROKER_NODE_OPTIONS } from '../broker/node-options.js';
 import type { KubeObject, OwnerReference } from '../cluster/index.js';
 import { BROKER_CONFIG_KEY, INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, REASONS } from './constants.js';
 import type { Layout, Plan, Verdict } from './plan.js';
@@ -385,6 +386,7 @@ function deployment(
               name: 'broker',
               image,
               args: ['broker', '--config', `${layout.configMapsDir}/${configMapName(broker)}/${BROKER_CONFIG_KEY}`],
+              env: [{ name: 'NODE_OPTIONS', value: BROKER_NODE_OPTIONS }],
               ports: ports.map((port) => ({ containerPort: port, protocol: 'TCP' })),
               volumeMounts: [
                 { name: 'config', mountPath: `${layout.configMapsDir}/${configMapName(broker)}`, readOnly: true },

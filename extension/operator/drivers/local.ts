@@ -31,6 +31,7 @@ export interface LocalDriver extends Driver {
 interface Workload {
   supervisor: Supervisor;
   ports: number[];
+  env: Record<string, string>;
 }
 
 type Any = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- Kubernetes manifests
@@ -154,9 +155,13 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
         const name = deployment.metadata.name;
         wanted.add(name);
         const argv = [...command, ...(container.args as string[])];
+        // the container's environment, as kubelet sets it (e.g. the broker's NODE_OPTIONS)
+        const env: Record<string, string> = { IOTMQ_LOG_LEVEL: process.env.IOTMQ_LOG_LEVEL ?? 'info' };
+        for (const { name, value } of (container.env as Array<{ name: string; value: string }>) ?? [])
+          env[name] = value;
         const ports = ((container.ports as Any[]) ?? []).map((p) => p.containerPort as number);
         const current = running.get(name);
-        if (current && isDeepStrictEqual(current.supervisor.command, argv)) {
+        if (current && isDeepStrictEqual(current.supervisor.command, argv) && isDeepStrictEqual(current.env, env)) {
           current.ports = ports;
           continue;
         }
@@ -168,11 +173,11 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
           command: argv,
           logFile: path.join(options.dir, 'logs', `${namespace}-${name}.log`),
           cwd: options.dir,
-          env: { IOTMQ_LOG_LEVEL: process.env.IOTMQ_LOG_LEVEL ?? 'info' },
+          env,
           log,
           onChange: () => changed(namespace),
         });
-        running.set(name, { supervisor, ports });
+        running.set(name, { supervisor, ports, env });
       }
       for (const [name, workload] of running) {
         if (wanted.has(name)) continue;

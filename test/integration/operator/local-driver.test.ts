@@ -1,6 +1,7 @@
 // Operator + local driver + the real broker: CRs applied to the local cluster API (as kubectl or
 // the agent would) become `iotmq broker` processes whose ports an MQTT.js client connects to;
 // invalid combinations get clear Ready=False conditions; a killed broker is restarted.
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -85,6 +86,9 @@ describe('operator with the local driver', () => {
     await connect(port);
     const cr = await cluster.get({ apiVersion: API_VERSION, kind: 'BrokerListener' }, NS, 'plain');
     expect(cr?.metadata.finalizers).toContain('iotmq.azure.com/operator');
+    // the process got its container's environment, as from kubelet: the broker's NODE_OPTIONS
+    const environ = readFileSync(`/proc/${driver.process(NS, workloadName('broker'))!.pid}/environ`, 'utf8');
+    expect(environ.split('\0')).toContain('NODE_OPTIONS=--max-semi-space-size=4');
   });
 
   it('flags a listener without broker, a port conflict, a missing TLS secret and a port in use', async () => {

@@ -72,6 +72,8 @@ describe('operator render', () => {
     const deployment = plan.objects.find((o) => o.kind === 'Deployment')!;
     const pod = (deployment.spec as any).template.spec;
     expect(pod.containers[0].args).toEqual(['broker', '--config', '/etc/iotmq/configmaps/broker-config/broker.json']);
+    // the broker's V8 young generation is capped (extension/broker/node-options.ts)
+    expect(pod.containers[0].env).toEqual([{ name: 'NODE_OPTIONS', value: '--max-semi-space-size=4' }]);
     expect(pod.volumes.map((v: { name: string }) => v.name)).toEqual(['config', 'secret-passwords', 'data']);
     const lb = plan.objects.find((o) => o.metadata.name === 'aio-mq-dmqtt-frontend')!;
     expect((lb.spec as any).type).toBe('LoadBalancer');
