@@ -14,6 +14,7 @@ import { describe, expect, it } from 'vitest';
 import type { BrokerOptions } from '../../../extension/broker/broker.js';
 import type { BackendStats } from '../../../extension/broker/session/session-backend.js';
 import { collect, connectClient, onCleanup } from './helpers.js';
+import { seededRandom } from '../../support/random.js';
 
 const SEED = Number(process.env.IOTMQ_FUZZ_SEED ?? 20231004);
 const CASES = Number(process.env.IOTMQ_FUZZ_CASES ?? 2000);
@@ -52,17 +53,6 @@ async function startGcBroker(options: BrokerOptions) {
   };
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 type Outcome = 'answered' | 'closed' | 'silent';
 
 function isLoneConnect(data: Buffer): boolean {
@@ -78,7 +68,7 @@ function isLoneConnect(data: Buffer): boolean {
 describe('fuzz', () => {
   it(`${CASES} random and mutated packet streams in ${ROUNDS} rounds, no heap growth (seed ${SEED})`, async () => {
     const { url, port, heap } = await startGcBroker({ limits: { connectTimeout: 1, maximumPacketSize: 1024 * 1024 } });
-    const rng = mulberry32(SEED);
+    const rng = seededRandom(SEED);
     const int = (n: number): number => Math.floor(rng() * n);
     const bytes = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => int(256)));
     const version = (): 4 | 5 => (rng() < 0.5 ? 4 : 5);

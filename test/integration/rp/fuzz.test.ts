@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLES } from '../../../scripts/specs/samples.js';
 import { completeOperations } from './agent-client.js';
 import { API, CLUSTER, CUSTOM_LOCATION, registerSubscription, rg, startRp, type RpHarness } from './harness.js';
+import { seededRandom } from '../../support/random.js';
 
 let rp: RpHarness;
 const paths = {
@@ -30,16 +31,6 @@ const bodies: Record<string, Record<string, unknown>> = {
     properties: SAMPLES.BrokerListener!.properties,
   },
 };
-
-/** mulberry32: small, seeded, good enough to pick mutations reproducibly. */
-function prng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function snapshot(): Promise<string> {
   const rows = [];
@@ -190,7 +181,7 @@ function generate(random: () => number): Case {
 describe('malformed requests', () => {
   it('get a 4xx ARM error every time and change nothing (3,000 requests, seed 20231004)', async () => {
     const before = await snapshot();
-    const random = prng(20231004);
+    const random = seededRandom(20231004);
     const failures: string[] = [];
     for (let i = 0; i < 3000; i++) {
       const c = generate(random);

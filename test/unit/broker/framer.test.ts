@@ -5,17 +5,7 @@
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
 import { pushBytes, type FrameReader } from '../../../extension/broker/protocol/framer.js';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../../support/random.js';
 
 const normal = (p: Packet): unknown => {
   const { length: _l, ...rest } = p as Packet & { length?: number };
@@ -60,7 +50,7 @@ function viaFramer(chunks: Buffer[]): { packets: unknown[]; error: boolean } {
 
 describe('framer', () => {
   it('matches mqtt-packet on 500 random streams, well-formed and damaged, in random chunks', () => {
-    const rng = mulberry32(7);
+    const rng = seededRandom(7);
     const int = (n: number): number => Math.floor(rng() * n);
     for (let round = 0; round < 500; round++) {
       const v = rng() < 0.5 ? 4 : 5;
