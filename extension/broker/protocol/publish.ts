@@ -46,7 +46,8 @@ export function handlePublish(conn: Connection, packet: IPublishPacket): Promise
   } else if (authorizer) ctx.counters.publishAllowed.inc();
 
   if (refusal !== undefined) {
-    conn.log.debug({ topic, reasonCode: refusal }, 'publish refused');
+    // the connection's logger is made per line (connection.ts): not for lines nobody will see
+    if (ctx.log.isLevelEnabled('debug')) conn.log.debug({ topic, reasonCode: refusal }, 'publish refused');
     // v5: the refusal is in the ack; 3.1.1 has no code, so the ack is normal and the message is
     // dropped (the product's documented behaviour); QoS 0 is just dropped.
     const reason = conn.isV5 ? { reasonCode: refusal, properties: conn.reason(refusalText) } : {};
