@@ -11,7 +11,8 @@ import { localResourceRoutes } from './local-resources.js';
 import { cloudMetadata, legacyCloudMetadata } from './metadata.js';
 import { providerRoutes } from './providers.js';
 import { resourceGroupRoutes } from './resource-groups.js';
-import { matchRoute, normalisePath, type Route } from './router.js';
+import { parseRequestTarget, type RequestTarget } from '../common/request-target.js';
+import { matchRoute, type Route } from './router.js';
 import { subscriptionRoutes } from './subscriptions.js';
 
 /** ARM drops request bodies above 4 MB. */
@@ -67,11 +68,17 @@ export async function buildArmApp(options: ArmAppOptions): Promise<FastifyInstan
     ...forwardRoutes(ctx),
   ];
 
+  // Every request target is checked and made canonical before any route sees it: routes match,
+  // authorise and forward the canonical form only (dot segments, encoded separators and repeated
+  // query parameters are refused) [issue 11 item 1].
+  const targets = new WeakMap<FastifyRequest, RequestTarget>();
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-ms-request-id', randomUUID());
     const correlation = first(request.headers['x-ms-correlation-request-id']) ?? randomUUID();
     reply.header('x-ms-correlation-request-id', correlation);
+    targets.set(request, parseRequestTarget(request.url, { encodedSlash: request.url.startsWith(AGENT_PREFIX) }));
   });
+  const targetOf = (request: FastifyRequest) => targets.get(request) ?? parseRequestTarget(request.url);
 
   app.setErrorHandler((error: Error & { statusCode?: number; code?: string }, request, reply) => {
     const apiErr =
@@ -87,7 +94,7 @@ export async function buildArmApp(options: ArmAppOptions): Promise<FastifyInstan
                 { cause: error },
               );
     if (apiErr.status >= 500)
-      ctx.log.error({ err: error, method: request.method, path: request.url.split('?')[0] }, 'request failed');
+      ctx.log.error({ err: error, method: request.method, path: targets.get(request)?.path }, 'request failed');
     return reply
       .code(apiErr.status)
       .headers(apiErr.headers)
@@ -112,7 +119,7 @@ export async function buildArmApp(options: ArmAppOptions): Promise<FastifyInstan
       reply.raw.once('close', () => {
         if (!reply.raw.writableFinished) abort.abort();
       });
-      const response = await fetch(`${options.rpUrl()}${request.url}`, {
+      const response = await fetch(`${options.rpUrl()}${targetOf(request).pathAndQuery}`, {
         method: request.method,
         headers,
         body: request.method === 'POST' ? (request.body as string) : undefined,
@@ -133,15 +140,16 @@ export async function buildArmApp(options: ArmAppOptions): Promise<FastifyInstan
     method: ['GET', 'PUT', 'PATCH', 'DELETE', 'POST', 'HEAD'],
     url: '/*',
     handler: async (request: FastifyRequest, reply: FastifyReply) => {
-      const path = normalisePath(request.url);
+      const target = targetOf(request);
+      const path = target.path;
       const match = matchRoute(routes, request.method, path);
       if (!match) throw apiError('NotFound', { method: request.method, path });
       if ('methodNotAllowed' in match) throw apiError('MethodNotAllowed', { method: request.method, path });
       const armRequest: ArmRequest = {
         method: request.method,
         path,
-        url: request.url,
-        query: Object.fromEntries(new URLSearchParams(request.url.split('?')[1] ?? '')),
+        url: target.pathAndQuery,
+        query: target.query,
         params: match.params,
         headers: request.headers,
         bodyText: typeof request.body === 'string' ? request.body : '',

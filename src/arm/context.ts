@@ -42,9 +42,9 @@ export interface ArmContext {
 /** One request as the handlers see it. Names in `params` keep the caller's casing. */
 export interface ArmRequest {
   method: string;
-  /** Path without query, `//` collapsed and no trailing `/`. */
+  /** Canonical path without query (`parseRequestTarget`): `//` collapsed, no trailing `/`, no dot segments. */
   path: string;
-  /** Path and query as the client sent them (forwarded unchanged). */
+  /** Canonical path and query: what was routed and authorised, and so what is forwarded. */
   url: string;
   query: Record<string, string>;
   params: Record<string, string>;

@@ -43,16 +43,20 @@ const ENVELOPE_KEYS = [
 ];
 
 /**
- * Everything under `/providers/Microsoft.IoTOperationsMQ/` goes to the RP, after the checks ARM
- * makes first [PUT-6]: token, api-version, subscription and its tenant, provider registration,
- * resource group. The request is forwarded unchanged with the headers ARM adds [FD duty 4], the
- * RP's answer returned unchanged [duty 5], and the tracked-resource index updated [duty 6].
+ * Everything under `/subscriptions/{s}[/resourceGroups/{rg}]/providers/Microsoft.IoTOperationsMQ/`
+ * (and the provider's operations list) goes to the RP, after the checks ARM makes first [PUT-6]:
+ * token, api-version, subscription and its tenant, provider registration, resource group. What is
+ * forwarded is the canonical target those checks ran on (`ArmRequest.url`), with the headers ARM
+ * adds [FD duty 4]; the RP's answer is returned unchanged [duty 5] and the tracked-resource index
+ * updated [duty 6].
  */
 export function forwardRoutes(ctx: ArmContext): Route[] {
   return [
+    // The one tenant-level path of the provider. Anything else without a subscription in the path
+    // has no subscription to authorise against, so it is not forwarded at all.
     {
-      method: ['GET', 'PUT', 'PATCH', 'DELETE', 'POST'],
-      pattern: new RegExp(`^/providers/${NS}(?<rest>/.*)?$`, 'i'),
+      method: 'GET',
+      pattern: new RegExp(`^/providers/${NS}(?<rest>/operations)$`, 'i'),
       handler: async (request) => forward(ctx, request, undefined),
     },
     {

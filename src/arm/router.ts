@@ -32,9 +32,3 @@ export function matchRoute(
   }
   return pathMatched ? { methodNotAllowed: true } : undefined;
 }
-
-/** `//` collapsed, trailing `/` dropped [ID-7]. */
-export function normalisePath(url: string): string {
-  const path = url.split('?')[0]!.replace(/\/{2,}/g, '/');
-  return path.length > 1 ? path.replace(/\/+$/, '') : path;
-}

@@ -16,6 +16,8 @@ export const ERRORS = {
   InvalidResourceName: [400, "The resource name '{name}' is invalid. It must match the pattern {pattern}."],
   InvalidSubscriptionId: [400, "The provided subscription identifier '{subscriptionId}' is malformed or invalid."],
   InvalidRequestContent: [400, 'The request content was invalid and could not be deserialized: {reason}'],
+  InvalidRequestUri: [400, "The request URI '{uri}' is invalid: {reason}"],
+  InvalidQueryParameter: [400, "The query parameter '{name}' {reason}"],
   RequestTooLarge: [413, 'The request content is larger than the limit of {limit} bytes.'],
   UnsupportedMediaType: [
     415,

@@ -1,15 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { closeExtensibleEnums } from '../api/closed-enums.js';
 import { loadOpenApi, PROVIDER_NAMESPACE, SUPPORTED_API_VERSIONS, type OpenApiDocument } from '../api/openapi.js';
 import { providerOperations } from '../api/operations.js';
 import { buildRegistry } from '../api/registry.js';
 import { SchemaValidator } from '../api/validator.js';
 import { ApiError, apiError } from '../common/errors.js';
 import { componentLogger } from '../common/log.js';
+import { parseRequestTarget } from '../common/request-target.js';
 import type { Store } from '../store/index.js';
 import { registerAgentApi } from './agent-api.js';
 import { cachedArmPathParser, type ArmRoute } from './arm-path.js';
-import { createTokenVerifier, type Caller, type TokenVerifier, type TokenVerifierOptions } from './auth.js';
+import { createTokenVerifier, type TokenVerifier, type TokenVerifierOptions } from './auth.js';
 import { ClusterSync } from './cluster-sync.js';
 import { cachedCustomLocations, type CustomLocationDirectory } from './custom-locations.js';
 import { ResourceSchemas } from './resource-schema.js';
@@ -55,7 +57,8 @@ const log = componentLogger('rp');
 
 /** The resource provider as a fastify app: every path of the API, the operations API, async status, agent API. */
 export async function buildRp(options: RpOptions): Promise<FastifyInstance> {
-  const document = options.document ?? loadOpenApi();
+  // The service's own view of the API: extensible enums closed to the values this version knows.
+  const document = closeExtensibleEnums(options.document ?? loadOpenApi());
   const registry = buildRegistry(document);
   const verify = typeof options.auth === 'function' ? options.auth : createTokenVerifier(options.auth);
   const parseRoute = cachedArmPathParser(registry);
@@ -159,9 +162,11 @@ export async function buildRp(options: RpOptions): Promise<FastifyInstance> {
         reason: `The client '${appId || caller.principalName}' is not a trusted ARM caller of this resource provider.`,
       });
     }
-    const route = parseRoute(request.url);
-    if (!route) throw apiError('NotFound', { method: request.method, path: request.url.split('?')[0]! });
-    const apiVersion = firstValue((request.query as Query)['api-version']);
+    // The same parser as the front door's: one reading of the path and of api-version [issue 11 item 1].
+    const target = parseRequestTarget(request.url);
+    const route = parseRoute(target.path);
+    if (!route) throw apiError('NotFound', { method: request.method, path: target.path });
+    const apiVersion = target.query['api-version'];
     checkApiVersion(route, apiVersion);
     // Built on first use: a GET of one resource, the most frequent call, needs none of it.
     let rpRequest: RpRequest | undefined;
@@ -173,9 +178,9 @@ export async function buildRp(options: RpOptions): Promise<FastifyInstance> {
         systemDataHeader: header(request, 'x-ms-arm-resource-system-data'),
         ifMatch: header(request, 'if-match'),
         ifNoneMatch: header(request, 'if-none-match'),
-        query: queryOf(request),
+        query: target.query,
       });
-    const response = await dispatch(route, request.method, request.body, rpRequestOf, caller);
+    const response = await dispatch(route, request.method, request.body, rpRequestOf, onBehalfOfClient(request));
     reply.code(response.status);
     if (response.headers) reply.headers(response.headers);
     if (response.json !== undefined) return reply.type('application/json; charset=utf-8').send(response.json);
@@ -188,7 +193,7 @@ export async function buildRp(options: RpOptions): Promise<FastifyInstance> {
     method: string,
     body: unknown,
     requestOf: () => RpRequest,
-    caller: Caller,
+    forClient: boolean,
   ): Promise<RpResponse> => {
     const notAllowed = () => apiError('MethodNotAllowed', { method, path: route.kind });
     switch (route.kind) {
@@ -197,7 +202,12 @@ export async function buildRp(options: RpOptions): Promise<FastifyInstance> {
         return { status: 200, body: { value: operationsList } };
       case 'subscription':
         if (method !== 'PUT') throw notAllowed();
-        void caller;
+        // Lifecycle notifications are ARM's own calls; a request ARM forwards for a client never is one.
+        if (forClient) {
+          throw apiError('AuthorizationFailed', {
+            reason: 'Subscription lifecycle notifications come from ARM itself, not on behalf of a client.',
+          });
+        }
         return { status: 200, body: await putSubscription(options.store, route.subscriptionId, body) };
       case 'operationStatus':
         if (method !== 'GET') throw notAllowed();
@@ -273,21 +283,17 @@ function topOf(query: Record<string, string>): number | undefined {
   return Number(text);
 }
 
-type Query = Record<string, string | string[] | undefined>;
-
-/** fastify has parsed the query already; a repeated parameter counts with its first value. */
-function queryOf(request: FastifyRequest): Record<string, string> {
-  const query: Record<string, string> = {};
-  for (const [key, value] of Object.entries(request.query as Query)) {
-    const first = firstValue(value);
-    if (first !== undefined) query[key] = first;
-  }
-  return query;
+/** ARM names the client it forwards a request for in x-ms-client-* headers [HDR-1]; its own calls carry none. */
+function onBehalfOfClient(request: FastifyRequest): boolean {
+  return CLIENT_HEADERS.some((name) => request.headers[name] !== undefined);
 }
-
-function firstValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
-}
+const CLIENT_HEADERS = [
+  'x-ms-client-tenant-id',
+  'x-ms-client-principal-name',
+  'x-ms-client-object-id',
+  'x-ms-client-app-id',
+  'x-ms-client-principal-id',
+];
 
 function header(request: FastifyRequest, name: string): string | undefined {
   const value = request.headers[name];
