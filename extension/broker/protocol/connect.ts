@@ -3,12 +3,13 @@
 import type { IConnectPacket, IConnackPacket } from 'mqtt-packet';
 import type { AuthOutcome, Credentials, Principal } from '../auth/types.js';
 import { SESSION_NEVER_EXPIRES, type WillMessage } from '../session/types.js';
-import { DEFAULT_CLIENT_PROPERTIES, type Connection } from './connection.js';
-import { refuseConnect } from './dispatcher.js';
+import { DEFAULT_CLIENT_PROPERTIES } from './client-properties.js';
+import type { Connection } from './connection.js';
 import { buildMessage } from './message.js';
 import { ProtocolError } from './protocol-error.js';
 import { ReasonCode } from './reason-codes.js';
-import { assertTopicName, isValidMqttString } from './topic-validation.js';
+import { refuseConnect } from './refuse-connect.js';
+import { assertTopicName, BROKER_TOPIC_REFUSAL, isBrokerTopic, isValidMqttString } from './topic-validation.js';
 
 /** The outcome where the listener does not authenticate: no identity beyond the client id. */
 const ANONYMOUS: AuthOutcome = Object.freeze({ result: 'accept', attributes: Object.freeze({}) });
@@ -120,6 +121,7 @@ async function finishAuthentication(conn: Connection, packet: IConnectPacket, ou
   }
   let will: WillMessage | undefined;
   if (packet.will) {
+    if (isBrokerTopic(packet.will.topic)) return refuseConnect(conn, ReasonCode.NotAuthorized, BROKER_TOPIC_REFUSAL);
     if (authorizer && !authorizer.canPublish(principal, packet.will.topic)) {
       ctx.metrics.inc('aio_mq_authorization_deny', { method: 'Publish' });
       return refuseConnect(conn, ReasonCode.NotAuthorized, 'not authorized to publish the will topic');

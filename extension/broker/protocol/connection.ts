@@ -12,7 +12,9 @@ import type { Logger } from '../../../src/common/log.js';
 import type { EnhancedAuthExchange, Principal } from '../auth/types.js';
 import type { SessionLink } from '../session/session-backend.js';
 import type { Delivery, Message } from '../session/types.js';
+import type { HoldableSource } from '../transport/backpressure.js';
 import type { Transport, TransportSink } from '../transport/transport.js';
+import { DEFAULT_CLIENT_PROPERTIES, type ClientProperties } from './client-properties.js';
 import { clockTicks, TICKS_PER_SECOND, type BrokerContext, type ConnectionInfo } from './context.js';
 import { handlePacket, inputError } from './dispatcher.js';
 import { encodeFast, encodePublish } from './encode.js';
@@ -73,22 +75,6 @@ export interface PendingConnect {
   exchange: EnhancedAuthExchange;
 }
 
-/** What the client told us about itself in its CONNECT properties (MQTT 5). */
-export interface ClientProperties {
-  receiveMaximum: number;
-  maximumPacketSize: number;
-  topicAliasMaximum: number;
-  requestProblemInformation: boolean;
-}
-
-/** A 3.1.1 client, or an MQTT 5 client that set none of them. */
-export const DEFAULT_CLIENT_PROPERTIES: ClientProperties = Object.freeze({
-  receiveMaximum: 65535,
-  maximumPacketSize: Number.POSITIVE_INFINITY,
-  topicAliasMaximum: 0,
-  requestProblemInformation: true,
-});
-
 const NO_ATTRIBUTES: Record<string, string> = Object.freeze({}) as Record<string, string>;
 const NO_IDS: ReadonlySet<number> = new Set();
 
@@ -122,9 +108,10 @@ const BRIDGE_MODE = 1; // CONNECT had the bridge bit (mqtt-packet parses SUBSCRI
 const INPUT_REFUSED = 2; // a malformed or oversized packet: nothing more is read
 const READ_PAUSED = 4; // slow consumer: not read until its output drains
 const BUSY = 8; // an asynchronous handler is running: packets wait in `waiting`
-const HOLD = 16; // flags / HOLD is how many holds keep deliveries back (see hold())
+const HELD = 16; // backpressure: not read while a subscriber of its messages catches up (holdInput)
+const HOLD = 32; // flags / HOLD is how many holds keep deliveries back (see hold())
 
-export class Connection implements SessionLink, TransportSink, FrameReader {
+export class Connection implements SessionLink, TransportSink, FrameReader, HoldableSource {
   state: ConnectionState = 'awaiting-connect';
   protocolVersion: 3 | 4 | 5 = 4;
   clientId = '';
@@ -290,9 +277,21 @@ export class Connection implements SessionLink, TransportSink, FrameReader {
   }
 
   onDrain(): void {
+    this.ctx.flow.drained(this); // publishers held for it are read again
     if ((this.flags & READ_PAUSED) === 0) return;
     this.flags &= ~READ_PAUSED;
-    if (this.reading) this.transport.resume();
+    if (this.reading && (this.flags & HELD) === 0) this.transport.resume();
+  }
+
+  /** Backpressure (transport/backpressure.ts): stop or start reading for a subscriber's sake. */
+  holdInput(held: boolean): void {
+    if (held) {
+      this.flags |= HELD;
+      this.transport.pause();
+      return;
+    }
+    this.flags &= ~HELD;
+    if (this.reading && (this.flags & READ_PAUSED) === 0) this.transport.resume();
   }
 
   onClose(error?: Error): void {
@@ -312,22 +311,30 @@ export class Connection implements SessionLink, TransportSink, FrameReader {
       (this.extras().waiting ??= []).push(step);
       return;
     }
-    let next: Step | undefined = step;
-    while (next !== undefined) {
-      const pending = typeof next === 'function' ? next() : handlePacket(this, next);
-      if (pending) {
-        this.flags |= BUSY;
-        pending.then(
-          () => this.resume(),
-          (err: unknown) => {
-            this.log.error({ err }, 'dispatch failed');
-            this.resume();
-          },
-        );
-        return;
+    // what is routed meanwhile was published by this connection: backpressure holds it if need be
+    const flow = this.ctx.flow;
+    const outer = flow.source;
+    flow.source = this;
+    try {
+      let next: Step | undefined = step;
+      while (next !== undefined) {
+        const pending = typeof next === 'function' ? next() : handlePacket(this, next);
+        if (pending) {
+          this.flags |= BUSY;
+          pending.then(
+            () => this.resume(),
+            (err: unknown) => {
+              this.log.error({ err }, 'dispatch failed');
+              this.resume();
+            },
+          );
+          return;
+        }
+        // (a step may have started an asynchronous one of its own: the queue then waits for it)
+        next = this.flags & BUSY ? undefined : this.nextWaiting();
       }
-      // (a step may have started an asynchronous one of its own: the queue then waits for it)
-      next = this.flags & BUSY ? undefined : this.nextWaiting();
+    } finally {
+      flow.source = outer;
     }
   }
 
@@ -412,16 +419,20 @@ export class Connection implements SessionLink, TransportSink, FrameReader {
       (this.extras().heldDeliveries ??= []).push(delivery);
       return;
     }
-    if (
-      delivery.kind === 'publish' &&
-      delivery.qos === 0 &&
-      this.transport.pendingBytes > this.ctx.limits.outboundBufferLimit
-    ) {
-      // A client that does not keep up loses QoS 0 messages instead of growing our buffers
-      // without bound (QoS 0 may be discarded [MQTT-4.3.1]); QoS 1/2 stay bounded by its
-      // Receive Maximum and the session queue limit in the back end.
-      this.ctx.metrics.inc('aio_mq_messages_dropped', { reason: 'slow-consumer' });
-      return;
+    if (delivery.kind === 'publish') {
+      const { limits } = this.ctx;
+      const pending = this.transport.pendingBytes;
+      // Past the high-water mark the publisher waits for this client (backpressure.ts); only a
+      // client stuck for the grace period loses QoS 0 messages, beyond its queue limit, instead
+      // of growing our buffers without bound (QoS 0 may be discarded [MQTT-4.3.1]). QoS 1/2 stay
+      // bounded by its Receive Maximum and the session queue limit in the back end.
+      if (
+        pending > limits.outboundHighWater &&
+        this.ctx.flow.deliveringTo(this) === 'stuck' &&
+        delivery.qos === 0 &&
+        pending > limits.outboundBufferLimit
+      )
+        return this.ctx.counters.slowConsumerDropped.inc();
     }
     if (delivery.kind === 'pubrel') {
       this.write({ cmd: 'pubrel', messageId: delivery.packetId });
@@ -533,6 +544,8 @@ export class Connection implements SessionLink, TransportSink, FrameReader {
    */
   checkDeadlines(now: number): void {
     if (this.state === 'connected') {
+      // not read because we hold it for a slow subscriber: its PINGREQs wait unread, through no fault of its own
+      if (this.flags & HELD) this.seenAt = now;
       if (this.keepAliveTicks === 0 || now - this.seenAt <= this.keepAliveTicks) return;
       if (this.ctx.log.isLevelEnabled('info')) this.log.info('keep alive timeout');
       this.terminate({
@@ -572,6 +585,7 @@ export class Connection implements SessionLink, TransportSink, FrameReader {
     this.state = 'closed';
     clearTimeout(this.x?.credentialTimer);
     this.ctx.connections.remove(this);
+    this.ctx.flow.closed(this);
     if (wasConnected && this.isV5 && options.reasonCode !== undefined) {
       this.write({
         cmd: 'disconnect',

@@ -9,7 +9,8 @@ import { handleDisconnect } from './disconnect.js';
 import { handlePing } from './ping.js';
 import { ProtocolError } from './protocol-error.js';
 import { handlePublish } from './publish.js';
-import { ReasonCode, v3ConnackCode } from './reason-codes.js';
+import { ReasonCode } from './reason-codes.js';
+import { refuseConnect } from './refuse-connect.js';
 import { handleSubscribe } from './subscribe.js';
 import { handleUnsubscribe } from './unsubscribe.js';
 
@@ -70,10 +71,17 @@ function dispatch(conn: Connection, packet: Packet): Promise<void> | void {
     if (size > conn.ctx.limits.maximumPacketSize)
       throw new ProtocolError(ReasonCode.PacketTooLarge, `packet of ${size} bytes exceeds the maximum`);
   }
+  if (packet.messageId === 0 && carriesPacketId(packet))
+    // a non-zero Packet Identifier on every SUBSCRIBE, UNSUBSCRIBE and QoS 1/2 PUBLISH [MQTT-2.2.1-3]
+    throw new ProtocolError(ReasonCode.ProtocolError, `${packet.cmd} with packet identifier 0`);
   const handler = handlers[packet.cmd];
   if (!handler) throw new ProtocolError(ReasonCode.ProtocolError, `unexpected ${packet.cmd} from a client`);
   if (conn.ctx.log.isLevelEnabled('debug')) conn.log.debug({ cmd: packet.cmd }, 'packet');
   return (handler as (c: Connection, p: Packet) => Promise<void> | void)(conn, packet);
+}
+
+function carriesPacketId(packet: Packet): boolean {
+  return packet.cmd === 'publish' ? packet.qos > 0 : packet.cmd === 'subscribe' || packet.cmd === 'unsubscribe';
 }
 
 /** Map a handler failure to what the client sees. */
@@ -90,16 +98,4 @@ function fail(conn: Connection, err: unknown): void {
   }
   // Before the session exists, a refusal is a CONNACK [MQTT-3.2.2-6 ff.]
   refuseConnect(conn, pe.reasonCode, pe.message);
-}
-
-export function refuseConnect(conn: Connection, reasonCode: number, reason: string): void {
-  if (conn.isV5) {
-    conn.write({ cmd: 'connack', sessionPresent: false, reasonCode, properties: conn.reason(reason) });
-  } else {
-    const returnCode = v3ConnackCode(reasonCode);
-    // 3.1.1 has no code for e.g. a malformed packet: the connection is just closed
-    if (returnCode !== undefined) conn.write({ cmd: 'connack', sessionPresent: false, returnCode });
-  }
-  conn.ctx.metrics.inc('aio_mq_connections_refused', { reason: `0x${reasonCode.toString(16)}` });
-  conn.terminate({ publishWill: false });
 }

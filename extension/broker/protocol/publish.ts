@@ -5,7 +5,7 @@ import type { Message } from '../session/types.js';
 import { buildMessage } from './message.js';
 import { ProtocolError } from './protocol-error.js';
 import { ReasonCode } from './reason-codes.js';
-import { assertTopicName } from './topic-validation.js';
+import { assertTopicName, BROKER_TOPIC_REFUSAL, isBrokerTopic } from './topic-validation.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const NO_PROPERTIES: NonNullable<IPublishPacket['properties']> = Object.freeze({});
@@ -13,6 +13,9 @@ const NO_PROPERTIES: NonNullable<IPublishPacket['properties']> = Object.freeze({
 /** Synchronous up to the back end for QoS 0 (nothing to answer), so the dispatcher needs no promise for it. */
 export function handlePublish(conn: Connection, packet: IPublishPacket): Promise<void> | void {
   const { ctx } = conn;
+  if (packet.dup && packet.qos === 0)
+    // DUP is a fixed-header flag, and a wrong flag makes the packet malformed [MQTT-3.3.1-2, MQTT-2.1.3-1]
+    throw new ProtocolError(ReasonCode.MalformedPacket, 'DUP set on a QoS 0 PUBLISH');
   const props = packet.properties ?? NO_PROPERTIES;
   const topic = resolveTopic(conn, packet.topic, props.topicAlias);
   assertTopicName(topic);
@@ -39,7 +42,10 @@ export function handlePublish(conn: Connection, packet: IPublishPacket): Promise
     refusalText = 'payload is not valid UTF-8';
   }
   const authorizer = ctx.security(conn.info.listener).authorizer;
-  if (refusal === undefined && authorizer && !authorizer.canPublish(conn.principal, topic)) {
+  if (refusal === undefined && isBrokerTopic(topic)) {
+    refusal = ReasonCode.NotAuthorized;
+    refusalText = BROKER_TOPIC_REFUSAL;
+  } else if (refusal === undefined && authorizer && !authorizer.canPublish(conn.principal, topic)) {
     ctx.metrics.inc('aio_mq_authorization_deny', { method: 'Publish' });
     refusal = ReasonCode.NotAuthorized;
     refusalText = `not authorized to publish to ${topic}`;

@@ -34,6 +34,17 @@ export function assertTopicName(topic: string): void {
   if (wildcard) throw new ProtocolError(ReasonCode.TopicNameInvalid, 'wildcard in topic name');
 }
 
+/**
+ * `$SYS` and `$SYS/…` belong to the broker (observability/sys-topics.ts): clients may subscribe
+ * but not publish, retain or leave a will there. Topics starting with `$` are the server's by the
+ * specification (4.7.2); the other `$` names are left to applications, whose wildcard
+ * subscriptions never match them anyway.
+ */
+export function isBrokerTopic(topic: string): boolean {
+  return topic.startsWith('$SYS') && (topic.length === 4 || topic.charCodeAt(4) === 0x2f);
+}
+export const BROKER_TOPIC_REFUSAL = '$SYS topics are published by the broker only';
+
 /** Returns a reason code for an invalid filter, or null when it is valid. */
 export function topicFilterError(filter: string): string | null {
   if (filter.length === 0) return 'empty topic filter'; // [MQTT-4.7.3-1]

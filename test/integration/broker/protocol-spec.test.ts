@@ -281,6 +281,117 @@ const cases: Case[] = [
     send: [connect(4), Buffer.from([0x36, 0x05, 0x00, 0x01, 0x61, 0x00, 0x01])],
     expect: [ok4, 'closed'],
   },
+  // Packet identifiers: every SUBSCRIBE, UNSUBSCRIBE and QoS 1/2 PUBLISH carries a non-zero one
+  // [MQTT-2.2.1-3]; zero is a Protocol Error (v5 DISCONNECT 0x82, 3.1.1 closes). Raw bytes:
+  // mqtt-packet's generator would not build them.
+  ...([4, 5] as const).flatMap((version): Case[] => {
+    const v5 = version === 5;
+    const props = v5 ? [0x00] : []; // an empty property block in v5
+    const refused: Expect[] = v5 ? [{ cmd: 'disconnect', reasonCode: 0x82 }, 'closed'] : ['closed'];
+    const ok = v5 ? ok5 : ok4;
+    const frame = (first: number, body: number[]): Buffer => Buffer.from([first, body.length, ...body]);
+    return [
+      {
+        name: `[MQTT-2.2.1-3] ${version}: QoS 1 PUBLISH with packet id 0 is a protocol error`,
+        version,
+        send: [connect(version), frame(0x32, [0x00, 0x01, 0x74, 0x00, 0x00, ...props, 0x78])],
+        expect: [ok, ...refused],
+      },
+      {
+        name: `[MQTT-2.2.1-3] ${version}: QoS 2 PUBLISH with packet id 0 is a protocol error`,
+        version,
+        send: [connect(version), frame(0x34, [0x00, 0x01, 0x74, 0x00, 0x00, ...props, 0x78])],
+        expect: [ok, ...refused],
+      },
+      {
+        name: `[MQTT-2.2.1-3] ${version}: SUBSCRIBE with packet id 0 is a protocol error`,
+        version,
+        send: [connect(version), frame(0x82, [0x00, 0x00, ...props, 0x00, 0x01, 0x74, 0x00])],
+        expect: [ok, ...refused],
+      },
+      {
+        name: `[MQTT-2.2.1-3] ${version}: UNSUBSCRIBE with packet id 0 is a protocol error`,
+        version,
+        send: [connect(version), frame(0xa2, [0x00, 0x00, ...props, 0x00, 0x01, 0x74])],
+        expect: [ok, ...refused],
+      },
+      {
+        // DUP is a fixed-header flag; a wrong flag makes the packet malformed [MQTT-2.1.3-1]
+        name: `[MQTT-3.3.1-2] ${version}: QoS 0 PUBLISH with DUP set is malformed`,
+        version,
+        send: [connect(version), frame(0x38, [0x00, 0x01, 0x74, ...props, 0x78])],
+        expect: [
+          ok,
+          ...(v5 ? [{ cmd: 'disconnect', reasonCode: 0x81 } as const, 'closed' as const] : ['closed' as const]),
+        ],
+      },
+      {
+        name: `[MQTT-3.3.1-2] ${version}: QoS 1 PUBLISH with DUP set is a legal re-send`,
+        version,
+        send: [connect(version), frame(0x3a, [0x00, 0x01, 0x74, 0x00, 0x07, ...props, 0x78])],
+        expect: [ok, { cmd: 'puback', messageId: 7 }],
+      },
+      // $SYS/ is the broker's own namespace (observability/sys-topics.ts): a client may read it
+      // but never publish or retain there. v5 says so in the ack (0x87, as an authorization
+      // refusal); 3.1.1 has no code, so the ack is normal and the message is dropped; QoS 0 is
+      // dropped. The retained-message check: a subscriber to $SYS/# gets SUBACK and then, with
+      // nothing retained in between, the PINGRESP.
+      {
+        name: `[MQTT-4.7.2] ${version}: a client cannot publish or retain under $SYS`,
+        version,
+        send: [
+          connect(version),
+          {
+            cmd: 'publish',
+            topic: '$SYS/broker/uptime',
+            payload: Buffer.from('fake'),
+            qos: 1,
+            retain: true,
+            dup: false,
+            messageId: 1,
+          },
+          { cmd: 'publish', topic: '$SYS', payload: Buffer.from('fake'), qos: 0, retain: true, dup: false },
+          {
+            cmd: 'publish',
+            topic: '$SYS/x',
+            payload: Buffer.from('fake'),
+            qos: 2,
+            retain: true,
+            dup: false,
+            messageId: 2,
+          },
+          { cmd: 'subscribe', messageId: 3, subscriptions: [{ topic: '$SYS/#', qos: 1 }] },
+          { cmd: 'pingreq' },
+        ],
+        expect: [
+          ok,
+          { cmd: 'puback', messageId: 1, ...(v5 ? { reasonCode: 0x87 } : {}) },
+          { cmd: 'pubrec', messageId: 2, ...(v5 ? { reasonCode: 0x87 } : {}) },
+          { cmd: 'suback', messageId: 3, granted: [1] },
+          { cmd: 'pingresp' },
+        ],
+      },
+      {
+        name: `[MQTT-4.7.2] ${version}: a will under $SYS is refused at CONNECT`,
+        version,
+        send: [
+          connect(version, {
+            will: { topic: '$SYS/broker/clients/connected', payload: Buffer.from('0'), qos: 0, retain: true },
+          }),
+        ],
+        expect: [v5 ? { cmd: 'connack', reasonCode: 0x87 } : { cmd: 'connack', returnCode: 5 }, 'closed'],
+      },
+    ];
+  }),
+  {
+    name: "[MQTT-4.7.2] other $-topics are not the broker's: a client may publish there",
+    version: 5,
+    send: [
+      connect(5),
+      { cmd: 'publish', topic: '$app/x', payload: Buffer.from('x'), qos: 1, retain: false, dup: false, messageId: 1 },
+    ],
+    expect: [ok5, { cmd: 'puback', messageId: 1, reasonCode: 0x10 }],
+  },
 ];
 
 // Plain TCP listeners run on libuv handles; where those are missing they fall back to net.Server.
