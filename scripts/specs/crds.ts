@@ -1,5 +1,6 @@
 import { stringify } from 'yaml';
 import { CR_GROUP, CR_VERSION, crdName, crPlural } from '../../src/api/custom-resources.js';
+import { closeExtensibleEnums } from '../../src/api/closed-enums.js';
 import { flattenSchema } from '../../src/api/flatten.js';
 import type { JsonSchema, OpenApiDocument } from '../../src/api/openapi.js';
 import type { ResourceType, ResourceTypeRegistry } from '../../src/api/registry.js';
@@ -106,10 +107,12 @@ const STATUS_SCHEMA: JsonSchema = {
 
 /** One CustomResourceDefinition per kind, as YAML text keyed by file name. */
 export function buildCrds(document: OpenApiDocument, registry: ResourceTypeRegistry): Map<string, string> {
+  // The API server refuses what the RP refuses: extensible enums closed to the values this version knows.
+  const closed = closeExtensibleEnums(document);
   const files = new Map<string, string>();
   for (const type of registry.types) {
     if (!type.crKind) continue;
-    files.set(`${crPlural(type.crKind)}.yaml`, stringify(buildCrd(document, type, type.crKind), { lineWidth: 0 }));
+    files.set(`${crPlural(type.crKind)}.yaml`, stringify(buildCrd(closed, type, type.crKind), { lineWidth: 0 }));
   }
   return files;
 }
@@ -165,9 +168,6 @@ export function structural(schema: JsonSchema): JsonSchema {
     if (key === 'format' && !KUBERNETES_FORMATS.has(value as string)) continue;
     result[key] = value;
   }
-  const known = schema['x-known-values'] as string[] | undefined;
-  if (known?.length)
-    result.description = `${result.description ?? ''}${result.description ? ' ' : ''}Known values: ${known.join(', ')}.`;
   if (schema.properties) {
     result.properties = Object.fromEntries(
       Object.entries(schema.properties as Record<string, JsonSchema>).map(([k, v]) => [k, structural(v)]),
