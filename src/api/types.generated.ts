@@ -1826,7 +1826,7 @@ export interface components {
             tablePath?: string;
         };
         /** @description Column types. */
-        DeltaTableFormatEnum: string | ("boolean" | "int8" | "int16" | "int32" | "uInt8" | "uInt16" | "uInt32" | "uInt64" | "float16" | "float32" | "float64" | "date32" | "date64" | "binary" | "utf8");
+        DeltaTableFormatEnum: string | ("boolean" | "int8" | "int16" | "int32" | "int64" | "uInt8" | "uInt16" | "uInt32" | "uInt64" | "float16" | "float32" | "float64" | "date32" | "date64" | "timestamp" | "binary" | "utf8");
         /** @description One column of a table. */
         DeltaTableSchema: {
             /** @description Column type. */
