@@ -1,5 +1,6 @@
 import type { ResourceTypeRegistry } from '../api/registry.js';
 import { apiError } from '../common/errors.js';
+import { parseJsonBody } from '../common/json-body.js';
 import type { Logger } from '../common/log.js';
 import { checkTenant, type ArmCaller, type CallerVerifier } from './caller.js';
 import type { IdentityService } from './identity/index.js';
@@ -68,13 +69,10 @@ export function header(request: ArmRequest, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
+/** The request body parsed, malformed or too deeply nested JSON refused with 400 [issue 11 item 10]. */
 export function jsonBody(request: ArmRequest): JsonBody {
   if (request.bodyText.trim() === '') return undefined;
-  try {
-    return JSON.parse(request.bodyText);
-  } catch (error) {
-    throw apiError('InvalidRequestContent', { reason: (error as Error).message }, { cause: error });
-  }
+  return parseJsonBody(request.bodyText);
 }
 
 /** The subscription of the path, owned by the caller's tenant [FD duty 2, 3]. */

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { API_VERSION, PROVIDER_NAMESPACE, SUPPORTED_API_VERSIONS } from '../api/openapi.js';
 import { apiError } from '../common/errors.js';
+import { checkJsonDepth } from '../common/json-body.js';
 import {
   armTimestamp,
   header,
@@ -99,6 +100,8 @@ async function forward(ctx: ArmContext, request: ArmRequest, homeTenant: string 
     }
   }
 
+  // ARM reads the body (location, tags) before the RP does: too deep a body stops here [issue 11 item 10].
+  if (request.bodyText) checkJsonDepth(request.bodyText);
   if (request.method === 'PUT' && isResourcePath(rest)) checkLocation(request, rest);
 
   const headers: Record<string, string> = {};

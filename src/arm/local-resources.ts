@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { apiError } from '../common/errors.js';
+import { validTags } from '../rp/resource-body.js';
 import {
   armTimestamp,
   jsonBody,
@@ -90,7 +91,7 @@ export function localResourceRoutes(ctx: ArmContext): Route[] {
             case 'PATCH': {
               if (!existing) throw notFound();
               const body = jsonBody(request) ?? {};
-              const updated = { ...existing.body, ...(body.tags !== undefined ? { tags: body.tags } : {}) };
+              const updated = { ...existing.body, ...(body.tags !== undefined ? { tags: validTags(body.tags) } : {}) };
               ctx.store.resources.put({ id: existing.id, owner: 'local', body: updated });
               return { status: 200, body: updated };
             }
@@ -115,7 +116,7 @@ export function localResourceRoutes(ctx: ArmContext): Route[] {
                 name: (existing?.body.name as string | undefined) ?? name,
                 type,
                 location,
-                ...(body.tags ? { tags: body.tags } : {}),
+                ...(body.tags ? { tags: validTags(body.tags) } : {}),
                 ...(type === CONNECTED_CLUSTER_TYPE
                   ? {
                       identity: previous?.identity ?? {

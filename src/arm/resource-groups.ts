@@ -8,6 +8,7 @@ import {
   type ArmContext,
   type ArmRequest,
 } from './context.js';
+import { validTags } from '../rp/resource-body.js';
 import { normaliseLocation } from './locations.js';
 import { errorOf, followOperation } from './lro.js';
 import type { Route } from './router.js';
@@ -193,9 +194,7 @@ export function resourceGroupRoutes(ctx: ArmContext): Route[] {
 
 function tagsOf(tags: unknown): Record<string, string> | undefined {
   if (tags === undefined || tags === null) return undefined;
-  if (typeof tags !== 'object' || Array.isArray(tags))
-    throw apiError('InvalidRequestContent', { reason: "'tags' must be an object of strings." });
-  return Object.fromEntries(Object.entries(tags as Record<string, unknown>).map(([k, v]) => [k, String(v)]));
+  return validTags(tags);
 }
 
 /** Deletes what the group holds: MQ resources through the RP (retrying refusals while progress is made [DEL-4]), then the FD's own. */

@@ -7,6 +7,7 @@ import { buildRegistry } from '../api/registry.js';
 import { SchemaValidator } from '../api/validator.js';
 import { ApiError, apiError } from '../common/errors.js';
 import { componentLogger } from '../common/log.js';
+import { parseJsonBody } from '../common/json-body.js';
 import { parseRequestTarget } from '../common/request-target.js';
 import type { Store } from '../store/index.js';
 import { registerAgentApi } from './agent-api.js';
@@ -108,9 +109,9 @@ export async function buildRp(options: RpOptions): Promise<FastifyInstance> {
     (_request, text, done) => {
       if (text === '' || (typeof text === 'string' && text.trim() === '')) return done(null, undefined);
       try {
-        done(null, JSON.parse(text as string));
+        done(null, parseJsonBody(text as string)); // depth-limited: every reader of a body recurses
       } catch (error) {
-        done(apiError('InvalidRequestContent', { reason: (error as Error).message }, { cause: error }), undefined);
+        done(error as Error, undefined);
       }
     },
   );

@@ -97,7 +97,10 @@ export function normalizeLocation(location: string): string {
   return location.replace(/\s+/g, '').toLowerCase();
 }
 
+/** ARM's tag rules, for every resource type (the RP's and the front door's own) [SHAPE-4]. */
 export function validTags(tags: unknown): Record<string, string> {
+  if (tags !== undefined && tags !== null && !isObject(tags))
+    throwViolations([{ target: 'tags', message: "'tags' must be an object of tag names to string values." }]);
   const result = tags as Record<string, string>;
   const entries = Object.entries(result ?? {});
   const violations: SchemaViolation[] = [];
@@ -115,8 +118,8 @@ export function validTags(tags: unknown): Record<string, string> {
         target,
         message: "A tag name may not contain '<', '>', '%', '&', '\\', '?', '/' or control characters.",
       });
-    if (typeof value === 'string' && value.length > 256)
-      violations.push({ target, message: 'A tag value may have at most 256 characters.' });
+    if (typeof value !== 'string') violations.push({ target, message: 'A tag value must be a string.' });
+    else if (value.length > 256) violations.push({ target, message: 'A tag value may have at most 256 characters.' });
   }
   throwViolations(violations);
   return result;

@@ -36,6 +36,19 @@ type Json = Record<string, unknown>;
 
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/**
+ * Keys of request bodies are the caller's: they are looked up as own properties only (a body's
+ * `constructor` is not Object.prototype's) and written as own data properties (assigning
+ * `__proto__` would replace the object's prototype and lose the key) [issue 11 item 8].
+ */
+const own = <T>(record: Record<string, T> | undefined, key: string): T | undefined =>
+  record !== undefined && Object.hasOwn(record, key) ? record[key] : undefined;
+const setOwn = (record: Json, key: string, value: unknown): void => {
+  Object.defineProperty(record, key, { value, enumerable: true, writable: true, configurable: true });
+};
+/** Most unknown properties reported for one body: enough to fix it, bounded for a hostile one. */
+const MAX_UNKNOWN = 100;
+
 /** A copy of `value` without the properties the schema marks read-only. */
 export function withoutReadOnly(value: unknown, schema: JsonSchema): unknown {
   if (Array.isArray(value) && schema.items) return value.map((v) => withoutReadOnly(v, schema.items as JsonSchema));
@@ -43,35 +56,50 @@ export function withoutReadOnly(value: unknown, schema: JsonSchema): unknown {
   const properties = schema.properties as Record<string, JsonSchema> | undefined;
   const result: Json = {};
   for (const [key, v] of Object.entries(value)) {
-    const property = properties?.[key];
+    const property = own(properties, key);
     if (property?.readOnly === true) continue;
-    if (property) result[key] = withoutReadOnly(v, property);
+    if (property) setOwn(result, key, withoutReadOnly(v, property));
     else if (typeof schema.additionalProperties === 'object')
-      result[key] = withoutReadOnly(v, schema.additionalProperties as JsonSchema);
-    else result[key] = v;
+      setOwn(result, key, withoutReadOnly(v, schema.additionalProperties as JsonSchema));
+    else setOwn(result, key, v);
   }
   return result;
 }
 
-/** Properties the schema does not define, as violations with their JSON path. */
-export function unknownProperties(value: unknown, schema: JsonSchema, path = ''): SchemaViolation[] {
-  if (Array.isArray(value) && schema.items) {
-    return value.flatMap((v, i) => unknownProperties(v, schema.items as JsonSchema, `${path}[${i}]`));
-  }
-  if (!isObject(value)) return [];
-  const properties = schema.properties as Record<string, JsonSchema> | undefined;
-  const additional = schema.additionalProperties;
-  if (!properties && additional === undefined) return []; // a free-form object
-  const violations: SchemaViolation[] = [];
-  for (const [key, v] of Object.entries(value)) {
-    const target = path ? `${path}.${key}` : key;
-    const property = properties?.[key];
-    if (property) violations.push(...unknownProperties(v, property, target));
-    else if (typeof additional === 'object') violations.push(...unknownProperties(v, additional as JsonSchema, target));
-    else if (additional !== true)
-      violations.push({ target, message: `'${target}' is not a property of this resource type.` });
-  }
-  return violations;
+/**
+ * Properties the schema does not define, as violations with their JSON path: the first
+ * `MAX_UNKNOWN`, then one violation that counts the rest (a body may carry 100,000s of them).
+ */
+export function unknownProperties(value: unknown, schema: JsonSchema): SchemaViolation[] {
+  const found: SchemaViolation[] = [];
+  let more = 0;
+  const visit = (value: unknown, schema: JsonSchema, path: string): void => {
+    if (Array.isArray(value) && schema.items) {
+      value.forEach((v, i) => visit(v, schema.items as JsonSchema, `${path}[${i}]`));
+      return;
+    }
+    if (!isObject(value)) return;
+    const properties = schema.properties as Record<string, JsonSchema> | undefined;
+    const additional = schema.additionalProperties;
+    if (!properties && additional === undefined) return; // a free-form object
+    for (const [key, v] of Object.entries(value)) {
+      const target = path ? `${path}.${key}` : key;
+      const property = own(properties, key);
+      if (property) visit(v, property, target);
+      else if (typeof additional === 'object') visit(v, additional as JsonSchema, target);
+      else if (additional === true) continue;
+      else if (found.length < MAX_UNKNOWN - 1)
+        found.push({ target, message: `'${target}' is not a property of this resource type.` });
+      else more++;
+    }
+  };
+  visit(value, schema, '');
+  if (more > 0)
+    found.push({
+      target: found[0]!.target,
+      message: `${found.length + more} properties are not properties of this resource type in all.`,
+    });
+  return found;
 }
 
 /** Fills in schema defaults for properties left out of the objects that are present. */
@@ -95,7 +123,7 @@ export function mergePatch(target: unknown, patch: unknown): unknown {
   const result: Json = isObject(target) ? { ...target } : {};
   for (const [key, value] of Object.entries(patch)) {
     if (value === null) delete result[key];
-    else result[key] = mergePatch(result[key], value);
+    else setOwn(result, key, mergePatch(own(result, key), value));
   }
   return result;
 }
@@ -108,7 +136,7 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
     const keys = Object.keys(a).filter((k) => a[k] !== undefined);
     return (
       keys.length === Object.keys(b).filter((k) => b[k] !== undefined).length &&
-      keys.every((k) => jsonEqual(a[k], b[k]))
+      keys.every((k) => jsonEqual(a[k], own(b, k)))
     );
   }
   return false;

@@ -187,14 +187,15 @@ export class ResourceService {
     throwViolations(violations);
     const current = existing.body;
     for (const field of ['location', 'extendedLocation'] as const) {
-      if (field in input && !sameField(field, input[field], current[field]))
+      if (Object.hasOwn(input, field) && !sameField(field, input[field], current[field]))
         throw apiError('PropertyChangeNotAllowed', { property: field }, { target: field });
     }
 
-    const tags = 'tags' in input ? validTags(input.tags) : current.tags; // replaces the whole map [PATCH-2]
+    const tags = Object.hasOwn(input, 'tags') ? validTags(input.tags) : current.tags; // replaces the whole map [PATCH-2]
     const currentProperties = withoutState(current.properties as Json);
-    const properties =
-      'properties' in input ? (mergePatch(currentProperties, input.properties) as Json) : currentProperties;
+    const properties = Object.hasOwn(input, 'properties')
+      ? (mergePatch(currentProperties, input.properties) as Json)
+      : currentProperties;
     const propertiesChanged = !jsonEqual(properties, currentProperties);
     const desired: DesiredState = {
       location: current.location as string,
@@ -371,7 +372,7 @@ export class ResourceService {
     body.properties ??= {}; // an absent bag is an empty one: its required members are still required
     // provisioningState is read-only: the same value as stored is ignored, another is refused [SHAPE-7].
     const properties = isObject(input.properties) ? input.properties : undefined;
-    if (properties && 'provisioningState' in properties) {
+    if (properties && Object.hasOwn(properties, 'provisioningState')) {
       const stored = existing ? stateOf(existing.body) : undefined;
       if (properties.provisioningState !== stored && properties.provisioningState !== 'Succeeded') {
         throw apiError(
