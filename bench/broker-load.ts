@@ -1,15 +1,17 @@
 // The broker benchmark's load generator, in its own process (forked by bench/broker.ts) so it does
 // not share a core with the broker under test. Raw sockets with pre-encoded frames and a frame
-// scanner instead of a full client, so the client side is not the bottleneck; MQTT.js only for the
-// latency probe. Every run is bounded by a window of messages in flight (the broker never buffers
-// an unbounded backlog) and by its duration, and closes all its sockets before it answers.
-import { once } from 'node:events';
-import net from 'node:net';
+// scanner instead of a full client (test/support/mqtt-flood.ts), so the client side is not the
+// bottleneck; MQTT.js only for the latency probe. The closed-loop runs are bounded by a window of
+// messages in flight (the broker never buffers an unbounded backlog) and by their duration; the
+// open-loop fan-in (the same flood as the flow-control test) by its message count. Every run
+// closes all its sockets before it answers.
 import mqtt from 'mqtt';
 import mqttPacket from 'mqtt-packet';
+import { destroyAll, openLoopFanIn, rawMqtt, rawSubscribe, type RawMqtt } from '../test/support/mqtt-flood.js';
 
 export type Scenario =
   | { kind: 'fan-in'; port: number; qos: 0 | 1; publishers: number; seconds: number }
+  | { kind: 'open-loop'; port: number; qos: 0 | 1; publishers: number; messages: number; inflight: number }
   | { kind: 'fan-out'; port: number; subscribers: number; seconds: number }
   | { kind: 'latency'; port: number; rate: number; seconds: number }
   | { kind: 'idle'; port: number; connections: number };
@@ -17,6 +19,9 @@ export type Scenario =
 export interface Result {
   /** messages delivered to subscribers per second (throughput scenarios) */
   rate?: number;
+  /** open loop: messages published and delivered */
+  sent?: number;
+  delivered?: number;
   p50?: number;
   p99?: number;
   /** idle connections held open */
@@ -25,92 +30,17 @@ export interface Result {
 
 const PAYLOAD = Buffer.alloc(64, 'x');
 const WARMUP_MS = 500;
-let clientSeq = 0;
 
-interface Conn {
-  socket: net.Socket;
-  /** called for every complete frame from the broker: first byte, buffer, body range */
-  onFrame: (header: number, buf: Buffer, start: number, end: number) => void;
-}
-
-function scanFrames(conn: Conn): void {
-  let pending: Buffer | null = null;
-  conn.socket.on('data', (chunk: Buffer) => {
-    const buf = pending ? Buffer.concat([pending, chunk]) : chunk;
-    let pos = 0;
-    for (;;) {
-      let i = pos + 1;
-      let len = 0;
-      let mul = 1;
-      let complete = false;
-      while (i < buf.length) {
-        const b = buf[i++];
-        len += (b & 127) * mul;
-        mul *= 128;
-        if ((b & 128) === 0) {
-          complete = true;
-          break;
-        }
-      }
-      if (!complete || i + len > buf.length) break;
-      conn.onFrame(buf[pos], buf, i, i + len);
-      pos = i + len;
-    }
-    pending = pos < buf.length ? buf.subarray(pos) : null;
-  });
-}
+type Conn = RawMqtt;
 
 async function connect(port: number, onFrame: Conn['onFrame'] = () => {}): Promise<Conn> {
-  const socket = net.connect(port, '127.0.0.1');
-  socket.setNoDelay(true);
-  socket.on('error', () => {});
-  const conn: Conn = { socket, onFrame: () => {} };
-  let connack!: () => void;
-  const acked = new Promise<void>((resolve) => (connack = resolve));
-  conn.onFrame = (h) => {
-    if (h >> 4 === 2) {
-      conn.onFrame = onFrame;
-      connack();
-    }
-  };
-  scanFrames(conn);
-  await once(socket, 'connect');
-  socket.write(
-    mqttPacket.generate({
-      cmd: 'connect',
-      protocolId: 'MQTT',
-      protocolVersion: 4,
-      clientId: `bench-${process.pid}-${clientSeq++}`,
-      clean: true,
-      keepalive: 0,
-    }),
-  );
-  await Promise.race([acked, once(socket, 'close').then(() => Promise.reject(new Error('closed before CONNACK')))]);
+  const conn = await rawMqtt(port);
+  conn.onFrame = onFrame;
   return conn;
 }
 
-async function subscribe(conn: Conn, topic: string, qos: 0 | 1, onFrame: Conn['onFrame']): Promise<void> {
-  await new Promise<void>((resolve) => {
-    conn.onFrame = (h, ...rest) => {
-      if (h >> 4 === 9) {
-        conn.onFrame = onFrame;
-        resolve();
-      } else onFrame(h, ...rest);
-    };
-    conn.socket.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic, qos }] }));
-  });
-}
-
-async function closeAll(conns: Conn[]): Promise<void> {
-  await Promise.all(
-    conns.map((c) => {
-      if (c.socket.destroyed) return undefined;
-      const closed = once(c.socket, 'close');
-      c.socket.destroy();
-      return closed;
-    }),
-  );
-}
+const subscribe = rawSubscribe;
+const closeAll = destroyAll;
 
 function publishFrame(topic: string, qos: 0 | 1, messageId = 1): Buffer {
   return mqttPacket.generate({ cmd: 'publish', topic, payload: PAYLOAD, qos, retain: false, dup: false, messageId });
@@ -273,6 +203,7 @@ process.on('message', (msg: Scenario | 'release') => {
     );
   if (msg === 'release') return reply(closeAll(idleConns.splice(0)).then(() => ({})));
   if (msg.kind === 'fan-in') reply(fanIn(msg.port, msg.qos, msg.publishers, msg.seconds));
+  else if (msg.kind === 'open-loop') reply(openLoopFanIn(msg));
   else if (msg.kind === 'fan-out') reply(fanOut(msg.port, msg.subscribers, msg.seconds));
   else if (msg.kind === 'latency') reply(latency(msg.port, msg.rate, msg.seconds));
   else reply(idle(msg.port, msg.connections));

@@ -1,8 +1,14 @@
 // Broker benchmark: iotmq beside mosquitto (Debian's binary) and aedes (npm) on the same load, in
 // one run. Each broker runs in its own process, the load generator (bench/broker-load.ts) in
 // another, all on 127.0.0.1; every process is stopped at the end. Scenarios: QoS 0 and QoS 1
-// fan-in (N publishers → 1 subscriber), fan-out (1 → N), latency at a fixed rate, and the RSS of
-// 10,000 idle connections. Printed as a table and as ratios to mosquitto.
+// fan-in (N publishers → 1 subscriber, closed loop: a window of messages in flight), the open-loop
+// fan-in (publishers write as fast as TCP takes it, nobody waits for the subscriber; delivered/sent
+// shows what a broker drops), fan-out (1 → N), latency at a fixed rate, and the RSS of 10,000 idle
+// connections. Printed as a table and as ratios to mosquitto.
+//
+// `npm run bench -- broker --only=open-loop --rounds=3`: only the scenarios whose name starts with
+// `open-loop`, three rounds with the brokers' order alternating, medians reported (figures on a
+// shared machine are noisy; the ratio column is the median of each round's ratio).
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -19,6 +25,7 @@ const SECONDS = Number(process.env.BENCH_DURATION ?? 3);
 const PUBLISHERS = 10;
 const SUBSCRIBERS = 50;
 const LATENCY_RATE = 2000; // messages per second
+const OPEN_LOOP = { publishers: 4, messages: 50_000, inflight: 64 };
 const IDLE_CONNECTIONS = 10_000;
 const MOSQUITTO = process.env.MOSQUITTO ?? '/usr/sbin/mosquitto';
 const here = import.meta.dirname;
@@ -115,6 +122,11 @@ function rssKiB(pid: number): number {
 interface Figures {
   fanIn0: number;
   fanIn1: number;
+  /** open loop: delivered msg/s and delivered/sent */
+  open0: number;
+  open0Share: number;
+  open1: number;
+  open1Share: number;
   fanOut: number;
   p50: number;
   p99: number;
@@ -125,6 +137,8 @@ interface Figures {
 /** A broker under test: restarted when it falls over under a load (aedes can overflow its stack on a burst). */
 class Subject {
   figures: Partial<Figures> = {};
+  /** The figures of every round. */
+  readonly rounds: Array<Partial<Figures>> = [];
   private constructor(
     private broker: RunningBroker,
     private readonly start: () => Promise<RunningBroker>,
@@ -146,7 +160,7 @@ class Subject {
     console.error(`${this.name}: ${typeof s === 'string' ? s : s.kind} failed: ${reply.error}`);
     await this.broker.stop();
     this.broker = await this.start();
-    return { rate: NaN, p50: NaN, p99: NaN, connected: NaN };
+    return { rate: NaN, p50: NaN, p99: NaN, connected: NaN, sent: NaN, delivered: NaN };
   }
   stop(): Promise<void> {
     return this.broker.stop();
@@ -158,92 +172,135 @@ class Subject {
   }
 }
 
+/** `--name=value` options of the broker benchmark (run.ts passes everything after the names on). */
+function option(name: string): string | undefined {
+  const prefix = `--${name}=`;
+  return process.argv.find((a) => a.startsWith(prefix))?.slice(prefix.length);
+}
+
+const median = (values: number[]): number => {
+  const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return NaN;
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+};
+
 /**
- * Scenario by scenario, each broker in turn (all three stay up, idle when not measured), so a
- * change in the machine's load during the run shifts all of them rather than one.
+ * Scenario by scenario, each broker in turn (all stay up, idle when not measured), so a change in
+ * the machine's load during the run shifts all of them rather than one; with several rounds the
+ * order of the brokers alternates from round to round.
  */
 export async function runBrokerBenchmark(): Promise<void> {
+  const only = option('only');
+  const rounds = Math.max(1, Number(option('rounds') ?? 1));
   const load = fork(path.join(here, 'broker-load.ts'), [], { ...tsx, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const subjects: Subject[] = [];
+  const openLoop =
+    (qos: 0 | 1, rate: 'open0' | 'open1', share: 'open0Share' | 'open1Share') =>
+    async (s: Subject): Promise<void> => {
+      const r = await s.run(load, { kind: 'open-loop', qos, ...OPEN_LOOP });
+      s.figures[rate] = r.rate;
+      s.figures[share] = r.delivered! / r.sent!;
+    };
+  const scenarios: Array<[string, (s: Subject) => Promise<void>]> = [
+    [
+      'fan-in QoS 0',
+      async (s) => {
+        s.figures.fanIn0 = (
+          await s.run(load, { kind: 'fan-in', qos: 0, publishers: PUBLISHERS, seconds: SECONDS })
+        ).rate;
+      },
+    ],
+    [
+      'fan-in QoS 1',
+      async (s) => {
+        s.figures.fanIn1 = (
+          await s.run(load, { kind: 'fan-in', qos: 1, publishers: PUBLISHERS, seconds: SECONDS })
+        ).rate;
+      },
+    ],
+    ['open-loop QoS 0', openLoop(0, 'open0', 'open0Share')],
+    ['open-loop QoS 1', openLoop(1, 'open1', 'open1Share')],
+    [
+      'fan-out',
+      async (s) => {
+        s.figures.fanOut = (await s.run(load, { kind: 'fan-out', subscribers: SUBSCRIBERS, seconds: SECONDS })).rate;
+      },
+    ],
+    [
+      'latency',
+      async (s) => {
+        const lat = await s.run(load, { kind: 'latency', rate: LATENCY_RATE, seconds: SECONDS });
+        Object.assign(s.figures, { p50: lat.p50, p99: lat.p99 });
+      },
+    ],
+    [
+      'idle connections',
+      async (s) => {
+        await s.restart();
+        const before = rssKiB(s.pid);
+        const idle = await s.run(load, { kind: 'idle', connections: IDLE_CONNECTIONS });
+        const after = Number.isNaN(idle.connected) ? NaN : rssKiB(s.pid);
+        await s.run(load, 'release');
+        Object.assign(s.figures, { idleRssMiB: after / 1024, perConnKiB: (after - before) / IDLE_CONNECTIONS });
+      },
+    ],
+  ];
+  const selected = scenarios.filter(([label]) => !only || label.startsWith(only));
+  if (selected.length === 0) throw new Error(`no broker scenario starts with '${only}'`);
   try {
     for (const start of [startMosquitto, () => startNodeBroker('iotmq'), () => startNodeBroker('aedes')])
       subjects.push(await Subject.create(start));
-    const scenarios: Array<[string, (s: Subject) => Promise<void>]> = [
-      [
-        'fan-in QoS 0',
-        async (s) => {
-          s.figures.fanIn0 = (
-            await s.run(load, { kind: 'fan-in', qos: 0, publishers: PUBLISHERS, seconds: SECONDS })
-          ).rate;
-        },
-      ],
-      [
-        'fan-in QoS 1',
-        async (s) => {
-          s.figures.fanIn1 = (
-            await s.run(load, { kind: 'fan-in', qos: 1, publishers: PUBLISHERS, seconds: SECONDS })
-          ).rate;
-        },
-      ],
-      [
-        'fan-out',
-        async (s) => {
-          s.figures.fanOut = (await s.run(load, { kind: 'fan-out', subscribers: SUBSCRIBERS, seconds: SECONDS })).rate;
-        },
-      ],
-      [
-        'latency',
-        async (s) => {
-          const lat = await s.run(load, { kind: 'latency', rate: LATENCY_RATE, seconds: SECONDS });
-          Object.assign(s.figures, { p50: lat.p50, p99: lat.p99 });
-        },
-      ],
-      [
-        'idle connections',
-        async (s) => {
-          await s.restart();
-          const before = rssKiB(s.pid);
-          const idle = await s.run(load, { kind: 'idle', connections: IDLE_CONNECTIONS });
-          const after = Number.isNaN(idle.connected) ? NaN : rssKiB(s.pid);
-          await s.run(load, 'release');
-          Object.assign(s.figures, { idleRssMiB: after / 1024, perConnKiB: (after - before) / IDLE_CONNECTIONS });
-        },
-      ],
-    ];
-    for (const [label, measure] of scenarios)
+    for (let round = 0; round < rounds; round++) {
+      const order = round % 2 === 0 ? subjects : [...subjects].reverse();
+      for (const [label, measure] of selected)
+        for (const s of order) {
+          console.error(`${rounds > 1 ? `round ${round + 1}: ` : ''}${label}: ${s.name} …`);
+          await measure(s);
+        }
       for (const s of subjects) {
-        console.error(`${label}: ${s.name} …`);
-        await measure(s);
+        s.rounds.push(s.figures);
+        s.figures = {};
       }
+    }
   } finally {
     for (const s of subjects) await s.stop();
     await stopChild(load, () => load.disconnect());
   }
-  printTable(new Map(subjects.map((s) => [s.name, s.figures as Figures])));
+  printTable(new Map(subjects.map((s) => [s.name, s.rounds as Figures[]])));
 }
 
-function printTable(results: Map<string, Figures>): void {
+function printTable(results: Map<string, Figures[]>): void {
   const base = results.get('mosquitto')!;
-  const rows: Array<[string, keyof Figures, (n: number) => string, 'higher' | 'lower']> = [
-    [`fan-in QoS 0 (${PUBLISHERS}→1), msg/s`, 'fanIn0', (n) => n.toFixed(0), 'higher'],
-    [`fan-in QoS 1 (${PUBLISHERS}→1), msg/s`, 'fanIn1', (n) => n.toFixed(0), 'higher'],
-    [`fan-out QoS 0 (1→${SUBSCRIBERS}), deliveries/s`, 'fanOut', (n) => n.toFixed(0), 'higher'],
-    [`latency p50 @${LATENCY_RATE}/s, ms`, 'p50', (n) => n.toFixed(3), 'lower'],
-    [`latency p99 @${LATENCY_RATE}/s, ms`, 'p99', (n) => n.toFixed(3), 'lower'],
-    [`RSS with ${IDLE_CONNECTIONS} idle conns, MiB`, 'idleRssMiB', (n) => n.toFixed(1), 'lower'],
-    ['RSS per idle connection, KiB', 'perConnKiB', (n) => n.toFixed(2), 'lower'],
+  const open = `${OPEN_LOOP.publishers}×${OPEN_LOOP.messages / 1000}k→1`;
+  const rows: Array<[string, keyof Figures, (n: number) => string]> = [
+    [`fan-in QoS 0 (${PUBLISHERS}→1), msg/s`, 'fanIn0', (n) => n.toFixed(0)],
+    [`fan-in QoS 1 (${PUBLISHERS}→1), msg/s`, 'fanIn1', (n) => n.toFixed(0)],
+    [`open-loop QoS 0 (${open}), delivered msg/s`, 'open0', (n) => n.toFixed(0)],
+    [`open-loop QoS 0, delivered/sent`, 'open0Share', (n) => n.toFixed(3)],
+    [`open-loop QoS 1 (${open}, ${OPEN_LOOP.inflight} unacked), delivered msg/s`, 'open1', (n) => n.toFixed(0)],
+    [`open-loop QoS 1, delivered/sent`, 'open1Share', (n) => n.toFixed(3)],
+    [`fan-out QoS 0 (1→${SUBSCRIBERS}), deliveries/s`, 'fanOut', (n) => n.toFixed(0)],
+    [`latency p50 @${LATENCY_RATE}/s, ms`, 'p50', (n) => n.toFixed(3)],
+    [`latency p99 @${LATENCY_RATE}/s, ms`, 'p99', (n) => n.toFixed(3)],
+    [`RSS with ${IDLE_CONNECTIONS} idle conns, MiB`, 'idleRssMiB', (n) => n.toFixed(1)],
+    ['RSS per idle connection, KiB', 'perConnKiB', (n) => n.toFixed(2)],
   ];
   const names = [...results.keys()];
-  const header = ['scenario', ...names, ...names.filter((n) => n !== 'mosquitto').map((n) => `${n}/mosquitto`)];
-  const lines = rows.map(([label, key, fmt]) => [
+  const others = names.filter((n) => n !== 'mosquitto');
+  const header = ['scenario', ...names, ...others.map((n) => `${n}/mosquitto`)];
+  const measured = rows.filter(([, key]) => base.some((round) => round[key] !== undefined));
+  const lines = measured.map(([label, key, fmt]) => [
     label,
-    ...names.map((n) => fmt(results.get(n)![key])),
-    ...names.filter((n) => n !== 'mosquitto').map((n) => `${(results.get(n)![key] / base[key]).toFixed(2)}×`),
+    ...names.map((n) => fmt(median(results.get(n)!.map((round) => round[key])))),
+    // the median of the rounds' ratios: each round's brokers ran under the same machine load
+    ...others.map((n) => `${median(results.get(n)!.map((round, i) => round[key] / base[i][key])).toFixed(2)}×`),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const fmtLine = (l: string[]): string => `| ${l.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`;
+  if (base.length > 1) console.log(`medians of ${base.length} rounds`);
   console.log(fmtLine(header));
   console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
   for (const l of lines) console.log(fmtLine(l));
-  console.log('ratios: throughput higher is better; latency and memory lower is better');
+  console.log('ratios: throughput and delivered/sent higher is better; latency and memory lower is better');
 }

@@ -15,6 +15,7 @@ import { createMemoryStore } from './session/memory-store.js';
 import { createSessionBackend, type SessionBackend } from './session/session-backend.js';
 import type { SessionStore } from './session/session-store.js';
 import { SESSION_NEVER_EXPIRES } from './session/types.js';
+import { Backpressure } from './transport/backpressure.js';
 import { StreamTransport } from './transport/stream-transport.js';
 import type { Transport } from './transport/transport.js';
 
@@ -29,6 +30,8 @@ export const DEFAULT_LIMITS: BrokerLimits = {
 };
 
 /** Anyone may connect and do anything: a listener with authentication and authorization off. */
+  outboundHighWater: 1024 * 1024,
+  slowSubscriberGraceMs: 5000,
 export const OPEN_SECURITY: ListenerSecurity = {
   authenticate: null,
   enhancedMethod: () => undefined,
@@ -79,6 +82,14 @@ export function createBroker(options: BrokerOptions = {}): Broker {
     backend,
     security: (listener) => security(listener),
     limits,
+  const flow = new Backpressure({
+    graceMs: limits.slowSubscriberGraceMs,
+    onStuck: (sink, heldMs) =>
+      (sink as Connection).log.warn(
+        { heldMs: Math.round(heldMs), pendingBytes: (sink as Connection).transport.pendingBytes },
+        'subscriber does not keep up: publishers no longer wait for it, QoS 0 beyond its queue limit is dropped',
+      ),
+  });
     metrics,
     counters: messageCounters(metrics),
     log,
@@ -92,6 +103,7 @@ export function createBroker(options: BrokerOptions = {}): Broker {
     nextConnectionSeq: () => ++connectionSeq,
   };
   defineBrokerMetrics(metrics, backend, () => connections.size);
+    flow,
   const sys = startSysTopics(backend, metrics, options.sysInterval ?? 10);
   // One timer for every connection's CONNECT timeout and keep alive, instead of one each.
   const sweep = setInterval(() => {

@@ -11,6 +11,8 @@ export interface MessageCounters {
   publishesSent: readonly Counter[];
   payloadBytesSent: Counter;
   publishAllowed: Counter;
+  /** A QoS 0 message dropped for a stuck subscriber (both its families). */
+  slowConsumerDropped: Counter;
 }
 
 export function messageCounters(metrics: Metrics): MessageCounters {
@@ -21,7 +23,15 @@ export function messageCounters(metrics: Metrics): MessageCounters {
     publishesSent: byQos('aio_mq_publishes_sent'),
     payloadBytesSent: metrics.counter('aio_mq_payload_bytes_sent'),
     publishAllowed: metrics.counter('aio_mq_authorization_allow', { method: 'Publish' }),
+    slowConsumerDropped: both(
+      metrics.counter('aio_mq_qos0_messages_dropped'),
+      metrics.counter('aio_mq_messages_dropped', { reason: 'slow-consumer' }),
+    ),
   };
+}
+
+function both(a: Counter, b: Counter): Counter {
+  return { inc: (by) => (a.inc(by), b.inc(by)) };
 }
 
 export function defineBrokerMetrics(metrics: Metrics, backend: SessionBackend, connections: () => number): void {
@@ -39,6 +49,10 @@ export function defineBrokerMetrics(metrics: Metrics, backend: SessionBackend, c
   counter('aio_mq_connections_accepted', 'CONNECTs accepted, by listener');
   counter('aio_mq_connections_refused', 'CONNECTs refused, by reason code');
   counter('aio_mq_messages_dropped', 'Messages dropped, by reason');
+  counter(
+    'aio_mq_qos0_messages_dropped',
+    'QoS 0 messages dropped for subscribers stuck beyond their queue limit (also in aio_mq_messages_dropped)',
+  );
   gauge('aio_mq_connections', 'Open network connections', connections);
   gauge('aio_mq_connected_sessions', 'Sessions with a live connection', () => backend.stats().connectedSessions);
   gauge('aio_mq_total_sessions', 'Sessions, connected or not', () => backend.stats().sessions);

@@ -5,6 +5,7 @@ import type { ListenerSecurity } from '../auth/types.js';
 import type { MessageCounters } from '../observability/broker-metrics.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { SessionBackend } from '../session/session-backend.js';
+import type { Backpressure } from '../transport/backpressure.js';
 import type { ConnectionList } from './connection-list.js';
 
 export interface BrokerLimits {
@@ -21,8 +22,18 @@ export interface BrokerLimits {
   /** Seconds a connection may stay open without a CONNECT. */
   connectTimeout: number;
   /**
-   * Bytes written to a client and not yet taken by its socket beyond which it counts as a slow
-   * consumer: QoS 0 messages to it are dropped and its own packets are not read until it drains.
+   * Bytes written to a client and not yet taken by its socket (high-water mark) beyond which the
+   * publishers of further messages to it are not read until it has drained (backpressure).
+   */
+  outboundHighWater: number;
+  /**
+   * Milliseconds a client may stay above the high-water mark (hold publishers back) before it
+   * counts as stuck: publishers no longer wait for it and it loses QoS 0 beyond its queue limit.
+   */
+  slowSubscriberGraceMs: number;
+  /**
+   * A client's queue limit, in bytes written to it and not yet taken by its socket: beyond it a
+   * stuck client loses QoS 0 messages, and its own packets are not read until it drains.
    */
   outboundBufferLimit: number;
 }
@@ -55,6 +66,8 @@ export interface BrokerContext {
   nextConnectionSeq(): number;
 }
 
+  /** Holds publishers back while a subscriber of theirs catches up. */
+  flow: Backpressure;
 /**
  * The broker's coarse clock for keep alive and the CONNECT timeout: tenths of a second,
  * monotonic, a small integer to store per connection (one sweep checks them all, broker.ts).

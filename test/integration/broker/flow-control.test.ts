@@ -1,5 +1,6 @@
 // Slow consumers: a client that stops reading must not make the broker's memory grow without
-// bound. QoS 0 to it is dropped once its unsent bytes pass the limit, QoS 1 waits within its
+// bound. Once it has held its publishers back for the grace period (flow-control-open-loop.test.ts),
+// QoS 0 to it is dropped once its unsent bytes pass the limit, QoS 1 waits within its
 // Receive Maximum and a bounded session queue, and a publisher that does not read its acks is
 // not read either. Real sockets; progress is proven by acknowledged QoS 1 markers, not by time.
 import mqttPacket from 'mqtt-packet';
@@ -11,7 +12,11 @@ import { collect, connectClient, rawConnect, startTestBroker } from './helpers.j
 const LIMIT = 256 * 1024;
 
 function startBroker(options: BrokerOptions = {}) {
-  return startTestBroker({ ...options, limits: { outboundBufferLimit: LIMIT, ...options.limits } }, 'l');
+  // a stalled subscriber holds its publishers back for half a second, then loses QoS 0 beyond LIMIT
+  return startTestBroker(
+    { ...options, limits: { outboundBufferLimit: LIMIT, slowSubscriberGraceMs: 500, ...options.limits } },
+    'l',
+  );
 }
 
 /** A subscriber on raw TCP that can stop reading (its socket paused, so the kernel buffers fill). */
