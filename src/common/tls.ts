@@ -1,4 +1,4 @@
-// TLS material generated when the user gives none (DESIGN.md "Security by default"): a CA and
+// TLS material generated when the user gives none (docs/design.md, "Secure by default"): a CA and
 // certificates it issues, all EC P-256 like the product's quickstart CA. Used by the broker's
 // `tls.automatic` listeners and the dev server; tests use it to mint client certificates.
 // @peculiar/x509 resolves its ASN.1 types through tsyringe, which needs the Reflect metadata API.

@@ -3,7 +3,7 @@
 //
 // The connection side reaches it only through `SessionBackend` (async, plain data) and receives
 // deliveries through the `SessionLink` it registers at connect, so that a network can later sit
-// between the two (DESIGN.md "Broker"). Working state lives in memory; every change to a
+// between the two (docs/design.md, "The broker"). Working state lives in memory; every change to a
 // persistent session (expiry > 0) and to retained messages is written through a SessionStore.
 import { componentLogger } from '../../../src/common/log.js';
 import type { SessionStore } from './session-store.js';

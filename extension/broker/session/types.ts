@@ -1,4 +1,4 @@
-// The data that crosses the front-end/back-end seam (DESIGN.md "Broker"). Everything here is
+// The data that crosses the front-end/back-end seam (docs/design.md, "The broker"). Everything here is
 // plain, serialisable data (Buffers are bytes on a wire) because a network will later sit
 // between connection handling and session state.
 

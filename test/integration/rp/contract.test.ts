@@ -1,4 +1,4 @@
-// The ARM resource-provider contract (../shared/reference/arm-rpc-checklist.md), rule by rule, over
+// The ARM resource-provider contract (docs/arm-rpc-rules.md), rule by rule, over
 // real HTTP against the RP on a loopback port — once on its embedded SQLite store, once on a real
 // PostgreSQL server (test/peers/postgres.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
