@@ -6,7 +6,14 @@ import path from 'node:path';
 import { componentLogger } from '../../src/common/log.js';
 import { buildSecurity } from './auth/listener-security.js';
 import { createBroker, type Broker, type BrokerOptions } from './broker.js';
-import { loadConfig, maximumPacketSizeFor, type BrokerConfig, type ListenerSpec, type Named } from './config.js';
+import {
+  loadConfig,
+  maximumPacketSizeFor,
+  validateConfig,
+  type BrokerConfig,
+  type ListenerSpec,
+  type Named,
+} from './config.js';
 import { startListener, type RunningListener } from './listeners/listener.js';
 import { startMetricsServer } from './observability/metrics-server.js';
 import { createMemoryStore } from './session/memory-store.js';
@@ -22,8 +29,10 @@ export interface RunningBroker {
 
 export type StartBrokerOptions = Pick<BrokerOptions, 'sysInterval' | 'limits'>;
 
-export async function startBroker(config: BrokerConfig, options: StartBrokerOptions = {}): Promise<RunningBroker> {
+export async function startBroker(given: BrokerConfig, options: StartBrokerOptions = {}): Promise<RunningBroker> {
   const log = componentLogger('broker');
+  // Checked here too, not only by loadConfig: a config built in code gets the same schema and defaults.
+  const config = validateConfig(given);
   let plan = buildSecurity(config);
   // SQLite (a native module) loads only for a broker that persists
   const store = config.dataDir
@@ -73,7 +82,8 @@ export async function startBroker(config: BrokerConfig, options: StartBrokerOpti
     broker,
     listeners,
     metricsPort: metricsServer?.port,
-    async reload(next) {
+    async reload(given) {
+      const next = validateConfig(given);
       plan = buildSecurity(next); // throws on a broken config: the running one stays in force
       await broker.setSecurity((l) => plan.security(l));
       await syncListeners(next);

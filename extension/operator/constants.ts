@@ -27,4 +27,6 @@ export const REASONS = {
   SecretNotFound: 'SecretNotFound',
   ConfigMapNotFound: 'ConfigMapNotFound',
   Unsupported: 'Unsupported',
+  /** The spec breaks the broker config contract (src/api/broker-config.ts): the broker would refuse it. */
+  InvalidSpec: 'InvalidSpec',
 } as const;

@@ -1,7 +1,17 @@
 export { createOperator, type Operator, type OperatorOptions } from './operator.js';
-export { render, verdictKey, configMapName, workloadName, type RenderInput } from './render.js';
-export { createLocalDriver, type LocalDriver, type LocalDriverOptions } from './drivers/local.js';
+export { render, verdictKey, configMapName, workloadName, type RenderInput } from './render/index.js';
+export {
+  createLocalDriver,
+  reclaimLocalWorkloads,
+  type LocalDriver,
+  type LocalDriverOptions,
+} from './drivers/local.js';
 export type { Driver, Layout, Plan, PlanOutcome, Verdict } from './plan.js';
 export * from './constants.js';
-export { startLocalCluster, type LocalClusterHandles, type LocalClusterOptions } from './local/start-local-cluster.js';
+export {
+  startLocalCluster,
+  workloadsDirOf,
+  type LocalClusterHandles,
+  type LocalClusterOptions,
+} from './local/start-local-cluster.js';
 export { createKubernetesDriver, CONTAINER_LAYOUT, type KubernetesDriverOptions } from './drivers/kubernetes.js';

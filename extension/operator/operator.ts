@@ -16,7 +16,7 @@ import type { Condition } from '../agent/custom-resource.js';
 import { readyCondition, sameCondition } from './conditions.js';
 import { OPERATOR_FIELD_MANAGER, OPERATOR_FINALIZER, RECONCILED_KINDS } from './constants.js';
 import type { Driver } from './plan.js';
-import { render, verdictKey } from './render.js';
+import { render, verdictKey } from './render/index.js';
 
 export interface OperatorOptions {
   cluster: ClusterClient;

@@ -11,6 +11,11 @@ export interface Layout {
   dataDir: string;
   /** Address listeners bind. */
   bindAddress: string;
+  /**
+   * How a workload reaches the Kubernetes API (TokenReview for `sat` authentication); absent where
+   * there is none (the local driver), and then `sat` methods are refused as unsupported.
+   */
+  kubernetes?: { tokenReviewUrl: string; caFile?: string; tokenFile?: string };
 }
 
 /** The verdict of render on one CR: what it waits for, or why it cannot work. */

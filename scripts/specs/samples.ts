@@ -84,9 +84,24 @@ export const SAMPLES: Record<string, Sample> = {
     tags,
     properties: {
       listenerRef: ['listener'],
+      // every method the broker runs, so that the contract test walks each through render and the broker
       authenticationMethods: [
         { sat: { audiences: ['aio-mq'] } },
         { usernamePassword: { secretName: 'plant-passwords' } },
+        {
+          x509: {
+            trustedClientCaCertConfigMap: 'plant-device-ca',
+            attributes: { secretName: 'plant-x509-attributes' },
+          },
+        },
+        {
+          custom: {
+            endpoint: 'https://auth.contoso-plant.local:8443',
+            caCertConfigMap: 'plant-auth-server-ca',
+            auth: { x509: { secretName: 'plant-auth-client-cert' } },
+            headers: { 'x-plant': 'contoso-plant-1' },
+          },
+        },
       ],
     },
   },

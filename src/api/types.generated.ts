@@ -496,7 +496,7 @@ export interface components {
              * @description Whether decisions are cached.
              * @default true
              */
-            enableCache: boolean;
+            enableCache?: boolean;
             /** @description Allow rules; with none, everything is denied. */
             rules?: components["schemas"]["AuthorizationBasicRule"][];
         };
@@ -506,7 +506,7 @@ export interface components {
              * @description Validity of the certificate, as a Go duration.
              * @default 720h
              */
-            duration: string;
+            duration?: string;
             /** @description The issuer that signs the certificate. */
             issuerRef: components["schemas"]["CertManagerIssuerRef"];
             /** @description Key pair settings. */
@@ -515,7 +515,7 @@ export interface components {
              * @description How long before expiry the certificate is renewed, as a Go duration.
              * @default 240h
              */
-            renewBefore: string;
+            renewBefore?: string;
             /** @description Extra subject alternative names. */
             san?: components["schemas"]["SanForCert"];
             /** @description Secret the certificate is written to; its previous content is replaced. */
@@ -529,7 +529,7 @@ export interface components {
              * @description Validity of the certificate, as a Go duration.
              * @default 720h
              */
-            duration: string;
+            duration?: string;
             /** @description The issuer that signs the certificate. */
             issuerRef?: components["schemas"]["CertManagerIssuerRefUpdate"];
             /** @description Key pair settings. */
@@ -538,7 +538,7 @@ export interface components {
              * @description How long before expiry the certificate is renewed, as a Go duration.
              * @default 240h
              */
-            renewBefore: string;
+            renewBefore?: string;
             /** @description Extra subject alternative names. */
             san?: components["schemas"]["SanForCertUpdate"];
             /** @description Secret the certificate is written to; its previous content is replaced. */
@@ -944,7 +944,7 @@ export interface components {
              * @description Worker threads per backend pod.
              * @default 1
              */
-            workers: number;
+            workers?: number;
         };
         /** @description Backend layout: partitions of replicated chains. */
         BackendChainUpdate: {
@@ -982,7 +982,7 @@ export interface components {
              * @description Worker threads per backend pod.
              * @default 1
              */
-            workers: number;
+            workers?: number;
         };
         /** @description Settings of a broker authentication. */
         BrokerAuthenticationProperties: {
@@ -1078,13 +1078,13 @@ export interface components {
              * @description Attempts to fetch the identity before giving up.
              * @default 3
              */
-            identityMaxRetry: number;
+            identityMaxRetry?: number;
             /**
              * Format: int64
              * @description Wait between attempts to fetch the identity, in milliseconds.
              * @default 5000
              */
-            identityWaitRetryMs: number;
+            identityWaitRetryMs?: number;
         };
         /** @description Username and password authentication; set exactly one source of the password database. */
         BrokerAuthenticatorMethodUsernamePassword: {
@@ -1101,7 +1101,7 @@ export interface components {
              * @description ConfigMap with the CAs trusted to sign client certificates.
              * @default client-ca
              */
-            trustedClientCaCertConfigMap: string;
+            trustedClientCaCertConfigMap?: string;
         };
         /** @description Source of the certificate attributes file; set exactly one. */
         BrokerAuthenticatorMethodX509Attributes: {
@@ -1160,73 +1160,73 @@ export interface components {
              * @description Whether metrics are collected.
              * @default true
              */
-            enableMetrics: boolean;
+            enableMetrics?: boolean;
             /**
              * @description Whether a probe periodically checks the broker end to end.
              * @default true
              */
-            enableSelfCheck: boolean;
+            enableSelfCheck?: boolean;
             /**
              * @description Whether a sample message is traced every selfTraceFrequencySeconds even without trace context.
              * @default true
              */
-            enableSelfTracing: boolean;
+            enableSelfTracing?: boolean;
             /**
              * @description Whether tracing is on at all.
              * @default true
              */
-            enableTracing: boolean;
+            enableTracing?: boolean;
             /**
              * @description Log output format (text or json).
              * @default text
              */
-            logFormat: string;
+            logFormat?: string;
             /**
              * @description Log filter, in RUST_LOG syntax.
              * @default info,hyper=off,kube_client=off,tower=off,conhash=off,h2=off
              */
-            logLevel: string;
+            logLevel?: string;
             /**
              * Format: int64
              * @description Lifetime of the cell map.
              * @default 60
              */
-            maxCellMapLifetime: number;
+            maxCellMapLifetime?: number;
             /**
              * Format: int64
              * @description Interval between metric updates, in seconds.
              * @default 30
              */
-            metricUpdateFrequencySeconds: number;
+            metricUpdateFrequencySeconds?: number;
             /**
              * @description Image of the self-check probe.
              * @default sample.azurecr.io/diagnostics-probe:0.5.0
              */
-            probeImage: string;
+            probeImage?: string;
             /**
              * Format: int64
              * @description Interval between self checks, in seconds.
              * @default 30
              */
-            selfCheckFrequencySeconds: number;
+            selfCheckFrequencySeconds?: number;
             /**
              * Format: int64
              * @description Time a self check may take, in seconds.
              * @default 15
              */
-            selfCheckTimeoutSeconds: number;
+            selfCheckTimeoutSeconds?: number;
             /**
              * Format: int64
              * @description Interval between self-traced messages, in seconds.
              * @default 30
              */
-            selfTraceFrequencySeconds: number;
+            selfTraceFrequencySeconds?: number;
             /**
              * Format: int64
              * @description Capacity of the span channel, in spans.
              * @default 1000
              */
-            spanChannelCapacity: number;
+            spanChannelCapacity?: number;
         };
         /** @description Settings of a listener. */
         BrokerListenerProperties: {
@@ -1234,12 +1234,12 @@ export interface components {
              * @description Whether clients must authenticate on this port; false lets anyone connect.
              * @default false
              */
-            authenticationEnabled: boolean;
+            authenticationEnabled?: boolean;
             /**
              * @description Whether authorization rules apply on this port; false allows every action.
              * @default false
              */
-            authorizationEnabled: boolean;
+            authorizationEnabled?: boolean;
             /** @description Name of the Broker custom resource this listener belongs to. */
             brokerRef: string;
             /**
@@ -1258,12 +1258,12 @@ export interface components {
              * @description Name of the Kubernetes Service exposing the port.
              * @default aio-mq-dmqtt-frontend
              */
-            serviceName: string;
+            serviceName?: string;
             /**
              * @description Type of the Kubernetes Service exposing the port.
              * @default clusterIp
              */
-            serviceType: components["schemas"]["ServiceType"];
+            serviceType?: components["schemas"]["ServiceType"];
             /** @description Server certificate; exactly one method may be set. Plain TCP when absent. */
             tls?: components["schemas"]["TlsCertMethod"];
         };
@@ -1299,12 +1299,12 @@ export interface components {
              * @description Whether clients must authenticate on this port; false lets anyone connect.
              * @default false
              */
-            authenticationEnabled: boolean;
+            authenticationEnabled?: boolean;
             /**
              * @description Whether authorization rules apply on this port; false allows every action.
              * @default false
              */
-            authorizationEnabled: boolean;
+            authorizationEnabled?: boolean;
             /** @description Name of the Broker custom resource this listener belongs to. */
             brokerRef?: string;
             /**
@@ -1321,12 +1321,12 @@ export interface components {
              * @description Name of the Kubernetes Service exposing the port.
              * @default aio-mq-dmqtt-frontend
              */
-            serviceName: string;
+            serviceName?: string;
             /**
              * @description Type of the Kubernetes Service exposing the port.
              * @default clusterIp
              */
-            serviceType: components["schemas"]["ServiceType"];
+            serviceType?: components["schemas"]["ServiceType"];
             /** @description Server certificate; exactly one method may be set. Plain TCP when absent. */
             tls?: components["schemas"]["TlsCertMethodUpdate"];
         };
@@ -1350,7 +1350,7 @@ export interface components {
              * @description Whether traffic between broker pods is encrypted with TLS.
              * @default true
              */
-            encryptInternalTraffic: boolean;
+            encryptInternalTraffic?: boolean;
             /** @description Image of the health manager. */
             healthManagerImage: components["schemas"]["ContainerImage"];
             /** @description Toleration applied to the health manager pods. */
@@ -1361,7 +1361,7 @@ export interface components {
              * @description Memory footprint preset of the broker pods.
              * @default medium
              */
-            memoryProfile: components["schemas"]["BrokerMemoryProfile"];
+            memoryProfile?: components["schemas"]["BrokerMemoryProfile"];
             /** @description How pod counts are decided. */
             mode: components["schemas"]["RunMode"];
             /** @description Outcome of the most recent create, update or delete. */
@@ -1411,7 +1411,7 @@ export interface components {
              * @description Whether traffic between broker pods is encrypted with TLS.
              * @default true
              */
-            encryptInternalTraffic: boolean;
+            encryptInternalTraffic?: boolean;
             /** @description Image of the health manager. */
             healthManagerImage?: components["schemas"]["ContainerImageUpdate"];
             /** @description Toleration applied to the health manager pods. */
@@ -1422,7 +1422,7 @@ export interface components {
              * @description Memory footprint preset of the broker pods.
              * @default medium
              */
-            memoryProfile: components["schemas"]["BrokerMemoryProfile"];
+            memoryProfile?: components["schemas"]["BrokerMemoryProfile"];
             /** @description How pod counts are decided. */
             mode?: components["schemas"]["RunMode"];
         };
@@ -1461,14 +1461,14 @@ export interface components {
              * @description Validity of the certificate, as a Go duration (e.g. 720h).
              * @default 720h
              */
-            duration: string;
+            duration?: string;
             /** @description Key pair settings. */
             privateKey?: components["schemas"]["CertManagerPrivateKeyUpdate"];
             /**
              * @description How long before expiry the certificate is renewed, as a Go duration.
              * @default 240h
              */
-            renewBefore: string;
+            renewBefore?: string;
         };
         /** @description Reference to the cert-manager issuer that signs a certificate. */
         CertManagerIssuerRef: {
@@ -1488,7 +1488,7 @@ export interface components {
              * @description API group of the issuer.
              * @default cert-manager.io
              */
-            group: string;
+            group?: string;
             /** @description Issuer or ClusterIssuer. */
             kind?: string;
             /** @description Name of the issuer. */
@@ -1519,18 +1519,18 @@ export interface components {
              * @description Key algorithm (ECDSA or RSA).
              * @default ECDSA
              */
-            algorithm: string;
+            algorithm?: string;
             /**
              * @description cert-manager rotation policy (Always or Never).
              * @default Always
              */
-            rotationPolicy: string;
+            rotationPolicy?: string;
             /**
              * Format: int32
              * @description Key size in bits.
              * @default 256
              */
-            size: number;
+            size?: number;
         };
         /** @description A container image and how to pull it. */
         ContainerImage: {
@@ -1577,7 +1577,7 @@ export interface components {
              * @description QoS of the subscription.
              * @default 1
              */
-            qos: number;
+            qos?: number;
             /** @description Table written to. */
             table: components["schemas"]["DeltaTable"];
         };
@@ -1604,7 +1604,7 @@ export interface components {
              * @description QoS of the subscription.
              * @default 1
              */
-            qos: number;
+            qos?: number;
             /** @description Table written to. */
             table?: components["schemas"]["DeltaTableUpdate"];
         };
@@ -1854,31 +1854,31 @@ export interface components {
              * @description Interval between data exports, in seconds.
              * @default 10
              */
-            dataExportFrequencySeconds: number;
+            dataExportFrequencySeconds?: number;
             /** @description Image of the diagnostic service. */
             image: components["schemas"]["ContainerImage"];
             /**
              * @description Log output format (text or json).
              * @default json
              */
-            logFormat: string;
+            logFormat?: string;
             /**
              * @description Log level.
              * @default info
              */
-            logLevel: string;
+            logLevel?: string;
             /**
              * Format: int64
              * @description Storage for collected data, in MiB.
              * @default 16
              */
-            maxDataStorageSize: number;
+            maxDataStorageSize?: number;
             /**
              * Format: int32
              * @description Port the Prometheus metrics endpoint listens on.
              * @default 9600
              */
-            metricsPort: number;
+            metricsPort?: number;
             /** @description OpenTelemetry collector the service pushes traces to. */
             openTelemetryTracesCollectorAddr?: string;
             /** @description Outcome of the most recent create, update or delete. */
@@ -1888,7 +1888,7 @@ export interface components {
              * @description Time after which a metric that stopped updating is dropped, in seconds.
              * @default 600
              */
-            staleDataTimeoutSeconds: number;
+            staleDataTimeoutSeconds?: number;
         };
         /** @description The diagnostic service of an mq. */
         DiagnosticServiceResource: {
@@ -1923,31 +1923,31 @@ export interface components {
              * @description Interval between data exports, in seconds.
              * @default 10
              */
-            dataExportFrequencySeconds: number;
+            dataExportFrequencySeconds?: number;
             /** @description Image of the diagnostic service. */
             image?: components["schemas"]["ContainerImageUpdate"];
             /**
              * @description Log output format (text or json).
              * @default json
              */
-            logFormat: string;
+            logFormat?: string;
             /**
              * @description Log level.
              * @default info
              */
-            logLevel: string;
+            logLevel?: string;
             /**
              * Format: int64
              * @description Storage for collected data, in MiB.
              * @default 16
              */
-            maxDataStorageSize: number;
+            maxDataStorageSize?: number;
             /**
              * Format: int32
              * @description Port the Prometheus metrics endpoint listens on.
              * @default 9600
              */
-            metricsPort: number;
+            metricsPort?: number;
             /** @description OpenTelemetry collector the service pushes traces to. */
             openTelemetryTracesCollectorAddr?: string;
             /**
@@ -1955,7 +1955,7 @@ export interface components {
              * @description Time after which a metric that stopped updating is dropped, in seconds.
              * @default 600
              */
-            staleDataTimeoutSeconds: number;
+            staleDataTimeoutSeconds?: number;
         };
         /** @description Disk-backed message buffer. */
         DiskBackedMessageBufferSettings: {
@@ -2028,7 +2028,7 @@ export interface components {
              * @description Worker threads per frontend pod.
              * @default 2
              */
-            workers: number;
+            workers?: number;
         };
         /** @description Frontend layout: the pods clients connect to. */
         FrontendUpdate: {
@@ -2044,7 +2044,7 @@ export interface components {
              * @description Worker threads per frontend pod.
              * @default 2
              */
-            workers: number;
+            workers?: number;
         };
         /** @description Kafka producer acknowledgement levels. */
         KafkaAcks: string | ("zero" | "one" | "all");
@@ -2067,7 +2067,7 @@ export interface components {
              * @description Log level of the connector pods.
              * @default info
              */
-            logLevel: string;
+            logLevel?: string;
             /** @description Toleration applied to the connector pods. */
             nodeTolerations?: components["schemas"]["NodeTolerations"];
             /** @description Outcome of the most recent create, update or delete. */
@@ -2118,7 +2118,7 @@ export interface components {
              * @description Log level of the connector pods.
              * @default info
              */
-            logLevel: string;
+            logLevel?: string;
             /** @description Toleration applied to the connector pods. */
             nodeTolerations?: components["schemas"]["NodeTolerationsUpdate"];
         };
@@ -2242,7 +2242,7 @@ export interface components {
              * @description QoS of the MQTT publish.
              * @default 1
              */
-            qos: number;
+            qos?: number;
         };
         /** @description Batching of messages sent to Kafka. */
         KafkaTopicMapBatching: {
@@ -2250,25 +2250,25 @@ export interface components {
              * @description Whether messages are batched.
              * @default false
              */
-            enabled: boolean;
+            enabled?: boolean;
             /**
              * Format: int32
              * @description Longest a message waits for its batch, in milliseconds.
              * @default 5
              */
-            latencyMs: number;
+            latencyMs?: number;
             /**
              * Format: int64
              * @description Largest batch, in bytes.
              * @default 1000000
              */
-            maxBytes: number;
+            maxBytes?: number;
             /**
              * Format: int64
              * @description Largest batch, in messages.
              * @default 100000
              */
-            maxMessages: number;
+            maxMessages?: number;
         };
         /** @description Settings of a Kafka topic map. */
         KafkaTopicMapProperties: {
@@ -2278,7 +2278,7 @@ export interface components {
              * @description Compression of messages sent to Kafka.
              * @default none
              */
-            compression: components["schemas"]["KafkaMessageCompressionType"];
+            compression?: components["schemas"]["KafkaMessageCompressionType"];
             /** @description Whether MQTT properties are copied into Kafka headers ("true"/"false"). */
             copyMqttProperties?: string;
             /** @description Name of the KafkaConnector custom resource the routes belong to. */
@@ -2289,7 +2289,7 @@ export interface components {
              * @description How a Kafka partition is chosen for a message.
              * @default default
              */
-            partitionStrategy: components["schemas"]["KafkaPartitionStrategy"];
+            partitionStrategy?: components["schemas"]["KafkaPartitionStrategy"];
             /** @description Outcome of the most recent create, update or delete. */
             readonly provisioningState?: components["schemas"]["ProvisioningState"];
             /** @description The routes; each entry sets exactly one direction. */
@@ -2329,7 +2329,7 @@ export interface components {
              * @description Compression of messages sent to Kafka.
              * @default none
              */
-            compression: components["schemas"]["KafkaMessageCompressionType"];
+            compression?: components["schemas"]["KafkaMessageCompressionType"];
             /** @description Whether MQTT properties are copied into Kafka headers ("true"/"false"). */
             copyMqttProperties?: string;
             /** @description Name of the KafkaConnector custom resource the routes belong to. */
@@ -2340,7 +2340,7 @@ export interface components {
              * @description How a Kafka partition is chosen for a message.
              * @default default
              */
-            partitionStrategy: components["schemas"]["KafkaPartitionStrategy"];
+            partitionStrategy?: components["schemas"]["KafkaPartitionStrategy"];
             /** @description The routes; each entry sets exactly one direction. */
             routes?: components["schemas"]["KafkaRoutes"][];
         };
@@ -2443,7 +2443,7 @@ export interface components {
              * @description Broker address as host:port.
              * @default aio-mq-dmqtt-frontend:1883
              */
-            endpoint: string;
+            endpoint?: string;
             /** @description TLS towards the local broker. */
             tls?: components["schemas"]["LocalBrokerConnectionTls"];
         };
@@ -2455,7 +2455,7 @@ export interface components {
              * @description Broker address as host:port.
              * @default aio-mq-dmqtt-frontend:1883
              */
-            endpoint: string;
+            endpoint?: string;
             /** @description TLS towards the local broker. */
             tls?: components["schemas"]["LocalBrokerConnectionTls"];
         };
@@ -2465,7 +2465,7 @@ export interface components {
              * @description Whether the connection uses TLS.
              * @default false
              */
-            tlsEnabled: boolean;
+            tlsEnabled?: boolean;
             /** @description ConfigMap holding the CA bundle that verifies the broker's certificate. */
             trustedCaCertificateConfigMap?: string;
         };
@@ -2475,12 +2475,12 @@ export interface components {
              * @description Directory the token is mounted in.
              * @default /var/run/serviceaccount/localbroker
              */
-            secretPath: string;
+            secretPath?: string;
             /**
              * @description File name of the token inside secretPath.
              * @default sat
              */
-            serviceAccountTokenName: string;
+            serviceAccountTokenName?: string;
         };
         /** @description Authentication with the system-assigned identity of the MQ Arc extension. */
         ManagedIdentityAuthentication: {
@@ -2635,7 +2635,7 @@ export interface components {
              * @description Transport towards the remote broker.
              * @default mqtt
              */
-            protocol: components["schemas"]["MqttBridgeRemoteBrokerProtocol"];
+            protocol?: components["schemas"]["MqttBridgeRemoteBrokerProtocol"];
             /** @description TLS towards the remote broker. */
             tls: components["schemas"]["MqttBridgeRemoteBrokerConnectionTls"];
         };
@@ -2649,7 +2649,7 @@ export interface components {
              * @description Transport towards the remote broker.
              * @default mqtt
              */
-            protocol: components["schemas"]["MqttBridgeRemoteBrokerProtocol"];
+            protocol?: components["schemas"]["MqttBridgeRemoteBrokerProtocol"];
             /** @description TLS towards the remote broker. */
             tls?: components["schemas"]["MqttBridgeRemoteBrokerConnectionTlsUpdate"];
         };
@@ -2696,7 +2696,7 @@ export interface components {
              * @description QoS used to subscribe and publish.
              * @default 1
              */
-            qos: number;
+            qos?: number;
             /** @description Shared subscription used on the source side. */
             sharedSubscription?: components["schemas"]["MqttBridgeRouteSharedSubscription"];
             /** @description Topic filter subscribed to on the source broker. */
@@ -2773,7 +2773,7 @@ export interface components {
              * @description QoS of the MQTT subscription.
              * @default 1
              */
-            qos: number;
+            qos?: number;
             /** @description Shared subscription used for the MQTT side. */
             sharedSubscription?: components["schemas"]["KafkaSharedSubscriptionProperties"];
         };
@@ -2815,7 +2815,7 @@ export interface components {
              * @description Attribute sets (case-sensitive) from authentication; a client matches a set when it has all its pairs.
              * @default []
              */
-            attributes: {
+            attributes?: {
                 [key: string]: string;
             }[];
             /** @description MQTT client ids (case-sensitive). */
@@ -2855,12 +2855,12 @@ export interface components {
              * @description DNS names.
              * @default []
              */
-            dns: string[];
+            dns?: string[];
             /**
              * @description IP addresses.
              * @default []
              */
-            ip: string[];
+            ip?: string[];
         };
         /** @description SASL authentication towards Kafka. */
         SaslRemoteBrokerBasicAuthentication: {

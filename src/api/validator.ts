@@ -13,6 +13,26 @@ export interface SchemaViolation {
 }
 
 /**
+ * The one ajv setup of the project (the RP's request bodies and every contract in src/api): all
+ * errors, the spec's formats. `useDefaults` fills in the spec's defaults (contracts only).
+ */
+export function createAjv(options: { useDefaults?: boolean } = {}): Ajv {
+  const ajv = new Ajv({ allErrors: true, strict: false, validateFormats: true, ...options });
+  addFormats(ajv);
+  // Azure formats without a JSON Schema counterpart: checked elsewhere (ids) or free-form.
+  ajv.addFormat('arm-id', true);
+  ajv.addFormat('duration', true);
+  ajv.addFormat('int32', {
+    type: 'number',
+    validate: (n: number) => Number.isInteger(n) && n >= -(2 ** 31) && n < 2 ** 31,
+  });
+  ajv.addFormat('int64', { type: 'number', validate: (n: number) => Number.isInteger(n) });
+  ajv.addFormat('float', { type: 'number', validate: () => true });
+  ajv.addFormat('double', { type: 'number', validate: () => true });
+  return ajv;
+}
+
+/**
  * Validates JSON values against the components of the emitted OpenAPI 3 document. One compiled
  * function per schema name, built on first use.
  */
@@ -21,18 +41,7 @@ export class SchemaValidator {
   private readonly compiled = new Map<string, ValidateFunction>();
 
   constructor(private readonly document: OpenApiDocument = loadOpenApi()) {
-    this.ajv = new Ajv({ allErrors: true, strict: false, validateFormats: true });
-    addFormats(this.ajv);
-    // Azure formats without a JSON Schema counterpart: checked elsewhere (ids) or free-form.
-    this.ajv.addFormat('arm-id', true);
-    this.ajv.addFormat('duration', true);
-    this.ajv.addFormat('int32', {
-      type: 'number',
-      validate: (n: number) => Number.isInteger(n) && n >= -(2 ** 31) && n < 2 ** 31,
-    });
-    this.ajv.addFormat('int64', { type: 'number', validate: (n: number) => Number.isInteger(n) });
-    this.ajv.addFormat('float', { type: 'number', validate: () => true });
-    this.ajv.addFormat('double', { type: 'number', validate: () => true });
+    this.ajv = createAjv();
     this.ajv.addSchema({ components: document.components }, 'openapi');
   }
 
@@ -54,7 +63,7 @@ export class SchemaValidator {
   }
 }
 
-function toViolation(error: ErrorObject): SchemaViolation {
+export function toViolation(error: ErrorObject): SchemaViolation {
   const path = error.instancePath
     .split('/')
     .slice(1)

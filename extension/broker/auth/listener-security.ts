@@ -28,9 +28,7 @@ export function buildSecurity(config: BrokerConfig): SecurityPlan {
     const authenticationOn = l.spec.authenticationEnabled === true && authn !== undefined;
     const methods = authenticationOn ? authn.spec.authenticationMethods.map((m) => createMethod(config, m)) : [];
     const ca = authenticationOn
-      ? authn.spec.authenticationMethods.flatMap((m) =>
-          'x509' in m ? [readConfigMapPem(config, m.x509.trustedClientCaCert)] : [],
-        )
+      ? authn.spec.authenticationMethods.flatMap((m) => (m.x509 ? [readConfigMapPem(config, clientCaOf(m.x509))] : []))
       : [];
     if (ca.length > 0) clientCa.set(l.name, ca.join('\n'));
     // Authorization only takes effect with authentication (section 1 BrokerAuthorization); enabled
@@ -54,17 +52,21 @@ export function buildSecurity(config: BrokerConfig): SecurityPlan {
   };
 }
 
+// The config loader checked each method: exactly one kind, a secretName wherever a secret is read,
+// defaults filled in (validateConfig); the `!`s below rely on it.
 function createMethod(config: BrokerConfig, spec: AuthenticationMethodSpec): AuthenticationMethod {
-  if ('usernamePassword' in spec)
-    return createUsernamePasswordMethod(secretFile(config, spec.usernamePassword.secretName, PASSWORD_DB_KEY));
-  if ('x509' in spec) {
-    const attrs = spec.x509.attributes && secretFile(config, spec.x509.attributes.secretName, X509_ATTRIBUTES_KEY);
+  if (spec.usernamePassword)
+    return createUsernamePasswordMethod(secretFile(config, spec.usernamePassword.secretName!, PASSWORD_DB_KEY));
+  if (spec.x509) {
+    const attributes = spec.x509.attributes?.secretName;
     return createX509Method({
-      trustedCaPem: readConfigMapPem(config, spec.x509.trustedClientCaCert),
-      attributesToml: attrs ? readFileSync(attrs, 'utf8') : undefined,
+      trustedCaPem: readConfigMapPem(config, clientCaOf(spec.x509)),
+      attributesToml: attributes
+        ? readFileSync(secretFile(config, attributes, X509_ATTRIBUTES_KEY), 'utf8')
+        : undefined,
     });
   }
-  if ('sat' in spec) {
+  if (spec.sat) {
     const k = config.kubernetes!;
     return createSatMethod({
       audiences: spec.sat.audiences,
@@ -73,15 +75,19 @@ function createMethod(config: BrokerConfig, spec: AuthenticationMethodSpec): Aut
       ca: k.caFile ? readFileSync(k.caFile, 'utf8') : undefined,
     });
   }
-  const c = spec.custom;
+  const c = spec.custom!;
   const clientSecret = c.auth?.x509?.secretName;
   return createCustomMethod({
     endpoint: c.endpoint,
     headers: c.headers,
-    ca: c.caCert ? readConfigMapPem(config, c.caCert) : undefined,
+    ca: c.caCertConfigMap ? readConfigMapPem(config, c.caCertConfigMap) : undefined,
     clientCert: clientSecret ? readFileSync(secretFile(config, clientSecret, 'tls.crt'), 'utf8') : undefined,
     clientKey: clientSecret ? readFileSync(secretFile(config, clientSecret, 'tls.key'), 'utf8') : undefined,
   });
+}
+
+function clientCaOf(x509: NonNullable<AuthenticationMethodSpec['x509']>): string {
+  return x509.trustedClientCaCertConfigMap!;
 }
 
 /** Every certificate in a ConfigMap, whatever its keys (docs: `client_ca.pem`; later any key). */

@@ -196,9 +196,10 @@ function peerChain(socket: tls.TLSSocket): string[] {
   const seen = new Set<string>();
   while (cert && cert.raw && !seen.has(cert.fingerprint256)) {
     seen.add(cert.fingerprint256);
-    out.push(
-      `-----BEGIN CERTIFICATE-----\n${cert.raw.toString('base64').replace(/(.{64})/g, '$1\n')}\n-----END CERTIFICATE-----\n`,
-    );
+    // 64-character lines; a body whose length is a multiple of 64 must not get an empty line before
+    // END (OpenSSL then refuses the PEM: a CA certificate of 384 DER bytes made X.509 clients fail)
+    const lines = cert.raw.toString('base64').match(/.{1,64}/g)!.join('\n');
+    out.push(`-----BEGIN CERTIFICATE-----\n${lines}\n-----END CERTIFICATE-----\n`);
     cert = cert.issuerCertificate;
   }
   return out;

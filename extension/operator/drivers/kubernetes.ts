@@ -39,6 +39,12 @@ export const CONTAINER_LAYOUT: Layout = {
   secretsDir: '/etc/iotmq/secrets',
   dataDir: '/var/lib/iotmq',
   bindAddress: '0.0.0.0',
+  // a pod's own service account reaches the API server (the broker's TokenReviews for `sat`)
+  kubernetes: {
+    tokenReviewUrl: 'https://kubernetes.default.svc',
+    caFile: '/var/run/secrets/kubernetes.io/serviceaccount/ca.crt',
+    tokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token',
+  },
 };
 
 type Any = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- Kubernetes manifests

@@ -124,7 +124,11 @@ describe('X.509', () => {
     const running = await startFromConfig(
       dir.config({
         listeners: [
-          listener('tls', { authenticationEnabled: true, authorizationEnabled: true, tls: { automatic: {} } }),
+          listener('tls', {
+            authenticationEnabled: true,
+            authorizationEnabled: true,
+            tls: { automatic: { issuerRef: { group: 'cert-manager.io', kind: 'Issuer', name: 'x' } } },
+          }),
         ],
         authentications: [
           {
@@ -132,7 +136,7 @@ describe('X.509', () => {
             spec: {
               listenerRef: ['tls'],
               authenticationMethods: [
-                { x509: { trustedClientCaCert: 'client-ca', attributes: { secretName: 'x509-attrs' } } },
+                { x509: { trustedClientCaCertConfigMap: 'client-ca', attributes: { secretName: 'x509-attrs' } } },
               ],
             },
           },
@@ -287,7 +291,7 @@ describe('custom authentication server', () => {
     const custom = (port: number) => ({
       custom: {
         endpoint: `https://127.0.0.1:${port}/`,
-        caCert: 'auth-ca',
+        caCertConfigMap: 'auth-ca',
         auth: { x509: { secretName: 'auth-client' } },
         headers: { 'x-tenant': 'contoso' },
       },

@@ -67,7 +67,9 @@ async function startBroker(): Promise<{ url: string; answered: Answered }> {
           name: 'custom',
           spec: {
             listenerRef: ['l'],
-            authenticationMethods: [{ custom: { endpoint: `https://127.0.0.1:${auth.port}/`, caCert: 'auth-ca' } }],
+            authenticationMethods: [
+              { custom: { endpoint: `https://127.0.0.1:${auth.port}/`, caCertConfigMap: 'auth-ca' } },
+            ],
           },
         },
       ],

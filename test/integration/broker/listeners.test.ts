@@ -16,9 +16,14 @@ describe('listeners', () => {
       dir.config({
         listeners: [
           listener('tcp'),
-          listener('tls', { tls: { automatic: { issuerRef: { name: 'x' } } } }),
+          listener('tls', {
+            tls: { automatic: { issuerRef: { group: 'cert-manager.io', kind: 'Issuer', name: 'x' } } },
+          }),
           listener('ws', { protocol: 'websockets' }),
-          listener('wss', { protocol: 'websockets', tls: { automatic: {} } }),
+          listener('wss', {
+            protocol: 'websockets',
+            tls: { automatic: { issuerRef: { group: 'cert-manager.io', kind: 'Issuer', name: 'x' } } },
+          }),
         ],
       }),
     );
@@ -39,7 +44,11 @@ describe('listeners', () => {
 
   it('tls.automatic reuses its CA and certificate across restarts', async () => {
     const dir = createConfigDir();
-    const config = dir.config({ listeners: [listener('tls', { tls: { automatic: {} } })] });
+    const config = dir.config({
+      listeners: [
+        listener('tls', { tls: { automatic: { issuerRef: { group: 'cert-manager.io', kind: 'Issuer', name: 'x' } } } }),
+      ],
+    });
     const first = await startFromConfig(config);
     const caFile = first.listeners.get('tls')!.caFile!;
     const ca = readFileSync(caFile, 'utf8');

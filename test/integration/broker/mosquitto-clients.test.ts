@@ -27,7 +27,13 @@ async function setup() {
   dir.secret('passwords', 'passwords.toml', `[alice]\npassword = "${await hashPassword('wonderland', 1000)}"\n`);
   const running = await startFromConfig(
     dir.config({
-      listeners: [listener('tls', { authenticationEnabled: true, tls: { automatic: {} } }), listener('open')],
+      listeners: [
+        listener('tls', {
+          authenticationEnabled: true,
+          tls: { automatic: { issuerRef: { group: 'cert-manager.io', kind: 'Issuer', name: 'x' } } },
+        }),
+        listener('open'),
+      ],
       authentications: [
         {
           name: 'authn',
@@ -35,7 +41,7 @@ async function setup() {
             listenerRef: ['tls'],
             authenticationMethods: [
               { usernamePassword: { secretName: 'passwords' } },
-              { x509: { trustedClientCaCert: 'client-ca' } },
+              { x509: { trustedClientCaCertConfigMap: 'client-ca' } },
             ],
           },
         },

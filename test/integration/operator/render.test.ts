@@ -1,7 +1,10 @@
 // render() is pure: a table of CR sets → plans and verdicts, no cluster, no processes.
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { render, type RenderInput } from '../../../extension/operator/index.js';
 import type { KubeObject } from '../../../extension/cluster/index.js';
+import { configMapDir, secretFile } from '../../../src/api/broker-config.js';
+import { validateConfig } from '../../../extension/broker/config.js';
 
 const NS = 'azure-iot-operations';
 let clock = 0;
@@ -67,7 +70,23 @@ describe('operator render', () => {
       (plan.objects.find((o) => o.kind === 'ConfigMap')!.data as Record<string, string>)['broker.json']!,
     );
     expect(config.listeners.map((l: { name: string }) => l.name)).toEqual(['tls', 'plain']);
-    expect(config.authentications).toEqual([{ name: 'authn', spec: authn.spec }]);
+    // The config is what the broker's own loader accepts, with the spec's defaults written out.
+    const loaded = validateConfig(config);
+    expect(loaded).toEqual(config);
+    expect(config.authentications).toEqual([
+      {
+        name: 'authn',
+        spec: { listenerRef: ['tls'], authenticationMethods: [{ usernamePassword: { secretName: 'passwords' } }] },
+      },
+    ]);
+    expect(config.listeners[1].spec).toEqual({
+      brokerRef: 'broker',
+      port: 1883,
+      serviceName: 'aio-mq-dmqtt-frontend-nontls',
+      serviceType: 'clusterIp',
+      authenticationEnabled: false,
+      authorizationEnabled: false,
+    });
     expect(config.mounts).toEqual({ secrets: '/etc/iotmq/secrets', configMaps: '/etc/iotmq/configmaps' });
     const deployment = plan.objects.find((o) => o.kind === 'Deployment')!;
     const pod = (deployment.spec as any).template.spec;
@@ -135,6 +154,92 @@ describe('operator render', () => {
     const config = plan.objects.find((o) => o.kind === 'ConfigMap');
     if (config && key.startsWith('BrokerListener/'))
       expect((config.data as Record<string, string>)['broker.json']).not.toContain(`"name": "${key.split('/')[1]}"`);
+  });
+
+  it('x509 and custom methods reach the broker under the API`s names, their ConfigMaps mounted where it reads them', () => {
+    const l = cr('BrokerListener', 'l', { brokerRef: 'broker', port: 8883, authenticationEnabled: true });
+    const authn = cr('BrokerAuthentication', 'certs', {
+      listenerRef: ['l'],
+      authenticationMethods: [
+        { x509: { attributes: { secretName: 'attrs' } } }, // trustedClientCaCertConfigMap defaults to client-ca
+        {
+          custom: {
+            endpoint: 'https://auth:8443',
+            caCertConfigMap: 'auth-ca',
+            auth: { x509: { secretName: 'auth-client' } },
+          },
+        },
+      ],
+    });
+    const plan = render(
+      input([broker, l, authn], {
+        secrets: new Set(['attrs', 'auth-client']),
+        configMaps: new Set(['client-ca', 'auth-ca']),
+      }),
+    );
+    expect(plan.verdicts.get('BrokerAuthentication/certs')).toMatchObject({ ok: true });
+    const config = validateConfig(
+      JSON.parse((plan.objects.find((o) => o.kind === 'ConfigMap')!.data as Record<string, string>)['broker.json']!),
+    );
+    const [x509, custom] = config.authentications![0]!.spec.authenticationMethods;
+    expect(x509!.x509!.trustedClientCaCertConfigMap).toBe('client-ca');
+    expect(custom!.custom!.caCertConfigMap).toBe('auth-ca');
+    const mounts = (
+      (plan.objects.find((o) => o.kind === 'Deployment')!.spec as any).template.spec.containers[0].volumeMounts as {
+        mountPath: string;
+      }[]
+    ).map((m) => m.mountPath);
+    expect(mounts).toEqual(
+      expect.arrayContaining([
+        configMapDir(config.mounts, 'client-ca'),
+        configMapDir(config.mounts, 'auth-ca'),
+        path.dirname(secretFile(config.mounts, 'attrs', 'x509Attributes.toml')),
+        path.dirname(secretFile(config.mounts, 'auth-client', 'tls.crt')),
+      ]),
+    );
+  });
+
+  it.each([
+    ['an unknown field', { listenerRef: ['l'], authenticationMethods: [{ x509: { trustedClientCaCert: 'ca' } }] }],
+    [
+      'a method iotmq does not run',
+      { listenerRef: ['l'], authenticationMethods: [{ svid: { agentSocketPath: '/s' } }] },
+    ],
+  ])('a BrokerAuthentication the broker would refuse is not Ready: %s', (_, spec) => {
+    const plan = render(
+      input(
+        [broker, cr('BrokerListener', 'l', { brokerRef: 'broker', port: 1 }), cr('BrokerAuthentication', 'a', spec)],
+        {
+          configMaps: new Set(['ca', 'client-ca']),
+        },
+      ),
+    );
+    expect(plan.verdicts.get('BrokerAuthentication/a')).toMatchObject({ ok: false });
+    expect(
+      (plan.objects.find((o) => o.kind === 'ConfigMap')!.data as Record<string, string>)['broker.json'],
+    ).not.toContain('"name": "a"');
+  });
+
+  it('sat authentication needs a Kubernetes API: Unsupported on a cluster without one (the local driver)', () => {
+    const crs = [
+      broker,
+      cr('BrokerListener', 'l', { brokerRef: 'broker', port: 1 }),
+      cr('BrokerAuthentication', 'sat', {
+        listenerRef: ['l'],
+        authenticationMethods: [{ sat: { audiences: ['aio-mq'] } }],
+      }),
+    ];
+    expect(render(input(crs)).verdicts.get('BrokerAuthentication/sat')).toMatchObject({
+      ok: false,
+      reason: 'Unsupported',
+    });
+    const kubernetes = { tokenReviewUrl: 'https://kubernetes.default.svc' };
+    const plan = render(input(crs, { layout: { ...input([]).layout, kubernetes } }));
+    expect(plan.verdicts.get('BrokerAuthentication/sat')).toMatchObject({ ok: true });
+    const config = JSON.parse(
+      (plan.objects.find((o) => o.kind === 'ConfigMap')!.data as Record<string, string>)['broker.json']!,
+    );
+    expect(validateConfig(config).kubernetes).toEqual(kubernetes);
   });
 
   it('a broker without listeners runs nothing but is Ready; replicas follow listeners', () => {

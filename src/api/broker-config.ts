@@ -1,0 +1,223 @@
+// The broker's configuration file (`iotmq broker --config FILE`): the contract between the operator,
+// which renders it from the Broker, BrokerListener, BrokerAuthentication and BrokerAuthorization
+// custom resources, and the broker, which loads it. JSON:
+//
+// {
+//   "broker":          { "name": "broker",   "spec": <BrokerProperties> },
+//   "listeners":      [{ "name": "listener", "spec": <BrokerListenerProperties> + "protocol" }],
+//   "authentications": [{ "name": "authn",   "spec": <BrokerAuthenticationProperties> }],
+//   "authorizations":  [{ "name": "authz",   "spec": <BrokerAuthorizationProperties> }],
+//   "mounts": { "secrets": "/etc/iotmq/secrets", "configMaps": "/etc/iotmq/configmaps" },
+//   "dataDir": "/var/lib/iotmq/broker", "bindAddress": "0.0.0.0",
+//   "metricsPort": 9600,                                              // optional: Prometheus /metrics
+//   "kubernetes": { "tokenReviewUrl": "https://kubernetes.default.svc", "caFile": "…", "tokenFile": "…" }
+// }
+//
+// Each `spec` is a custom resource's spec, which is the ARM `properties` of the generated API types
+// (src/api/types.generated.ts) with the same field names; the schema below is built from the same
+// spec, made strict (an unknown field is an error), and fills in the spec's defaults. A field renamed
+// in specs/ therefore changes what the operator and the broker compile and check against.
+//
+// Secrets and ConfigMaps are read as Kubernetes mounts them: key K of Secret N is the file
+// <mounts.secrets>/N/K, and the same for ConfigMaps. `secretFile`/`configMapDir` resolve a reference
+// for the broker and `mountPath` places the volume for the operator: one convention, here.
+//
+// iotmq extensions: the v1beta1 BrokerListener has no protocol field (the product speaks MQTT over
+// TCP/TLS only), so a listener may carry `"protocol": "websockets"` to serve MQTT over WebSocket
+// (subprotocol `mqtt`); the default is "mqtt". `kubernetes.tokenReviewUrl` is the API server's base
+// URL (or the full `/apis/authentication.k8s.io/v1/tokenreviews` URL), needed by the `sat` method.
+import path from 'node:path';
+import { closeExtensibleEnums } from './closed-enums.js';
+import { defineContract, strictSchema, type Contract } from './contract.js';
+import { flattenSchema } from './flatten.js';
+import { loadOpenApi, type JsonSchema, type OpenApiDocument } from './openapi.js';
+import type { components } from './types.generated.js';
+
+type Schemas = components['schemas'];
+
+/** A custom resource's spec: the ARM `properties` without what only the RP writes. */
+export type CrSpec<T> = Omit<T, 'provisioningState'>;
+
+/** The broker reads its own settings (memory profile, mode); the images are the operator's concern. */
+export type BrokerSpec = Partial<CrSpec<Schemas['BrokerProperties']>>;
+export type ListenerProtocol = 'mqtt' | 'websockets';
+export type ListenerSpec = CrSpec<Schemas['BrokerListenerProperties']> & {
+  /** iotmq extension: MQTT over TCP/TLS (default) or over WebSocket. */
+  protocol?: ListenerProtocol;
+};
+export type ListenerTls = Schemas['TlsCertMethod'];
+export type AuthenticationSpec = CrSpec<Schemas['BrokerAuthenticationProperties']>;
+export type AuthenticationMethodSpec = Schemas['BrokerAuthenticatorMethods'];
+export type AuthorizationSpec = CrSpec<Schemas['BrokerAuthorizationProperties']>;
+export type AuthorizationRule = Schemas['AuthorizationBasicRule'];
+export type BrokerResourceMethod = Schemas['ResourceInfoDefinitionMethods'];
+export type MemoryProfile = Schemas['BrokerMemoryProfile'];
+
+export interface Named<T> {
+  name: string;
+  spec: T;
+}
+
+export interface Mounts {
+  secrets?: string;
+  configMaps?: string;
+}
+
+export interface BrokerConfig {
+  broker: Named<BrokerSpec>;
+  listeners: Array<Named<ListenerSpec>>;
+  authentications?: Array<Named<AuthenticationSpec>>;
+  authorizations?: Array<Named<AuthorizationSpec>>;
+  mounts?: Mounts;
+  dataDir?: string;
+  bindAddress?: string;
+  metricsPort?: number;
+  kubernetes?: { tokenReviewUrl: string; caFile?: string; tokenFile?: string };
+}
+
+/** Spec schema names of each section (and of the custom resource kinds they come from). */
+export const SECTION_SCHEMAS = {
+  broker: 'BrokerProperties',
+  listeners: 'BrokerListenerProperties',
+  authentications: 'BrokerAuthenticationProperties',
+  authorizations: 'BrokerAuthorizationProperties',
+} as const;
+
+const text = { type: 'string', minLength: 1 };
+
+let committed: OpenApiDocument | undefined;
+/**
+ * The committed spec as the service enforces it (extensible enums closed: the broker knows its own
+ * values), read once per process and only by a process that checks a config.
+ */
+const spec = () => (committed ??= closeExtensibleEnums(loadOpenApi()));
+
+type Section = keyof typeof SECTION_SCHEMAS;
+
+/** The schema of one section's `spec`: the spec's `*Properties`, strict, with iotmq's extensions. */
+function specSchema(document: OpenApiDocument, section: Section): JsonSchema {
+  const name = SECTION_SCHEMAS[section];
+  const schema = strictSchema(
+    flattenSchema(document, { $ref: `#/components/schemas/${name}` }, { dropReadOnly: true }),
+  );
+  // images and mode are the operator's business: the broker runs without them
+  if (section === 'broker') delete schema.required;
+  if (section === 'listeners')
+    (schema.properties as Record<string, JsonSchema>).protocol = { type: 'string', enum: ['mqtt', 'websockets'] };
+  return schema;
+}
+
+/** The file's JSON schema, built from the spec's `*Properties` schemas. */
+export function brokerConfigSchema(document: OpenApiDocument = spec()): JsonSchema {
+  const section = (name: Section) => specSchema(document, name);
+  const named = (schema: JsonSchema) => ({
+    type: 'object',
+    required: ['name', 'spec'],
+    additionalProperties: false,
+    properties: { name: text, spec: schema },
+  });
+  return {
+    type: 'object',
+    required: ['broker', 'listeners'],
+    additionalProperties: false,
+    properties: {
+      broker: named(section('broker')),
+      listeners: { type: 'array', minItems: 1, items: named(section('listeners')) },
+      authentications: { type: 'array', items: named(section('authentications')) },
+      authorizations: { type: 'array', items: named(section('authorizations')) },
+      mounts: { type: 'object', additionalProperties: false, properties: { secrets: text, configMaps: text } },
+      dataDir: text,
+      bindAddress: text,
+      metricsPort: { type: 'integer', minimum: 0, maximum: 65535 },
+      kubernetes: {
+        type: 'object',
+        required: ['tokenReviewUrl'],
+        additionalProperties: false,
+        properties: { tokenReviewUrl: text, caFile: text, tokenFile: text },
+      },
+    },
+  };
+}
+
+/** Schema check of a broker config, the spec's defaults filled in (on a copy). */
+export const brokerConfigContract = defineContract<BrokerConfig>('broker config', () => brokerConfigSchema(), {
+  useDefaults: true,
+});
+
+/**
+ * The check of one custom resource's spec against its section of the file, defaults filled in: the
+ * operator holds each CR to it before rendering, so a CR the broker would refuse never reads Ready.
+ */
+export const specContracts: Record<Section, Contract<unknown>> = {
+  broker: defineContract<BrokerSpec>('Broker spec', () => specSchema(spec(), 'broker'), { useDefaults: true }),
+  listeners: defineContract<ListenerSpec>('BrokerListener spec', () => specSchema(spec(), 'listeners'), {
+    useDefaults: true,
+  }),
+  authentications: defineContract<AuthenticationSpec>(
+    'BrokerAuthentication spec',
+    () => specSchema(spec(), 'authentications'),
+    { useDefaults: true },
+  ),
+  authorizations: defineContract<AuthorizationSpec>(
+    'BrokerAuthorization spec',
+    () => specSchema(spec(), 'authorizations'),
+    { useDefaults: true },
+  ),
+};
+
+/** Where key `key` of Secret `name` is mounted. */
+export function secretFile(mounts: Mounts | undefined, name: string, key: string): string {
+  return path.join(mountRoot(mounts, 'secrets', name), name, key);
+}
+
+/** Where ConfigMap `name` is mounted (a directory of its keys). */
+export function configMapDir(mounts: Mounts | undefined, name: string): string {
+  return path.join(mountRoot(mounts, 'configMaps', name), name);
+}
+
+/** Mount path of a Secret's or ConfigMap's volume for the operator: the directory the broker reads. */
+export function mountPath(root: string, name: string): string {
+  return path.posix.join(root, name);
+}
+
+export class MountError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'MountError';
+  }
+}
+
+function mountRoot(mounts: Mounts | undefined, kind: keyof Mounts, name: string): string {
+  const root = mounts?.[kind];
+  if (!root)
+    throw new MountError(
+      `mounts.${kind}`,
+      `is required to read ${kind === 'secrets' ? 'secret' : 'config map'} ${name}`,
+    );
+  return root;
+}
+
+/** The Secrets and ConfigMaps an authentication's methods read (its spec's defaults applied). */
+export function authenticationReferences(spec: Pick<AuthenticationSpec, 'authenticationMethods'>): {
+  secrets: string[];
+  configMaps: string[];
+} {
+  const secrets: string[] = [];
+  const configMaps: string[] = [];
+  for (const method of spec.authenticationMethods ?? []) {
+    if (method.usernamePassword?.secretName) secrets.push(method.usernamePassword.secretName);
+    if (method.x509?.attributes?.secretName) secrets.push(method.x509.attributes.secretName);
+    if (method.x509?.trustedClientCaCertConfigMap) configMaps.push(method.x509.trustedClientCaCertConfigMap);
+    if (method.custom?.auth?.x509?.secretName) secrets.push(method.custom.auth.x509.secretName);
+    if (method.custom?.caCertConfigMap) configMaps.push(method.custom.caCertConfigMap);
+  }
+  return { secrets, configMaps };
+}
+
+/** The Secret a listener's manual TLS certificate is read from. */
+export function listenerSecret(spec: Pick<ListenerSpec, 'tls'>): string | undefined {
+  return spec.tls?.manual?.secretName;
+}
