@@ -2,7 +2,8 @@
 // the Helm chart and the Azure workload-identity webhook set), validated once here, frozen, and
 // passed down; nothing below reads process.env or argv.
 import { existsSync, readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { parseCommandLine } from './command-line.js';
+import { AGENT, OPERATOR } from './commands.js';
 
 export type CredentialKind = 'client-secret' | 'workload-identity';
 export type DriverKind = 'kubernetes' | 'local';
@@ -56,26 +57,8 @@ function need(command: string, what: string, value: string | undefined): string 
   return value;
 }
 
-const kubeOptions = { kubeconfig: { type: 'string' } } as const;
-
 export function parseAgentConfig(args: string[], env: Env = process.env): Readonly<AgentConfig> {
-  const { values } = parseArgs({
-    args,
-    strict: true,
-    options: {
-      ...kubeOptions,
-      'rp-url': { type: 'string' },
-      'cluster-id': { type: 'string' },
-      namespace: { type: 'string' },
-      'token-scope': { type: 'string' },
-      'rp-ca-file': { type: 'string' },
-      credential: { type: 'string' },
-      'tenant-id': { type: 'string' },
-      'client-id': { type: 'string' },
-      'client-secret-file': { type: 'string' },
-      'authority-host': { type: 'string' },
-    },
-  });
+  const values = parseCommandLine(AGENT, args);
   const rpUrl = need('agent', '--rp-url (IOTMQ_RP_URL)', pick(values['rp-url'], env, 'IOTMQ_RP_URL'));
   let parsed: URL;
   try {
@@ -131,17 +114,7 @@ export function parseAgentConfig(args: string[], env: Env = process.env): Readon
 }
 
 export function parseOperatorConfig(args: string[], env: Env = process.env): Readonly<OperatorConfig> {
-  const { values } = parseArgs({
-    args,
-    strict: true,
-    options: {
-      ...kubeOptions,
-      namespace: { type: 'string' },
-      driver: { type: 'string' },
-      image: { type: 'string' },
-      'data-dir': { type: 'string' },
-    },
-  });
+  const values = parseCommandLine(OPERATOR, args);
   const driver = pick(values.driver, env, 'IOTMQ_DRIVER') ?? 'kubernetes';
   if (driver !== 'kubernetes' && driver !== 'local')
     throw new ConfigError(`iotmq operator: --driver must be kubernetes or local, not ${driver}`);

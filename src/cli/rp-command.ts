@@ -6,7 +6,6 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import { rootCertificates } from 'node:tls';
-import { parseArgs } from 'node:util';
 import { ClientSecretCredential } from '@azure/identity';
 import { createRemoteJWKSet, customFetch } from 'jose';
 import { caTrustOptions } from '../arm/ca-trust.js';
@@ -14,38 +13,10 @@ import { createArmCustomLocations } from '../arm/custom-location-client.js';
 import { componentLogger } from '../common/log.js';
 import { buildRp } from '../rp/index.js';
 import { createStore } from '../store/index.js';
+import { commandHelp, parseCommandLine, wantsHelp } from './command-line.js';
+import { RP } from './commands.js';
 import { ConfigError, deepFreeze } from './extension-config.js';
 import { untilSignal } from './run-until-signal.js';
-
-export const RP_USAGE = `usage: iotmq rp --issuer URL --arm-endpoint URL --tenant ID --client-id ID
-                --client-secret-file FILE [options]
-
-The Microsoft.IoTOperationsMQ resource provider on its own: ARM's calls and the cluster agents' feed,
-on a shared store (several replicas on one PostgreSQL). Runs until SIGTERM or SIGINT.
-
-  --store URL                   postgres://user@host/db (replicas share it) or sqlite:PATH
-                                (default: $IOTMQ_RP_STORE, else sqlite:./.iotmq/rp.db)
-  --host HOST                   address to listen on (default 127.0.0.1)
-  --port PORT                   port to listen on, 0 for any free one (default 8444)
-  --tls-cert FILE --tls-key FILE
-                                serve HTTPS with this certificate chain and key (PEM); plain HTTP without
-  --issuer URL                  token issuer to trust, e.g. https://login.microsoftonline.com/TENANT/v2.0;
-                                repeat for more; signing keys come from the first one's OpenID discovery
-  --jwks-url URL                signing keys from here instead of OpenID discovery
-  --audience URI                the RP's app id URI tokens must be for (default https://management.azure.com/)
-  --arm-caller APPID            app id allowed to call the ARM routes (ARM, or the front door); repeat for
-                                more. Required: as in Azure, only ARM calls an RP (the agent API checks its
-                                callers by their cluster either way)
-  --arm-endpoint URL            ARM, where custom locations are read
-  --tenant ID                   the RP's own service principal, for ARM: its tenant,
-  --client-id ID                its app id,
-  --client-secret-file FILE     and a file holding its secret
-  --ca-file FILE                PEM CAs to trust besides the system's, for the issuer and ARM
-                                (a private cloud's, or iotmq dev's ca.pem)
-  --operation-deadline-seconds N
-                                how long an operation waits for the cluster's agent (default 300)
-  -h, --help                    this text
-`;
 
 export interface RpConfig {
   storeUrl: string;
@@ -65,38 +36,15 @@ export interface RpConfig {
   operationDeadlineMs: number;
 }
 
-/** The flags `iotmq rp` takes (each documented in RP_USAGE; a test holds them together). */
-export const RP_OPTIONS = {
-  help: { type: 'boolean', short: 'h' },
-  store: { type: 'string' },
-  host: { type: 'string', default: '127.0.0.1' },
-  port: { type: 'string', default: '8444' },
-  issuer: { type: 'string', multiple: true },
-  audience: { type: 'string', default: 'https://management.azure.com/' },
-  'jwks-url': { type: 'string' },
-  'arm-caller': { type: 'string', multiple: true },
-  'arm-endpoint': { type: 'string' },
-  tenant: { type: 'string' },
-  'client-id': { type: 'string' },
-  'client-secret-file': { type: 'string' },
-  'tls-cert': { type: 'string' },
-  'tls-key': { type: 'string' },
-  'ca-file': { type: 'string' },
-  'operation-deadline-seconds': { type: 'string', default: '300' },
-} as const;
+/** The flags `iotmq rp` takes (documented in src/cli/commands.ts, whence `iotmq rp --help`). */
+export const RP_OPTIONS = RP.options;
 
 type Env = Record<string, string | undefined>;
 
 /** Flags (and IOTMQ_RP_STORE) into a validated, frozen config; `undefined` for --help. Reads the files it names. */
 export function parseRpConfig(args: string[], env: Env = process.env): Readonly<RpConfig> | undefined {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options: RP_OPTIONS, strict: true });
-  } catch (error) {
-    throw new ConfigError(`iotmq rp: ${(error as Error).message} (see iotmq rp --help)`, { cause: error });
-  }
-  const { values } = parsed;
-  if (values.help) return undefined;
+  if (wantsHelp(args)) return undefined;
+  const values = parseCommandLine(RP, args);
   const need = (name: 'arm-endpoint' | 'tenant' | 'client-id' | 'client-secret-file'): string => {
     const value = values[name];
     if (!value) throw new ConfigError(`iotmq rp: --${name} is required (see iotmq rp --help)`);
@@ -163,7 +111,7 @@ export function parseRpConfig(args: string[], env: Env = process.env): Readonly<
 export async function runRp(args: string[]): Promise<void> {
   const config = parseRpConfig(args);
   if (!config) {
-    process.stdout.write(RP_USAGE);
+    process.stdout.write(commandHelp(RP));
     return;
   }
   const log = componentLogger('cli.rp');

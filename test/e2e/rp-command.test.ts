@@ -265,7 +265,8 @@ describe('iotmq rp (child process, PostgreSQL, the ARM + identity stand-in)', ()
     try {
       const results = await Promise.all(cases.map(([args]) => runCli(args, {}, 100_000)));
       results.forEach(({ code, output }, i) => {
-        expect(code, output).toBe(1);
+        // a command line iotmq cannot read is a usage error (2); a configuration it cannot use, 1
+        expect(code, output).toBe(i === 0 ? 2 : 1);
         expect(output).toMatch(cases[i]![1]);
         expect(output, 'a clear message, not a stack trace').not.toMatch(/^\s+at /m);
       });
