@@ -4,6 +4,7 @@
 import path from 'node:path';
 import { mkdirSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import { ensurePrivateDatabase } from '../../src/common/private-files.js';
 import type { KubeObject } from './types.js';
 
 export interface LocalPersistence {
@@ -13,8 +14,10 @@ export interface LocalPersistence {
 }
 
 export function createLocalPersistence(dataDir: string | undefined): LocalPersistence {
-  if (dataDir) mkdirSync(dataDir, { recursive: true });
-  const db = new Database(dataDir ? path.join(dataDir, 'cluster.db') : ':memory:');
+  if (dataDir) mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const file = dataDir ? path.join(dataDir, 'cluster.db') : ':memory:';
+  if (dataDir) ensurePrivateDatabase(file); // it holds the cluster's Secrets
+  const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.exec(`

@@ -1,46 +1,82 @@
-import { parseArgs } from 'node:util';
+// `iotmq dev` (options: src/cli/commands.ts): starts the dev cloud, then the local cluster and its
+// MQTT broker, prints what a user needs once all is up, and runs until SIGINT/SIGTERM. A start that
+// cannot bring MQTT up ends with a message saying what to do and exit code 1, leaving nothing running.
+// Stopping always ends: a stop during startup aborts it, a second signal or a shutdown slower than
+// SHUTDOWN_MS exits at once (children end with this process: they read its parent pipe).
+import { once } from 'node:events';
+import path from 'node:path';
+import { restrictToOwner } from '../common/private-files.js';
+import { parseCommandLine, UsageError } from './command-line.js';
+import { DEV } from './commands.js';
 import { devInstructions, startDev } from './dev.js';
 
-/** `iotmq dev [--host H] [--port P] [--data-dir D]`: runs until SIGINT/SIGTERM, then stops cleanly. */
-export async function runDev(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      host: { type: 'string', default: '127.0.0.1' },
-      port: { type: 'string', default: '8443' },
-      'data-dir': { type: 'string', default: './.iotmq' },
-    },
-    strict: true,
-  });
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535)
-    throw new Error(`--port must be a port number, not '${values.port}'`);
-  const dev = await startDev({ host: values.host, port, dataDir: values['data-dir'] });
-  process.stdout.write(devInstructions(dev.config, dev.configFile));
-  // Extension (issue 5): local cluster with agent + operator, default MQ resources, MQTT settings.
-  // Started without blocking the signal handlers below: a stop during startup waits for it, then stops it.
-  const { startDevExtension, mqttInstructions } = await import('./dev-extension.js');
-  const extension = startDevExtension(dev, values['data-dir']).then(
-    (started) => (process.stdout.write(mqttInstructions(started.mqtt)), started),
-    (error: unknown) => (
-      process.stderr.write(
-        `local cluster failed to start: ${error instanceof Error ? error.message : String(error)}\n`,
-      ),
-      undefined
-    ),
-  );
+const SHUTDOWN_MS = 20_000;
 
-  await new Promise<void>((resolve) => {
-    const stop = (signal: NodeJS.Signals) => {
-      process.stdout.write(`\n${signal}: stopping iotmq dev…\n`);
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
-  await (await extension)?.local.stop();
+function portFlag(flag: string, value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port > 65535)
+    throw new UsageError(`iotmq dev: --${flag} must be a port number (0 for any free one), not '${value}'`);
+  return port;
+}
+
+export async function runDev(args: string[]): Promise<void> {
+  const values = parseCommandLine(DEV, args);
+  const port = portFlag('port', values.port);
+  const mqttPorts = {
+    ...(values['mqtt-port'] !== undefined ? { plain: portFlag('mqtt-port', values['mqtt-port']) } : {}),
+    ...(values['mqtts-port'] !== undefined ? { tls: portFlag('mqtts-port', values['mqtts-port']) } : {}),
+  };
+  const dataDir = path.resolve(values['data-dir']);
+  // files of data dirs made before everything was created private
+  await restrictToOwner(dataDir);
+  const dev = await startDev({ host: values.host, port, dataDir });
+
+  const stopping = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping.signal.aborted) {
+      process.stderr.write(`\n${signal} again: exiting now.\n`);
+      process.exit(130);
+    }
+    process.stdout.write(`\n${signal}: stopping iotmq dev…\n`);
+    stopping.abort(signal);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  let local: { stop(): Promise<void> } | undefined;
+  let failure: unknown;
+  try {
+    const { startDevExtension, mqttInstructions } = await import('./dev-extension.js');
+    const started = await startDevExtension(dev, dataDir, {
+      mqttPorts,
+      signal: stopping.signal,
+      progress: (line) => process.stdout.write(`${line}\n`),
+    });
+    local = started.local;
+    process.stdout.write(devInstructions(dev.config, dev.configFile) + mqttInstructions(started.mqtt, dev.configFile));
+    if (!stopping.signal.aborted) await once(stopping.signal, 'abort');
+  } catch (error) {
+    if (!stopping.signal.aborted) failure = error;
+  }
+
+  const deadline = setTimeout(() => {
+    process.stderr.write(`iotmq dev: stopping took longer than ${SHUTDOWN_MS / 1000} s; exiting now.\n`);
+    process.exit(1);
+  }, SHUTDOWN_MS);
+  deadline.unref();
+  await local?.stop();
   await dev.close();
+  clearTimeout(deadline);
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  if (failure) {
+    const message = failure instanceof Error ? failure.message : String(failure);
+    throw new Error(
+      message.startsWith('iotmq dev:')
+        ? `${message}\niotmq dev stopped.`
+        : `iotmq dev: MQTT is not running, so iotmq dev stopped: ${message}`,
+      { cause: failure },
+    );
+  }
   process.stdout.write('iotmq dev stopped.\n');
 }

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -42,8 +42,15 @@ export interface DevConfig {
   agent: { clientId: string; clientSecret: string; scope: string; endpoint: string };
 }
 
+/** The MQTT user of the default broker: made once per data dir, so clients keep working across restarts. */
+export interface MqttCredentials {
+  username: string;
+  password: string;
+}
+
 export interface DevHandles {
   config: DevConfig;
+  mqttCredentials: MqttCredentials;
   configFile: string;
   caPem: string;
   frontDoor: FrontDoor;
@@ -70,6 +77,8 @@ interface DevState {
   rp: { clientId: string; clientSecret: string };
   user: { clientId: string; clientSecret: string };
   agent: { clientId: string; clientSecret: string };
+  /** Absent in data dirs from before it was kept here (then made on the next start). */
+  mqtt?: MqttCredentials;
   bootstrapped: boolean;
 }
 
@@ -89,6 +98,11 @@ export async function startDev(options: DevOptions = {}): Promise<DevHandles> {
   const armStore = openArmStore(path.join(dataDir, 'arm.db'));
   const signingKey = await loadOrCreateSigningKey(dataDir);
   const state = await loadState(dataDir);
+  if (!state.mqtt) {
+    state.mqtt = { username: 'iotmq', password: randomBytes(18).toString('base64url') };
+    await saveState(dataDir, state);
+  }
+  const mqttCredentials = state.mqtt;
 
   let rpUrl = '';
   const closers: (() => Promise<void>)[] = [async () => armStore.close()];
@@ -172,7 +186,7 @@ export async function startDev(options: DevOptions = {}): Promise<DevHandles> {
     await writeFile(configFile, JSON.stringify(config, null, 2) + '\n', { mode: 0o600 });
     await chmod(configFile, 0o600);
     log.info({ armEndpoint: config.armEndpoint, dataDir }, 'iotmq dev is ready');
-    return { config, configFile, caPem: tls.caPem, frontDoor, rp, rpUrl, rpStore, armStore, close };
+    return { config, configFile, mqttCredentials, caPem: tls.caPem, frontDoor, rp, rpUrl, rpStore, armStore, close };
   } catch (error) {
     await close();
     throw error;
@@ -227,18 +241,23 @@ async function createDirectory(frontDoor: FrontDoor, store: ArmStore, state: Dev
   state.agent = await make(`iotmq agent (${CLUSTER})`, clusterIdOf(state));
 }
 
-/** The ARM side of first start, through the public API as the user would: provider, group, cluster, custom location. */
-async function bootstrapResources(config: DevConfig, caPem: string): Promise<void> {
+/** ARM as the dev user (dev.json's service principal) calls it, trusting the dev CA. */
+export function userArmClient(config: DevConfig, caPem: string): ResourceManagementClient {
   const credential = new ClientSecretCredential(config.tenantId, config.clientId, config.clientSecret, {
     authorityHost: config.authorityHost,
     disableInstanceDiscovery: true,
     ...caTrustOptions(caPem),
   });
-  const client = new ResourceManagementClient(credential, config.subscriptionId, {
+  return new ResourceManagementClient(credential, config.subscriptionId, {
     endpoint: config.armEndpoint,
     credentialScopes: ['https://management.azure.com/.default'],
     ...caTrustOptions(caPem),
   });
+}
+
+/** The ARM side of first start, through the public API as the user would: provider, group, cluster, custom location. */
+async function bootstrapResources(config: DevConfig, caPem: string): Promise<void> {
+  const client = userArmClient(config, caPem);
   await client.providers.register(PROVIDER_NAMESPACE);
   await client.resourceGroups.createOrUpdate(RESOURCE_GROUP, { location: LOCATION, tags: { 'iotmq-dev': 'true' } });
   await client.resources.beginCreateOrUpdateByIdAndWait(config.clusterId, '2024-01-01', {

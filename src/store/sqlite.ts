@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { ensurePrivateDatabase, ensurePrivateFile } from '../common/private-files.js';
 import { createReadCaches, type ReadCaches } from './read-cache.js';
 import { buildMigrations } from './schema.js';
 import { applyMigrations, type Migrations, type SqlBackend, type SqlConn, type SqlRow } from './sql-backend.js';
@@ -49,6 +50,7 @@ const files = new Map<string, FileState>();
  * The read cache relies on it: a write from another process would go unseen.
  */
 function takeOwnership(file: string): Database.Database {
+  ensurePrivateFile(`${file}.lock`);
   const owner = new Database(`${file}.lock`, { timeout: 1000 });
   try {
     owner.pragma('journal_mode = MEMORY'); // it never writes: no journal file beside it
@@ -66,7 +68,8 @@ function takeOwnership(file: string): Database.Database {
 
 export async function openSqliteStore(path: string): Promise<Store> {
   const file = resolve(path);
-  mkdirSync(dirname(file), { recursive: true });
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  ensurePrivateDatabase(file); // ARM resources, secrets' hashes: the owner's only
   let state = files.get(file);
   if (!state) {
     state = {

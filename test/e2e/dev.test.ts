@@ -1,58 +1,52 @@
 // `iotmq dev` as a user runs it: a child process, HTTPS on a loopback port, dev.json written, the SDK
 // works with what it prints, Ctrl-C stops it cleanly, a restart keeps all data, and no secret
 // ever appears in its output (logs at debug level included).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DevConfig } from '../../src/cli/dev.js';
+import { startCli, type CliProcess } from '../support/cli.js';
 import { devArmClient, devCredential } from '../support/dev-sdk.js';
+import { freePort } from '../support/ports.js';
+import { processesUnder } from './dev-stack.js';
 
-const root = path.resolve(import.meta.dirname, '../..');
 let dataDir: string;
+/** Never the default 1883/8883: another broker (a distribution's mosquitto) may hold them. */
+let mqttFlags: string[];
+/** Every process started here; one a failed test left running is killed before the data dir goes. */
+const started: CliProcess[] = [];
 beforeAll(async () => {
   dataDir = await mkdtemp(path.join(os.tmpdir(), 'iotmq-dev-e2e-'));
+  mqttFlags = ['--mqtt-port', String(await freePort()), '--mqtts-port', String(await freePort())];
 });
 afterAll(async () => {
+  await Promise.all(started.map((cli) => cli.stop('SIGKILL')));
+  for (const pid of processesUnder(dataDir)) process.kill(pid, 'SIGKILL');
   await rm(dataDir, { recursive: true, force: true });
 });
 
 interface Running {
-  child: ChildProcess;
+  cli: CliProcess;
   output: () => string;
   endpoint: string;
 }
 
 async function startDevProcess(): Promise<Running> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', 'dev', '--port', '0', '--data-dir', dataDir],
-    {
-      cwd: root,
-      env: { ...process.env, IOTMQ_LOG_LEVEL: 'debug', VITEST: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
+  const cli = startCli(['dev', '--port', '0', '--data-dir', dataDir, ...mqttFlags], { IOTMQ_LOG_LEVEL: 'debug' });
+  started.push(cli);
+  // The banner comes once everything (MQTT included) is up.
+  const [, endpoint] = await cli.waitFor(
+    /ARM endpoint\s+(https:\/\/\S+)[\s\S]*JavaScript[\s\S]*mosquitto_pub/,
+    180_000,
   );
-  let text = '';
-  const endpoint = await new Promise<string>((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      text += chunk.toString();
-      const match = /ARM endpoint\s+(https:\/\/\S+)/.exec(text);
-      if (match && text.includes('JavaScript')) resolve(match[1]!);
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (chunk: Buffer) => (text += chunk.toString()));
-    child.once('exit', (code) => reject(new Error(`iotmq dev exited with ${code}:\n${text}`)));
-  });
-  return { child, output: () => text, endpoint };
+  return { cli, output: cli.output, endpoint: endpoint! };
 }
 
+/** SIGINT (Ctrl-C): the exit code, and every child of it gone. */
 async function stop(running: Running): Promise<number | null> {
-  const exited = once(running.child, 'exit');
-  running.child.kill('SIGINT');
-  const [code] = (await exited) as [number | null];
+  const code = await running.cli.stop('SIGINT');
+  expect(processesUnder(dataDir)).toEqual([]);
   return code;
 }
 
@@ -86,6 +80,10 @@ describe('iotmq dev', () => {
     expect(output).toContain('iotmq dev stopped.');
     expect(output).not.toContain(first.clientSecret);
     expect(output).not.toContain(first.agent.clientSecret);
+    // the MQTT password too: the banner says where it is (dev.json), debug logs included
+    const { mqtt } = first as DevConfig & { mqtt: { password: string } };
+    expect(mqtt.password).toMatch(/^\S{16,}$/);
+    expect(output).not.toContain(mqtt.password);
     expect(output).not.toContain('wrong-secret-value');
   });
 

@@ -2,14 +2,8 @@
 // one the OS just handed out and released, and a probe of whether something accepts on one.
 import net from 'node:net';
 
-/** A port free on 127.0.0.1 a moment ago. */
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+/** A port free on 127.0.0.1 a moment ago (the product's own probe: `iotmq dev --mqtt-port 0` uses it). */
+export { freePort } from '../../extension/operator/drivers/port-probe.js';
 
 /** true when a TCP connection to the port is accepted, false when it is refused. */
 export function accepts(port: number): Promise<boolean> {

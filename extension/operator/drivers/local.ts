@@ -11,6 +11,7 @@ import { componentLogger } from '../../../src/common/log.js';
 import type { ClusterClient, KubeObject } from '../../cluster/index.js';
 import type { Driver, Layout, Plan, PlanOutcome } from '../plan.js';
 import { iotmqCommand } from './iotmq-command.js';
+import { reclaimProcesses } from './owned-processes.js';
 import { isAccepting, isBindable } from './port-probe.js';
 import { startSupervisor, type Supervisor } from './supervisor.js';
 
@@ -32,6 +33,18 @@ interface Workload {
   supervisor: Supervisor;
   ports: number[];
   env: Record<string, string>;
+}
+
+/** Where the driver keeps its children's pid records. */
+const runDirOf = (dir: string) => path.join(dir, 'run');
+
+/**
+ * Ends what an earlier driver on `dir` left running (its process died without stopping its
+ * children), so that their ports are free again; for a caller that checks ports before starting one.
+ * A new driver does the same for each workload before it starts it.
+ */
+export function reclaimLocalWorkloads(dir: string): Promise<string[]> {
+  return reclaimProcesses(runDirOf(dir));
 }
 
 type Any = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- Kubernetes manifests
@@ -169,8 +182,9 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
         const dataMount = (container.volumeMounts as Any[]).find((m) => m.name === 'data');
         if (dataMount) mkdirSync(dataMount.mountPath, { recursive: true });
         const supervisor = startSupervisor({
-          name,
           command: argv,
+          name: `${namespace}-${name}`,
+          runDir: runDirOf(options.dir),
           logFile: path.join(options.dir, 'logs', `${namespace}-${name}.log`),
           cwd: options.dir,
           env,

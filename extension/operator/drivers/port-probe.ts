@@ -1,5 +1,5 @@
-// Two questions about a TCP port on this machine: does something accept connections there, and
-// could we bind it (nobody else holds it)?
+// Questions about TCP ports on this machine: does something accept connections on one, could we
+// bind it (nobody else holds it), and which one is free now?
 import net from 'node:net';
 
 export function isAccepting(port: number, host = '127.0.0.1', timeoutMs = 500): Promise<boolean> {
@@ -20,5 +20,17 @@ export function isBindable(port: number, host = '127.0.0.1'): Promise<boolean> {
     const server = net.createServer();
     server.once('error', () => resolve(false));
     server.listen({ port, host, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+/** A port free on 127.0.0.1 a moment ago (the OS's pick). */
+export function freePort(host = '127.0.0.1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
   });
 }

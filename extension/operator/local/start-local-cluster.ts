@@ -32,9 +32,12 @@ export interface LocalClusterHandles {
   stop(): Promise<void>;
 }
 
+/** Where the local driver of a local cluster in `dataDir` keeps its files, logs, data and pid records. */
+export const workloadsDirOf = (dataDir: string) => path.join(dataDir, 'workloads');
+
 export async function startLocalCluster(options: LocalClusterOptions): Promise<LocalClusterHandles> {
   const cluster = createLocalCluster({ dataDir: path.join(options.dataDir, 'cluster') });
-  const driverDir = path.join(options.dataDir, 'workloads');
+  const driverDir = workloadsDirOf(options.dataDir);
   const driver = createLocalDriver({ dir: driverDir, cluster });
   const operator = createOperator({ cluster, driver, namespace: options.namespace });
   await operator.ready;
