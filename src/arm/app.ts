@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { AGENT_API_ROOT } from '../api/agent-protocol.js';
 import { ApiError, apiError } from '../common/errors.js';
+import { authorizeArmCaller } from './caller.js';
 import type { ArmContext, ArmRequest, ArmResponse } from './context.js';
 import { deploymentRoutes } from './deployments/routes.js';
 import { forwardRoutes } from './forward.js';
@@ -17,7 +19,7 @@ import { subscriptionRoutes } from './subscriptions.js';
 
 /** ARM drops request bodies above 4 MB. */
 const BODY_LIMIT = 4 * 1024 * 1024;
-const AGENT_PREFIX = '/agent/v1/';
+const AGENT_PREFIX = `${AGENT_API_ROOT}/`;
 
 export interface ArmAppOptions {
   context: ArmContext;
@@ -157,7 +159,10 @@ export async function buildArmApp(options: ArmAppOptions): Promise<FastifyInstan
         correlationId: String(reply.getHeader('x-ms-correlation-request-id')),
         clientIp: request.ip,
       };
-      if (!match.route.anonymous) armRequest.caller = await ctx.verifyCaller(first(request.headers.authorization));
+      if (!match.route.anonymous) {
+        armRequest.caller = await ctx.verifyCaller(first(request.headers.authorization));
+        authorizeArmCaller(armRequest.caller);
+      }
       const response = await match.route.handler(armRequest);
       return send(reply, response, request.method === 'HEAD');
     },

@@ -93,3 +93,21 @@ export function checkTenant(caller: ArmCaller, subscriptionTenant: string): void
     });
   }
 }
+
+const CONNECTED_CLUSTER_ID =
+  /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Kubernetes\/connectedClusters\/[^/]+$/i;
+
+/**
+ * Least privilege for workload identities: a connected cluster's identity (the token's `xms_mirid`
+ * names the cluster; its agent holds it) has no role on ARM. It may call the RP's agent API for its
+ * own cluster and nothing else, so a credential taken from a cluster cannot change ARM resources
+ * [issue 11 item 9].
+ */
+export function authorizeArmCaller(caller: ArmCaller): void {
+  const identity = caller.claims.xms_mirid;
+  if (typeof identity === 'string' && CONNECTED_CLUSTER_ID.test(identity)) {
+    throw apiError('AuthorizationFailed', {
+      reason: `The client '${caller.appId ?? caller.principalName}' is the identity of the connected cluster '${identity}'; it has no role on Azure Resource Manager and may only use the resource provider's agent API for that cluster.`,
+    });
+  }
+}

@@ -87,6 +87,24 @@ export function subscriptionOf(
   return subscription;
 }
 
+/**
+ * ARM's linked access check: a resource that names another one (a custom location its cluster, an
+ * MQ resource its custom location) may only name what the caller could read itself — a resource in
+ * a subscription of the caller's tenant. One answer whether the linked subscription is foreign or
+ * does not exist, so the check reveals nothing [issue 11 item 9].
+ */
+export function checkLinkedAccess(ctx: ArmContext, request: ArmRequest, linkedId: string, action: string): void {
+  const subscriptionId = /^\/subscriptions\/([^/]+)\//i.exec(linkedId)?.[1];
+  const subscription = subscriptionId === undefined ? undefined : ctx.store.subscriptions.get(subscriptionId);
+  if (!subscription || subscription.tenantId.toLowerCase() !== request.caller.tenantId) {
+    throw apiError('LinkedAuthorizationFailed', {
+      client: request.caller.appId ?? request.caller.principalName,
+      linked: linkedId,
+      action,
+    });
+  }
+}
+
 export function resourceGroupOf(
   ctx: ArmContext,
   request: ArmRequest,

@@ -4,6 +4,7 @@ import { apiError } from '../common/errors.js';
 import { checkJsonDepth } from '../common/json-body.js';
 import {
   armTimestamp,
+  checkLinkedAccess,
   header,
   resourceGroupOf,
   subscriptionOf,
@@ -102,7 +103,13 @@ async function forward(ctx: ArmContext, request: ArmRequest, homeTenant: string 
 
   // ARM reads the body (location, tags) before the RP does: too deep a body stops here [issue 11 item 10].
   if (request.bodyText) checkJsonDepth(request.bodyText);
-  if (request.method === 'PUT' && isResourcePath(rest)) checkLocation(request, rest);
+  if (request.method === 'PUT' && isResourcePath(rest)) {
+    const body = bodyObject(request);
+    checkLocation(body, rest);
+    const customLocation = (body?.extendedLocation as { name?: unknown } | undefined)?.name;
+    if (typeof customLocation === 'string')
+      checkLinkedAccess(ctx, request, customLocation, 'Microsoft.ExtendedLocation/customLocations/deploy/action');
+  }
 
   const headers: Record<string, string> = {};
   for (const name of PASS_THROUGH) {
@@ -128,13 +135,8 @@ async function forward(ctx: ArmContext, request: ArmRequest, homeTenant: string 
  * ARM refuses a location the provider did not register the type in before the RP sees the request
  * [SHAPE-3]; a missing location or an unreadable body is left to the RP (LocationRequired, 400).
  */
-function checkLocation(request: ArmRequest, rest: string): void {
-  let location: unknown;
-  try {
-    location = (JSON.parse(request.bodyText) as { location?: unknown } | null)?.location;
-  } catch {
-    return;
-  }
+function checkLocation(body: Record<string, unknown> | undefined, rest: string): void {
+  const location = body?.location;
   if (typeof location !== 'string' || location === '') return;
   const resourceType = typeOfRest(rest).slice(1);
   const available = mqLocations(resourceType);
@@ -144,6 +146,18 @@ function checkLocation(request: ArmRequest, rest: string): void {
       type: `${PROVIDER_NAMESPACE}/${resourceType}`,
       available: available.map((l) => l.name).join(','),
     });
+  }
+}
+
+/** The body as an object for ARM's own checks; anything else is the RP's to refuse. */
+function bodyObject(request: ArmRequest): Record<string, unknown> | undefined {
+  try {
+    const body: unknown = JSON.parse(request.bodyText);
+    return typeof body === 'object' && body !== null && !Array.isArray(body)
+      ? (body as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
   }
 }
 

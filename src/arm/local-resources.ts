@@ -3,6 +3,7 @@ import { apiError } from '../common/errors.js';
 import { validTags } from '../rp/resource-body.js';
 import {
   armTimestamp,
+  checkLinkedAccess,
   jsonBody,
   requireApiVersion,
   resourceGroupOf,
@@ -158,7 +159,7 @@ function connectedClusterProperties(_request: ArmRequest, body: JsonBody): Recor
   };
 }
 
-function customLocationProperties(ctx: ArmContext, _request: ArmRequest, body: JsonBody): Record<string, unknown> {
+function customLocationProperties(ctx: ArmContext, request: ArmRequest, body: JsonBody): Record<string, unknown> {
   const p = (body.properties ?? {}) as Record<string, unknown>;
   if (typeof p.hostResourceId !== 'string')
     throw apiError(
@@ -166,6 +167,8 @@ function customLocationProperties(ctx: ArmContext, _request: ArmRequest, body: J
       { message: "'properties.hostResourceId' is required." },
       { target: 'properties.hostResourceId' },
     );
+  // Before looking the cluster up: whether another tenant's cluster exists is not the caller's business.
+  checkLinkedAccess(ctx, request, p.hostResourceId, `${CONNECTED_CLUSTER_TYPE}/read`);
   const host = ctx.store.resources.get(p.hostResourceId);
   if (!host || host.body.type !== CONNECTED_CLUSTER_TYPE) {
     throw apiError(

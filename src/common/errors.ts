@@ -58,6 +58,10 @@ export const ERRORS = {
     "The access token has been obtained for wrong audience or resource '{audience}'.",
   ],
   AuthorizationFailed: [403, '{reason}'],
+  LinkedAuthorizationFailed: [
+    403,
+    "The client '{client}' may not use the linked resource '{linked}' ({action}): it does not exist or belongs to a subscription the client has no access to.",
+  ],
   ClusterNotConnected: [
     409,
     "No agent of custom location '{customLocation}' reported within {seconds} seconds: the cluster is not connected.",

@@ -3,16 +3,14 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { apiError } from '../common/errors.js';
 import type { ChangeEvent, Store } from '../store/index.js';
 import type { TokenVerifier } from './auth.js';
-import type { ClusterSync, StatusReport } from './cluster-sync.js';
-
-/** Path prefix of the agent-facing API; `{clusterId}` is the URL-encoded connected-cluster id. */
-export const AGENT_API_PREFIX = '/agent/v1/clusters';
-
-/** One line of the NDJSON feed. */
-export type FeedEvent =
-  | { type: 'upsert'; revision: number; id: string; etag: string; resource: Record<string, unknown> }
-  | { type: 'delete'; revision: number; id: string }
-  | { type: 'bookmark'; revision: number };
+import {
+  AGENT_FEED_ROUTE,
+  AGENT_STATUS_ROUTE,
+  statusReportsContract,
+  type FeedEvent,
+  type StatusReport,
+} from '../api/agent-protocol.js';
+import type { ClusterSync } from './cluster-sync.js';
 
 export interface AgentApiOptions {
   store: Store;
@@ -44,7 +42,7 @@ export function registerAgentApi(app: FastifyInstance, options: AgentApiOptions)
   };
 
   app.get<{ Params: { clusterId: string }; Querystring: { since?: string; watch?: string } }>(
-    `${AGENT_API_PREFIX}/:clusterId/resources`,
+    AGENT_FEED_ROUTE,
     async (request, reply) => {
       const clusterId = await authorize(request);
       const scope = await sync.scopeOf(clusterId);
@@ -89,17 +87,14 @@ export function registerAgentApi(app: FastifyInstance, options: AgentApiOptions)
     },
   );
 
-  app.post<{ Params: { clusterId: string }; Body: unknown }>(
-    `${AGENT_API_PREFIX}/:clusterId/status`,
-    async (request, reply) => {
-      const clusterId = await authorize(request);
-      const reports = parseReports(request.body);
-      const outcomes = [];
-      for (const report of reports)
-        outcomes.push({ resourceId: report.resourceId, outcome: await sync.report(clusterId, report) });
-      return reply.code(200).send({ results: outcomes });
-    },
-  );
+  app.post<{ Params: { clusterId: string }; Body: unknown }>(AGENT_STATUS_ROUTE, async (request, reply) => {
+    const clusterId = await authorize(request);
+    const reports = parseReports(request.body); // every report checked before any is applied
+    const outcomes = await sync.reportBatch(clusterId, reports);
+    return reply
+      .code(200)
+      .send({ results: reports.map((r, i) => ({ resourceId: r.resourceId, outcome: outcomes[i] })) });
+  });
 }
 
 function sendNdjson(reply: FastifyReply, stream: PassThrough) {
@@ -157,22 +152,12 @@ function toFeedEvent(change: ChangeEvent): FeedEvent {
   return { type: 'upsert', revision: change.revision, id: change.id, etag: change.etag!, resource: change.body! };
 }
 
-const STATUSES = new Set(['Provisioning', 'Updating', 'Succeeded', 'Failed', 'Deleted']);
-
+/** `{ reports: [...] }`, or one report alone; checked against the agent protocol's schema. */
 function parseReports(body: unknown): StatusReport[] {
-  const list = Array.isArray((body as { reports?: unknown })?.reports)
-    ? (body as { reports: unknown[] }).reports
-    : [body];
-  return list.map((item, i) => {
-    const r = item as Partial<StatusReport> | null;
-    const target = list.length > 1 ? `reports[${i}]` : '';
-    if (!r || typeof r.resourceId !== 'string' || typeof r.etag !== 'string' || !STATUSES.has(r.status as string)) {
-      throw apiError(
-        'BadRequest',
-        { message: `A status report needs resourceId, etag and status (${[...STATUSES].join(', ')}).` },
-        { target },
-      );
-    }
-    return { resourceId: r.resourceId, etag: r.etag, status: r.status!, error: r.error };
-  });
+  const batch = body && typeof body === 'object' && 'reports' in body ? body : { reports: [body] };
+  const { value, violations } = statusReportsContract.check(batch);
+  const first = violations[0];
+  if (first)
+    throw apiError('BadRequest', { message: `Invalid status report: ${first.message}` }, { target: first.target });
+  return value.reports;
 }

@@ -1,29 +1,22 @@
 import { componentLogger } from '../common/log.js';
 import { apiError } from '../common/errors.js';
-import type { OperationRow, Store } from '../store/index.js';
+import type { OperationRow, Store, StoreTx } from '../store/index.js';
 import type { CustomLocationDirectory } from './custom-locations.js';
 import { withState } from './resource-body.js';
 
-/**
- * A cluster's word on one resource, as its agent posts it. `etag` is the ETag of the desired state
- * the agent applied: a report for an older ETag can never complete a newer operation.
- */
-export interface StatusReport {
-  resourceId: string;
-  etag: string;
-  /** Non-terminal values show progress on GET; `Deleted` means the cluster has removed it. */
-  status: 'Provisioning' | 'Updating' | 'Succeeded' | 'Failed' | 'Deleted';
-  error?: { code: string; message: string };
-}
-
-/**
- * `pending`: a `Deleted` report for a resource whose children are still being deleted. The parent's
- * DELETE must not complete before its whole subtree is gone from the cluster [DEL-4], so the agent
- * sends the report again later.
- */
-export type ReportOutcome = 'applied' | 'stale' | 'pending';
+// The report and its outcomes are the agent protocol's (src/api/agent-protocol.ts).
+import type { ReportOutcome, StatusReport } from '../api/agent-protocol.js';
+export type { ReportOutcome, StatusReport };
 
 const log = componentLogger('rp.cluster-sync');
+
+/** What one report will do: its outcome, and the write (inside the batch's transaction) if any. */
+interface Decision {
+  outcome: ReportOutcome;
+  write?: (tx: StoreTx) => Promise<void>;
+  /** The id of the resource the write deletes. */
+  deletes?: string;
+}
 
 /**
  * Completes async operations from the cluster side: status reports from agents, and the deadline
@@ -41,61 +34,95 @@ export class ClusterSync {
     return (await this.customLocations.forCluster(clusterId)).map((l) => l.id.toLowerCase());
   }
 
-  async report(clusterId: string, report: StatusReport): Promise<ReportOutcome> {
-    const row = await this.store.resources.get(report.resourceId);
+  /**
+   * Applies a batch of reports all or nothing: every report is decided first (reads only), then
+   * every change is written in one transaction. A report on a resource this cluster does not host
+   * is answered `stale` and changes nothing — exactly the answer for a resource that does not exist
+   * (deleted meanwhile), so an agent learns nothing about other clusters' resources, and one such
+   * report cannot wedge an honest agent's whole batch [issue 11 item 14].
+   */
+  async reportBatch(clusterId: string, reports: StatusReport[]): Promise<ReportOutcome[]> {
     const scope = await this.scopeOf(clusterId);
-    if (row && (!row.customLocation || !scope.includes(row.customLocation))) {
-      throw apiError('AuthorizationFailed', {
-        reason: `The cluster '${clusterId}' does not host '${report.resourceId}'.`,
+    const decisions: Decision[] = [];
+    const deleting = new Set<string>(); // ids this batch deletes: a parent reported after its children may go too
+    for (const report of reports) {
+      const decision = await this.decide(clusterId, scope, report, deleting);
+      if (decision.deletes) deleting.add(decision.deletes.toLowerCase());
+      decisions.push(decision);
+    }
+    const writes = decisions.flatMap((d) => (d.write ? [d.write] : []));
+    if (writes.length > 0) {
+      await this.store.transaction(async (tx) => {
+        for (const write of writes) await write(tx);
       });
     }
-    if (!row || row.etag !== report.etag) return 'stale';
+    for (const d of decisions) if (d.deletes) log.info({ resourceId: d.deletes }, 'deleted on the cluster');
+    return decisions.map((d) => d.outcome);
+  }
+
+  private async decide(
+    clusterId: string,
+    scope: string[],
+    report: StatusReport,
+    deleting: Set<string>,
+  ): Promise<Decision> {
+    const row = await this.store.resources.get(report.resourceId);
+    if (row && (!row.customLocation || !scope.includes(row.customLocation))) {
+      log.warn({ clusterId, resourceId: report.resourceId }, 'status report on a resource the cluster does not host');
+      return { outcome: 'stale' };
+    }
+    if (!row || row.etag !== report.etag) return { outcome: 'stale' };
     const state = (row.body.properties as { provisioningState?: string } | undefined)?.provisioningState;
 
     if (report.status === 'Deleted') {
-      if (state !== 'Deleting') return 'stale'; // a delete report only ends a delete
-      if ((await this.store.resources.countChildren(row.id)) > 0) return 'pending';
+      if (state !== 'Deleting') return { outcome: 'stale' }; // a delete report only ends a delete
+      const goneWithBatch = [...deleting].filter((id) => parentIdOf(id) === row.id.toLowerCase()).length;
+      if ((await this.store.resources.countChildren(row.id)) > goneWithBatch) return { outcome: 'pending' };
       const operation = await this.activeOperation(report.resourceId, row.etag);
-      await this.store.transaction(async (tx) => {
-        await tx.resources.delete(row.id);
-        if (operation)
-          await tx.operations.update(operation.id, { status: 'Succeeded', endTime: this.now().toISOString() });
-      });
-      log.info({ resourceId: row.id }, 'deleted on the cluster');
-      return 'applied';
+      return {
+        outcome: 'applied',
+        deletes: row.id,
+        write: async (tx) => {
+          await tx.resources.delete(row.id);
+          if (operation)
+            await tx.operations.update(operation.id, { status: 'Succeeded', endTime: this.now().toISOString() });
+        },
+      };
     }
-    if (state === 'Deleting') return 'stale'; // the cluster is still catching up with the delete
+    if (state === 'Deleting') return { outcome: 'stale' }; // the cluster is still catching up with the delete
 
     const terminal = report.status === 'Succeeded' || report.status === 'Failed';
     const operation = await this.activeOperation(report.resourceId, row.etag);
-    await this.store.transaction(async (tx) => {
-      if (state !== report.status) {
-        await tx.resources.put(
-          {
-            id: row.id,
-            type: row.type,
-            body: withState(row.body, report.status),
-            etag: row.etag,
-            customLocation: row.customLocation,
-          },
-          { ifMatch: row.etag },
-        );
-      }
-      if (operation) {
-        await tx.operations.update(
-          operation.id,
-          terminal
-            ? {
-                status: report.status as 'Succeeded' | 'Failed',
-                endTime: this.now().toISOString(),
-                error: report.status === 'Failed' ? clusterError(report) : undefined,
-              }
-            : { status: 'Running' },
-          { expectedEtag: row.etag },
-        );
-      }
-    });
-    return 'applied';
+    return {
+      outcome: 'applied',
+      write: async (tx) => {
+        if (state !== report.status) {
+          await tx.resources.put(
+            {
+              id: row.id,
+              type: row.type,
+              body: withState(row.body, report.status),
+              etag: row.etag,
+              customLocation: row.customLocation,
+            },
+            { ifMatch: row.etag },
+          );
+        }
+        if (operation) {
+          await tx.operations.update(
+            operation.id,
+            terminal
+              ? {
+                  status: report.status as 'Succeeded' | 'Failed',
+                  endTime: this.now().toISOString(),
+                  error: report.status === 'Failed' ? clusterError(report) : undefined,
+                }
+              : { status: 'Running' },
+            { expectedEtag: row.etag },
+          );
+        }
+      },
+    };
   }
 
   /** Fails every operation past its deadline; its resource shows Failed (if nothing newer came). */
@@ -134,6 +161,11 @@ export class ClusterSync {
     const operation = await this.store.operations.activeFor(resourceId);
     return operation && operation.expectedEtag === etag ? operation : undefined;
   }
+}
+
+/** `…/mq/a/broker/b` → `…/mq/a`. */
+function parentIdOf(id: string): string {
+  return id.split('/').slice(0, -2).join('/');
 }
 
 function clusterError(report: StatusReport): { code: string; message: string } {
