@@ -29,7 +29,15 @@ export async function runDev(args: string[]): Promise<void> {
   const dataDir = path.resolve(values['data-dir']);
   // files of data dirs made before everything was created private
   await restrictToOwner(dataDir);
-  const dev = await startDev({ host: values.host, port, dataDir });
+  const dev = await startDev({ host: values.host, port, dataDir }).catch((error: unknown) => {
+    // only the ARM endpoint listens on a given port (the RP takes any free one)
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+    throw new Error(
+      `iotmq dev: port ${port} (the ARM endpoint) is in use by another program, perhaps another iotmq dev. ` +
+        'Stop it, or use --port PORT (0 picks a free one).',
+      { cause: error },
+    );
+  });
 
   const stopping = new AbortController();
   const onSignal = (signal: NodeJS.Signals) => {

@@ -103,6 +103,21 @@ describe('iotmq dev owns its processes', () => {
     }
   });
 
+  it('refuses an ARM port that is taken, naming --port', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const taken = (blocker.address() as net.AddressInfo).port;
+    try {
+      const cli = startCli(['dev', '--port', String(taken), '--data-dir', dir]);
+      started.push(cli);
+      expect(await cli.exited, cli.output()).toBe(1);
+      expect(cli.output()).toMatch(new RegExp(`port ${taken} \\(the ARM endpoint\\) is in use.*--port PORT`));
+      expect(processesUnder(dir)).toEqual([]);
+    } finally {
+      blocker.close();
+    }
+  });
+
   it('serves MQTT on the ports it was given; the banner points at the password, files are 0600, dirs 0700', async () => {
     running = startDev('--mqtt-port', String(ports.plain), '--mqtts-port', String(ports.tls));
     await mqttUp(running);

@@ -14,6 +14,7 @@ const GRACE_MS = 5_000;
 /** Child side: when stdin is the parent pipe, the parent's end closing stops this process. Call once, early. */
 export function exitWithParent(env: NodeJS.ProcessEnv = process.env): void {
   if (env[PARENT_PIPE_ENV] !== 'stdin') return;
+  delete env[PARENT_PIPE_ENV]; // a process this one starts has its own stdin, not our parent's pipe
   const stdin = process.stdin;
   const parentGone = () => {
     process.stderr.write('iotmq: the process that started this one is gone; stopping\n');
