@@ -23,7 +23,7 @@ import {
 } from './constants.js';
 import { crName, crType, isTerminal, specSatisfies, statusOf, toCustomResource } from './custom-resource.js';
 import { holdFeed } from './feed.js';
-import type { ArmResource } from './feed-event.js';
+import type { ArmResource } from '../../src/api/agent-protocol.js';
 import { createRpClient, type RpClient } from './rp-client.js';
 import { createStatusReporter } from './status-reporter.js';
 

@@ -8,7 +8,8 @@ import {
   PROVIDER_LABEL_VALUE,
   RESOURCE_ID_ANNOTATION,
 } from './constants.js';
-import type { ArmResource, ReportedStatus, StatusReport } from './feed-event.js';
+import type { ArmResource, ReportedStatus, StatusReport } from '../../src/api/agent-protocol.js';
+import { readyConditionOf } from '../../src/api/conditions.js';
 
 export function crType(kind: string): ObjectType {
   return { apiVersion: CR_API_VERSION, kind, plural: crPlural(kind), namespaced: true };
@@ -62,24 +63,12 @@ export function specSatisfies(current: unknown, wanted: unknown): boolean {
   return current === wanted;
 }
 
-export interface Condition {
-  type: string;
-  status: 'True' | 'False' | 'Unknown';
-  reason?: string;
-  message?: string;
-  /** `Error` marks a terminal failure; anything else on a False condition is progress. */
-  severity?: 'Error' | 'Warning' | 'Info';
-  observedGeneration?: number;
-  lastTransitionTime?: string;
-}
-
 /**
  * What the cluster says about the generation the agent applied: Ready True → Succeeded, Ready
  * False with severity Error → Failed (its reason and message), anything else → still Provisioning.
  */
 export function statusOf(cr: KubeObject): Omit<StatusReport, 'resourceId' | 'etag'> {
-  const conditions = (cr.status?.conditions ?? []) as Condition[];
-  const ready = conditions.find((c) => c.type === 'Ready');
+  const ready = readyConditionOf(cr.status);
   if (!ready || ready.observedGeneration !== cr.metadata.generation) return { status: 'Provisioning' };
   if (ready.status === 'True') return { status: 'Succeeded' };
   if (ready.status === 'False' && ready.severity === 'Error') {

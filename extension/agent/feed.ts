@@ -3,7 +3,7 @@
 // while the RP is unreachable, back off with jitter and change nothing on the cluster.
 import type { Logger } from 'pino';
 import { createBackoff, sleep, type BackoffOptions } from '../cluster/index.js';
-import type { ArmResource } from './feed-event.js';
+import type { ArmResource } from '../../src/api/agent-protocol.js';
 import { RpError, type RpClient } from './rp-client.js';
 
 export interface FeedHandlers {

@@ -3,7 +3,14 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { TokenCredential } from '@azure/core-auth';
-import type { FeedEvent, StatusReport } from './feed-event.js';
+import {
+  agentFeedPath,
+  agentStatusPath,
+  feedEventContract,
+  statusResultsContract,
+  type FeedEvent,
+  type StatusReport,
+} from '../../src/api/agent-protocol.js';
 
 export interface RpClientOptions {
   /** Base URL of the RP (or ARM front door), e.g. https://127.0.0.1:8443. */
@@ -36,7 +43,7 @@ export interface RpClient {
 }
 
 export function createRpClient(options: RpClientOptions): RpClient {
-  const base = `${options.url.replace(/\/$/, '')}/agent/v1/clusters/${encodeURIComponent(options.clusterId)}`;
+  const origin = options.url.replace(/\/$/, '');
   const idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
 
   async function request(
@@ -88,7 +95,7 @@ export function createRpClient(options: RpClientOptions): RpClient {
       const idle = new AbortController();
       const response = await request(
         'GET',
-        `${base}/resources${query}`,
+        `${origin}${agentFeedPath(options.clusterId)}${query}`,
         undefined,
         AbortSignal.any([signal, idle.signal]),
         true,
@@ -106,7 +113,7 @@ export function createRpClient(options: RpClientOptions): RpClient {
           while ((newline = buffer.indexOf('\n')) >= 0) {
             const line = buffer.slice(0, newline).trim();
             buffer = buffer.slice(newline + 1);
-            if (line) onEvent(JSON.parse(line) as FeedEvent);
+            if (line) onEvent(feedEventContract.parse(JSON.parse(line)));
           }
         }
       } catch (error) {
@@ -119,13 +126,16 @@ export function createRpClient(options: RpClientOptions): RpClient {
     },
 
     async postStatus(reports) {
-      const response = await request('POST', `${base}/status`, JSON.stringify({ reports }));
+      const response = await request(
+        'POST',
+        `${origin}${agentStatusPath(options.clusterId)}`,
+        JSON.stringify({ reports }),
+      );
       if (response.statusCode !== 200) throw await failure(response);
       let text = '';
       response.setEncoding('utf8');
       for await (const chunk of response as AsyncIterable<string>) text += chunk;
-      const results =
-        (JSON.parse(text || '{}') as { results?: { resourceId: string; outcome: string }[] }).results ?? [];
+      const { results } = statusResultsContract.parse(JSON.parse(text));
       return results.filter((r) => r.outcome === 'pending').map((r) => r.resourceId.toLowerCase());
     },
   };

@@ -2,7 +2,7 @@
 // taken it, retrying with backoff while the RP is away, so nothing the cluster did is lost.
 import type { Logger } from 'pino';
 import { createBackoff, sleep, type BackoffOptions } from '../cluster/index.js';
-import type { StatusReport } from './feed-event.js';
+import type { StatusReport } from '../../src/api/agent-protocol.js';
 import type { RpClient } from './rp-client.js';
 
 export interface StatusReporter {

@@ -1,6 +1,6 @@
 // The Ready condition of a CR from its render verdict and what the driver reports: PascalCase
 // reason, severity Error for what only a change of the resources can fix, observedGeneration.
-import type { Condition } from '../agent/custom-resource.js';
+import { READY, type Condition } from '../../src/api/conditions.js';
 import type { PlanOutcome, Verdict } from './plan.js';
 
 export function readyCondition(
@@ -13,7 +13,7 @@ export function readyCondition(
   let next: Omit<Condition, 'lastTransitionTime'>;
   if (!verdict) {
     next = {
-      type: 'Ready',
+      type: READY,
       status: 'False',
       reason: 'Pending',
       message: 'Not rendered yet.',
@@ -22,7 +22,7 @@ export function readyCondition(
     };
   } else if (!verdict.ok) {
     next = {
-      type: 'Ready',
+      type: READY,
       status: 'False',
       reason: verdict.reason,
       message: verdict.message,
@@ -36,14 +36,14 @@ export function readyCondition(
     ].find(([, state]) => !state?.ready);
     next = waiting
       ? {
-          type: 'Ready',
+          type: READY,
           status: 'False',
           reason: 'Starting',
           message: waiting[1]?.message ?? `Waiting for ${waiting[0]}.`,
           severity: 'Info',
           observedGeneration: generation,
         }
-      : { type: 'Ready', status: 'True', reason: 'Ready', message: verdict.message, observedGeneration: generation };
+      : { type: READY, status: 'True', reason: 'Ready', message: verdict.message, observedGeneration: generation };
   }
   const transitioned = previous?.status !== next.status;
   return {

@@ -12,7 +12,7 @@ import {
   type KubeObject,
   type ObjectType,
 } from '../cluster/index.js';
-import type { Condition } from '../agent/custom-resource.js';
+import { readyConditionOf } from '../../src/api/conditions.js';
 import { readyCondition, sameCondition } from './conditions.js';
 import { OPERATOR_FIELD_MANAGER, OPERATOR_FINALIZER, RECONCILED_KINDS } from './constants.js';
 import type { Driver } from './plan.js';
@@ -110,8 +110,7 @@ export function createOperator(options: OperatorOptions): Operator {
     const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
     for (const cr of live) {
       const verdict = plan.verdicts.get(verdictKey(cr));
-      const conditions = (cr.status?.conditions ?? []) as Condition[];
-      const previous = conditions.find((c) => c.type === 'Ready');
+      const previous = readyConditionOf(cr.status);
       const generation = cr.metadata.generation ?? 1;
       const condition = readyCondition(verdict, outcome, generation, previous, now);
       if (condition.status !== 'True' && condition.severity !== 'Error') waiting = true;

@@ -1,6 +1,7 @@
 // What every part of render shares: names of what it makes, the verdict book, ownership and labels,
 // and the check of a custom resource's spec against its section of the broker config contract.
 import { specContracts } from '../../../src/api/broker-config.js';
+import { readyConditionOf } from '../../../src/api/conditions.js';
 import type { KubeObject, OwnerReference } from '../../cluster/index.js';
 import { INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, REASONS } from '../constants.js';
 import type { Verdict } from '../plan.js';
@@ -53,8 +54,7 @@ export const byAge = (a: KubeObject, b: KubeObject) =>
   a.metadata.name.localeCompare(b.metadata.name);
 
 export function isReady(cr: KubeObject): boolean {
-  const conditions = (cr.status?.conditions ?? []) as { type?: string; status?: string }[];
-  return conditions.some((c) => c.type === 'Ready' && c.status === 'True');
+  return readyConditionOf(cr.status)?.status === 'True';
 }
 
 export function ownerOf(cr: KubeObject): OwnerReference[] {

@@ -80,9 +80,12 @@ function startAgent(): Agent {
     credential: {
       getToken: async () => ({ token: await rp.agentToken(), expiresOnTimestamp: Date.now() + 3_600_000 }),
     },
-    backoff: { initialMs: 20, maxMs: 200 },
+    backoff: BACKOFF,
   });
 }
+
+/** The agent's retry backoff here: the longest it waits between two attempts is maxMs. */
+const BACKOFF = { initialMs: 20, maxMs: 200 };
 
 beforeAll(async () => {
   rp = await startRp();
@@ -210,20 +213,22 @@ describe('agent: RP feed → custom resources → status back', () => {
     const before = await cluster.list(LISTENER, { namespace: NS });
 
     proxy.cut();
+    const cutTime = Date.now();
     const changed = await rp.call('PUT', `${listenerPath('steady')}?${API}`, body('BrokerListener', { port: 7883 }));
     expect(changed.status).toBe(200);
-    // Let the agent retry against the dead network a few times: the cluster must not change.
+    // Let the agent fail against the dead network for real: several refused reconnects and longer than
+    // its longest pause between two, so that a relist or a give-up after a failed retry would have acted.
     const cutAt = proxy.requests.length;
     await eventually(
-      'reconnect attempts',
-      async () =>
-        (await cluster.list(LISTENER, { namespace: NS })).items.length === before.items.length &&
-        proxy.requests.length === cutAt,
-      1_000,
-    ).catch(() => undefined);
-    expect((await cluster.list(LISTENER, { namespace: NS })).items.map((i) => i.metadata.name)).toEqual(
-      before.items.map((i) => i.metadata.name),
+      'the agent to retry for a full backoff period',
+      () => proxy.refused >= 5 && Date.now() - cutTime > 2 * BACKOFF.maxMs,
+      10_000,
     );
+    expect(proxy.requests.length).toBe(cutAt); // nothing got through
+    const during = await cluster.list(LISTENER, { namespace: NS });
+    expect(during.items.map((i) => i.metadata.name)).toEqual(before.items.map((i) => i.metadata.name));
+    expect(during.items.every((i) => !i.metadata.deletionTimestamp)).toBe(true);
+    expect(during.items.find((i) => i.metadata.name === 'steady')?.spec?.port).not.toBe(7883);
 
     proxy.restore();
     await eventually('port 7883 applied', async () => (await cluster.get(LISTENER, NS, 'steady'))?.spec?.port === 7883);

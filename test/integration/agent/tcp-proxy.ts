@@ -6,6 +6,8 @@ export interface TcpProxy {
   port: number;
   /** First line of every request that went through, e.g. `GET /agent/v1/…?since=12&watch=1 HTTP/1.1`. */
   requests: string[];
+  /** Connections refused while the network was cut (each one an attempt of the client to come back). */
+  readonly refused: number;
   cut(): void;
   restore(): void;
   close(): Promise<void>;
@@ -15,8 +17,12 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
   const requests: string[] = [];
   let down = false;
+  let refused = 0;
   const server = net.createServer((client) => {
-    if (down) return void client.resetAndDestroy();
+    if (down) {
+      refused++;
+      return void client.resetAndDestroy();
+    }
     const upstream = net.connect(targetPort, '127.0.0.1');
     sockets.add(client).add(upstream);
     const drop = () => {
@@ -34,6 +40,9 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   return {
     port: (server.address() as net.AddressInfo).port,
     requests,
+    get refused() {
+      return refused;
+    },
     cut() {
       down = true;
       for (const socket of sockets) socket.resetAndDestroy();

@@ -1,7 +1,7 @@
 // Plays the cluster's agent over the real agent API (the real one lands in extension/agent): it
 // watches the cluster's feed and reports every resource in flight as converged — or as the test
 // decides — so RP async operations complete the way they will in production.
-import type { FeedEvent } from '../../../src/rp/index.js';
+import { agentFeedPath, agentStatusPath, type FeedEvent } from '../../../src/api/agent-protocol.js';
 
 export type Decision =
   { status: 'Succeeded' | 'Failed' | 'Deleted'; error?: { code: string; message: string } } | undefined;
@@ -38,7 +38,6 @@ export function startFakeAgent(options: {
   const abort = new AbortController();
   const reported: FakeAgent['reported'] = [];
   const decide = options.decide ?? converge;
-  const base = `${options.url}/agent/v1/clusters/${encodeURIComponent(options.clusterId)}`;
   let markReady!: () => void;
   const ready = new Promise<void>((resolve) => (markReady = resolve));
 
@@ -48,7 +47,7 @@ export function startFakeAgent(options: {
     );
     const decision = decide(event.resource, state);
     if (!decision) return;
-    const response = await fetch(`${base}/status`, {
+    const response = await fetch(`${options.url}${agentStatusPath(options.clusterId)}`, {
       method: 'POST',
       headers: { authorization: `Bearer ${await options.token()}`, 'content-type': 'application/json' },
       body: JSON.stringify({ reports: [{ resourceId: event.id, etag: event.etag, ...decision }] }),
@@ -69,7 +68,7 @@ export function startFakeAgent(options: {
     while (!abort.signal.aborted) {
       try {
         const query = since === undefined ? '?watch=1' : `?since=${since}&watch=1`;
-        const response = await fetch(`${base}/resources${query}`, {
+        const response = await fetch(`${options.url}${agentFeedPath(options.clusterId)}${query}`, {
           headers: { authorization: `Bearer ${await options.token()}` },
           signal: abort.signal,
         });

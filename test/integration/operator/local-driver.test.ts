@@ -16,7 +16,7 @@ import {
   type LocalDriver,
   type Operator,
 } from '../../../extension/operator/index.js';
-import type { Condition } from '../../../extension/agent/index.js';
+import type { Condition } from '../../../src/api/conditions.js';
 import { eventually } from '../../support/eventually.js';
 import { accepts, freePort } from '../../support/ports.js';
 

@@ -1,6 +1,6 @@
 // A minimal agent over the real agent API, for RP tests: reads the feed and reports states. The
 // real agent (extension/agent) is tested against this same API in test/integration/agent.
-import type { FeedEvent } from '../../../src/rp/index.js';
+import { agentFeedPath, agentStatusPath, type FeedEvent } from '../../../src/api/agent-protocol.js';
 import { httpRequest } from './harness.js';
 
 export interface AgentClientOptions {
@@ -28,13 +28,7 @@ export async function readFeed(
   options: AgentClientOptions = {},
 ): Promise<{ events: FeedEvent[] }> {
   const query = since === undefined ? '' : `?since=${since}`;
-  const response = await request(
-    `${url}/agent/v1/clusters/${encodeURIComponent(clusterId)}/resources${query}`,
-    'GET',
-    token,
-    undefined,
-    options,
-  );
+  const response = await request(`${url}${agentFeedPath(clusterId)}${query}`, 'GET', token, undefined, options);
   if (response.status !== 200) throw new Error(`feed: ${response.status} ${response.text}`);
   return {
     events: response.text
@@ -69,13 +63,7 @@ export async function completeOperations(
   if (reports.length === 0) return 0;
   // Children first, as a cluster finishes them: the RP holds a parent's Deleted while children remain.
   reports.sort((a, b) => b.resourceId.split('/').length - a.resourceId.split('/').length);
-  const response = await request(
-    `${url}/agent/v1/clusters/${encodeURIComponent(clusterId)}/status`,
-    'POST',
-    token,
-    { reports },
-    options,
-  );
+  const response = await request(`${url}${agentStatusPath(clusterId)}`, 'POST', token, { reports }, options);
   if (response.status !== 200) throw new Error(`status: ${response.status} ${response.text}`);
   return reports.length;
 }

@@ -18,7 +18,7 @@ import {
   type RpHarness,
 } from './harness.js';
 import { completeOperations, readFeed } from './agent-client.js';
-import type { FeedEvent } from '../../../src/rp/index.js';
+import { AGENT_API_PREFIX, agentFeedPath, agentStatusPath, type FeedEvent } from '../../../src/api/agent-protocol.js';
 
 let rp: RpHarness;
 let postgres: PostgresPeer | undefined;
@@ -286,7 +286,7 @@ describe.each(backends)('RP contract on %s', (_backend, storeUrl) => {
     it('a failure report fails the operation with the cluster reason; a stale ETag changes nothing', async () => {
       const put = await rp.call('PUT', `${rg()}/mq/failing?${API}`, mqBody());
       const agentToken = await rp.agentToken();
-      const stale = await fetch(`${rp.url}/agent/v1/clusters/${encodeURIComponent(CLUSTER)}/status`, {
+      const stale = await fetch(`${rp.url}${agentStatusPath(CLUSTER)}`, {
         method: 'POST',
         headers: { authorization: `Bearer ${agentToken}`, 'content-type': 'application/json' },
         body: JSON.stringify({ resourceId: put.body.id, etag: 'old-etag', status: 'Succeeded' }),
@@ -308,12 +308,9 @@ describe.each(backends)('RP contract on %s', (_backend, storeUrl) => {
         const token = await small.agentToken();
         let status = 0;
         for (let i = 0; i < 100 && status !== 410; i++) {
-          const response = await fetch(
-            `${small.url}/agent/v1/clusters/${encodeURIComponent(CLUSTER)}/resources?since=0`,
-            {
-              headers: { authorization: `Bearer ${token}` },
-            },
-          );
+          const response = await fetch(`${small.url}${agentFeedPath(CLUSTER)}?since=0`, {
+            headers: { authorization: `Bearer ${token}` },
+          });
           status = response.status;
           await response.arrayBuffer();
           if (status !== 410) await new Promise((r) => setTimeout(r, 20)); // the compaction timer's period
@@ -329,12 +326,12 @@ describe.each(backends)('RP contract on %s', (_backend, storeUrl) => {
     it('the agent API serves only the cluster its token names', async () => {
       const token = await rp.agentToken(CLUSTER);
       const other = encodeURIComponent(CLUSTER.replace('plant-1', 'plant-2'));
-      const response = await fetch(`${rp.url}/agent/v1/clusters/${other}/resources`, {
+      const response = await fetch(`${rp.url}${AGENT_API_PREFIX}/${other}/resources`, {
         headers: { authorization: `Bearer ${token}` },
       });
       expect(response.status).toBe(403);
       const userToken = await rp.token();
-      const asUser = await fetch(`${rp.url}/agent/v1/clusters/${encodeURIComponent(CLUSTER)}/resources`, {
+      const asUser = await fetch(`${rp.url}${agentFeedPath(CLUSTER)}`, {
         headers: { authorization: `Bearer ${userToken}` },
       });
       expect(asUser.status).toBe(403);
@@ -349,7 +346,7 @@ describe.each(backends)('RP contract on %s', (_backend, storeUrl) => {
       const resumed = await readFeed(rp.url, token, CLUSTER, bookmark.revision);
       expect(resumed.events.map((e) => e.type === 'upsert' && e.id.endsWith('after-bookmark'))).toContain(true);
       await rp.store.feed.compactBefore(await rp.store.feed.currentRevision());
-      const gone = await fetch(`${rp.url}/agent/v1/clusters/${encodeURIComponent(CLUSTER)}/resources?since=1`, {
+      const gone = await fetch(`${rp.url}${agentFeedPath(CLUSTER)}?since=1`, {
         headers: { authorization: `Bearer ${token}` },
       });
       expect(gone.status).toBe(410);
@@ -382,7 +379,7 @@ describe.each(backends)('RP contract on %s', (_backend, storeUrl) => {
       const parent = feed.events.find(
         (e): e is Extract<FeedEvent, { type: 'upsert' }> => e.type === 'upsert' && e.id.endsWith('/mq/cascade'),
       );
-      const early = await httpRequest(`${rp.url}/agent/v1/clusters/${encodeURIComponent(CLUSTER)}/status`, {
+      const early = await httpRequest(`${rp.url}${agentStatusPath(CLUSTER)}`, {
         method: 'POST',
         headers: { authorization: `Bearer ${agentToken}`, 'content-type': 'application/json' },
         body: JSON.stringify({
