@@ -5,17 +5,18 @@ import { randomUUID } from 'node:crypto';
  * numbers real AAD uses for the same failures, so messages people search for still match.
  */
 export const AAD_ERRORS = {
+  // One answer for a wrong secret and an unknown client: which client ids exist is not told [issue 11 item 5].
   invalidSecret: [
     401,
     'invalid_client',
     7000215,
-    'Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.',
+    'Invalid client credentials: the client secret is wrong or the application does not exist in this directory. Ensure the secret being sent is the client secret value, not the client secret ID, and the client id is right.',
   ],
-  unknownClient: [
-    400,
-    'unauthorized_client',
-    700016,
-    "Application with identifier '{clientId}' was not found in the directory '{tenant}'.",
+  throttled: [
+    429,
+    'temporarily_unavailable',
+    90055,
+    'Too many client credential checks are waiting; retry after the time in the Retry-After header.',
   ],
   missingCredential: [
     401,
@@ -56,12 +57,18 @@ export class AadError extends Error {
   constructor(
     readonly status: number,
     readonly body: Record<string, unknown>,
+    /** Seconds a throttled client should wait (the Retry-After header). */
+    readonly retryAfterSeconds?: number,
   ) {
     super(String(body.error_description));
   }
 }
 
-export function aadError(name: AadErrorName, params: Record<string, string> = {}): AadError {
+export function aadError(
+  name: AadErrorName,
+  params: Record<string, string> = {},
+  extra: { retryAfterSeconds?: number } = {},
+): AadError {
   const [status, error, code, template] = AAD_ERRORS[name];
   const traceId = randomUUID();
   const correlationId = randomUUID();
@@ -70,13 +77,17 @@ export function aadError(name: AadErrorName, params: Record<string, string> = {}
     .toISOString()
     .replace('T', ' ')
     .replace(/\.\d+Z$/, 'Z');
-  return new AadError(status, {
-    error,
-    error_description: `AADSTS${code}: ${text} Trace ID: ${traceId} Correlation ID: ${correlationId} Timestamp: ${timestamp}`,
-    error_codes: [code],
-    timestamp,
-    trace_id: traceId,
-    correlation_id: correlationId,
-    error_uri: undefined,
-  });
+  return new AadError(
+    status,
+    {
+      error,
+      error_description: `AADSTS${code}: ${text} Trace ID: ${traceId} Correlation ID: ${correlationId} Timestamp: ${timestamp}`,
+      error_codes: [code],
+      timestamp,
+      trace_id: traceId,
+      correlation_id: correlationId,
+      error_uri: undefined,
+    },
+    extra.retryAfterSeconds,
+  );
 }

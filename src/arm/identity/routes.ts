@@ -112,12 +112,18 @@ export async function registerIdentityRoutes(app: FastifyInstance, identity: Ide
       // ADFS takes `resource` like the v1 endpoint; MSAL sends `scope` to both, so accept either [AAD-7].
       const resource = form.resource ?? resourceOfScope(form.scope);
       const version: TokenVersion = tenant.toLowerCase() === ADFS_TENANT ? '1.0' : endpointVersion;
+      const gone = new AbortController();
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) gone.abort();
+      });
       const issued = await identity.clientCredentials({
         tenant,
         clientId: form.client_id ?? basic?.clientId,
         clientSecret: form.client_secret ?? basic?.clientSecret,
         resource,
         version,
+        source: request.ip,
+        signal: gone.signal,
       });
       log.info({ clientId: form.client_id ?? basic?.clientId, tenant, resource }, 'token issued');
       return reply.code(200).send(issued);
@@ -127,6 +133,7 @@ export async function registerIdentityRoutes(app: FastifyInstance, identity: Ide
           { tenant: request.params.tenant, error: error.body.error, codes: error.body.error_codes },
           'token refused',
         );
+        if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
         return reply.code(error.status).send(error.body);
       }
       throw error;

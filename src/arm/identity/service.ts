@@ -3,7 +3,8 @@ import { SignJWT } from 'jose';
 import type { ArmStore, ServicePrincipal } from '../store.js';
 import { aadError } from './aad-errors.js';
 import type { SigningKey } from './keys.js';
-import { generateClientSecret, hashSecret, verifySecret } from './secrets.js';
+import { createSecretChecker, Throttled } from './secret-checks.js';
+import { generateClientSecret, hashSecret } from './secrets.js';
 
 /** Token lifetime: AAD's default for app tokens is 60–90 minutes. */
 const TOKEN_LIFETIME_S = 3600;
@@ -47,6 +48,10 @@ export interface IdentityService {
     clientSecret?: string;
     resource: string;
     version: TokenVersion;
+    /** The client's address: its share of the secret checks is bounded. */
+    source?: string;
+    /** Aborted when the client has gone away: its secret check is skipped. */
+    signal?: AbortSignal;
   }): Promise<IssuedToken>;
 }
 
@@ -68,6 +73,7 @@ export function createIdentityService(options: IdentityServiceOptions): Identity
   const normalise = (aud: string) => aud.replace(/\/+$/, '').toLowerCase();
   const audiences = () => options.audiences();
 
+  const secrets = createSecretChecker();
   const issuerOf = (tenantId: string, version: TokenVersion) =>
     version === '2.0' ? `${publicUrl()}/${tenantId}/v2.0` : `${publicUrl()}/${tenantId}/`;
 
@@ -110,12 +116,24 @@ export function createIdentityService(options: IdentityServiceOptions): Identity
         throw aadError('unknownTenant', { tenant: input.tenant });
       if (!input.clientId) throw aadError('missingParameter', { name: 'client_id' });
       if (!input.clientSecret) throw aadError('missingCredential');
-      const principal = store.principals.get(input.clientId);
-      // AAD answers an unknown app differently from a wrong secret; keep that, it is not a secret oracle
-      // worth hiding in a local stand-in, and clients print the message people search for.
-      if (!principal || principal.tenantId !== tenantId)
-        throw aadError('unknownClient', { clientId: input.clientId, tenant: tenantId });
-      if (!(await verifySecret(input.clientSecret, principal.secretHash))) throw aadError('invalidSecret');
+      const found = store.principals.get(input.clientId);
+      const principal = found && found.tenantId === tenantId ? found : undefined;
+      // An unknown client gets the same answer after the same work as a wrong secret: neither the
+      // message nor its timing tells which client ids exist [issue 11 item 5].
+      let ok: boolean;
+      try {
+        ok = await secrets.verify({
+          source: input.source ?? '',
+          clientId: input.clientId.toLowerCase(),
+          secret: input.clientSecret,
+          secretHash: principal?.secretHash,
+          signal: input.signal,
+        });
+      } catch (error) {
+        if (error instanceof Throttled) throw aadError('throttled', {}, { retryAfterSeconds: error.retryAfterSeconds });
+        throw error;
+      }
+      if (!ok || !principal) throw aadError('invalidSecret');
       const audience = audiences().find((a) => normalise(a) === normalise(input.resource));
       if (!audience) throw aadError('invalidResource', { resource: input.resource, tenant: tenantId });
 

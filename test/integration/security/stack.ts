@@ -39,7 +39,14 @@ export interface SecurityStack {
   raw(
     method: string,
     target: string,
-    options?: { who?: IdentityName; body?: unknown; headers?: Record<string, string>; base?: string },
+    options?: {
+      who?: IdentityName;
+      body?: unknown;
+      headers?: Record<string, string>;
+      base?: string;
+      /** Another loopback address (127.0.0.2 …) to send from: another client address for rate limits. */
+      localAddress?: string;
+    },
   ): Promise<HttpResult>;
 }
 
@@ -133,10 +140,15 @@ export function useSecurityStack(): () => SecurityStack {
       async raw(method, target, options = {}) {
         const bearer = await token(options.who ?? 'ownerA');
         const headers: Record<string, string> = { ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) };
-        return rawRequest(options.base ?? arm.url, agent, method, target, options.body, {
-          ...headers,
-          ...options.headers,
-        });
+        return rawRequest(
+          options.base ?? arm.url,
+          agent,
+          method,
+          target,
+          options.body,
+          { ...headers, ...options.headers },
+          options.localAddress,
+        );
       },
     };
   }, 60_000);
@@ -155,6 +167,7 @@ export function rawRequest(
   target: string,
   body?: unknown,
   headers: Record<string, string> = {},
+  localAddress?: string,
 ): Promise<HttpResult> {
   const url = new URL(base);
   const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
@@ -167,7 +180,9 @@ export function rawRequest(
         port: url.port,
         method,
         path: target,
-        agent: url.protocol === 'https:' ? agent : undefined,
+        // A custom local address needs its own connection, not one of the agent's pool.
+        agent: localAddress ? false : url.protocol === 'https:' ? agent : undefined,
+        ...(localAddress ? { localAddress, ca: (agent?.options as { ca?: string } | undefined)?.ca } : {}),
         headers: { ...(payload !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
       },
       (response) => {
