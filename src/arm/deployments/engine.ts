@@ -4,22 +4,10 @@ import type { ArmContext } from '../context.js';
 import { armTimestamp } from '../context.js';
 import { followOperation } from '../lro.js';
 import { cloudMetadata } from '../metadata.js';
-import { checkNestedDeployment, isNestedDeployment, runNestedDeployment } from './nested.js';
 import type { DeploymentRecord, ResourceGroup, Subscription } from '../store.js';
-import {
-  evaluateBody,
-  evaluateValue,
-  ExpressionError,
-  locate,
-  normaliseType,
-  parseJsonc,
-  planResources,
-  resolveParameters,
-  TEMPLATE_ONLY_KEYS,
-  type FunctionScope,
-  type PlannedResource,
-  type ResolvedParameter,
-} from './template/index.js';
+import { EvaluationError, openTemplate, type EvaluatorSession } from './evaluator.js';
+import { runNestedDeployment } from './nested.js';
+import { LIMITS, locate, type PlanEntry, type States } from './template/index.js';
 
 export interface DeploymentInput {
   name: string;
@@ -36,142 +24,57 @@ export interface DeploymentInput {
 /** A validated deployment: everything evaluated that can be before any resource exists. */
 export interface PreparedDeployment {
   input: DeploymentInput;
-  template: Record<string, unknown>;
-  parameters: Record<string, ResolvedParameter>;
-  plan: PlannedResource[];
-  scope: FunctionScope;
-  templateHash: string;
-  /** The deployment's properties shared by PUT, GET and validate. */
+  /** The template on its evaluator thread (evaluator.ts); closed when the deployment is done with it. */
+  session: EvaluatorSession;
+  plan: PlanEntry[];
+  /** The deployment's properties shared by PUT, GET and validate (secrets redacted). */
   summary: Record<string, unknown>;
 }
 
-/** Turns template problems into 400 InvalidTemplate, at validate time [TPL-9]. */
-export function prepareDeployment(ctx: ArmContext, input: DeploymentInput): PreparedDeployment {
+/**
+ * Validates and plans a template on an evaluator thread; template problems are 400 InvalidTemplate
+ * at validate time [TPL-9] (InvalidRequestContent for a resource definition with an unknown member).
+ * A nested deployment passes its parent's session (same thread, budget and secrets).
+ */
+export async function prepareDeployment(
+  ctx: ArmContext,
+  input: DeploymentInput,
+  parent?: EvaluatorSession,
+): Promise<PreparedDeployment> {
   try {
-    const template = (typeof input.template === 'string' ? parseJsonc(input.template) : input.template) as Record<
-      string,
-      unknown
-    >;
-    if (!template || typeof template !== 'object' || Array.isArray(template))
-      throw new ExpressionError("'template' must be an object");
-    if (template.languageVersion !== undefined) {
-      throw new ExpressionError(
-        `languageVersion '${String(template.languageVersion)}' (symbolic resource names) is not supported by this engine; compile without it`,
-      );
-    }
-    if (input.mode && !/^incremental$/i.test(input.mode))
-      throw new ExpressionError(`deployment mode '${input.mode}' is not supported here; use Incremental`);
-    const templateHash = BigInt(
-      `0x${createHash('sha256').update(JSON.stringify(template)).digest('hex').slice(0, 15)}`,
-    ).toString();
-
-    let parameters: Record<string, ResolvedParameter> = {};
-    const variables = new Map<string, unknown>();
-    const evaluating = new Set<string>();
-    const declaredVariables = (template.variables ?? {}) as Record<string, unknown>;
-    const scope: FunctionScope = {
-      parameter(name) {
-        const key = Object.keys(parameters).find((k) => k.toLowerCase() === name.toLowerCase());
-        if (!key) throw new ExpressionError(`The template parameter '${name}' is not found.`);
-        return parameters[key]!.value;
-      },
-      variable(name) {
-        const key = Object.keys(declaredVariables).find((k) => k.toLowerCase() === name.toLowerCase());
-        if (key === undefined) throw new ExpressionError(`The template variable '${name}' is not found.`);
-        if (variables.has(key)) return variables.get(key);
-        if (evaluating.has(key)) throw new ExpressionError(`The template variable '${key}' refers to itself.`);
-        evaluating.add(key);
-        const value = evaluateVariable(declaredVariables[key], { ...scope, reference: undefined });
-        evaluating.delete(key);
-        variables.set(key, value);
-        return value;
-      },
-      copyIndex() {
-        throw new ExpressionError('copyIndex() is used outside of a copy loop');
-      },
-      resourceGroup: {
-        id: `/subscriptions/${input.subscription.id}/resourceGroups/${input.group.name}`,
-        name: input.group.name,
-        type: 'Microsoft.Resources/resourceGroups',
-        location: input.group.location,
-        ...(input.group.tags ? { tags: input.group.tags } : {}),
-        ...(input.group.managedBy ? { managedBy: input.group.managedBy } : {}),
-        properties: { provisioningState: 'Succeeded' },
-      },
-      subscription: {
-        id: `/subscriptions/${input.subscription.id}`,
-        subscriptionId: input.subscription.id,
-        tenantId: input.subscription.tenantId,
-        displayName: input.subscription.displayName,
-      },
-      tenant: { tenantId: input.subscription.tenantId, countryCode: 'US', displayName: 'iotmq local' },
-      deployment: {
+    const session = await openTemplate(
+      {
         name: input.name,
-        properties: {
-          templateHash,
-          mode: input.mode || 'Incremental',
-          provisioningState: 'Running',
-          template: { contentVersion: template.contentVersion ?? '1.0.0.0' },
+        context: {
+          subscription: {
+            id: input.subscription.id,
+            tenantId: input.subscription.tenantId,
+            displayName: input.subscription.displayName,
+          },
+          group: {
+            name: input.group.name,
+            location: input.group.location,
+            ...(input.group.tags ? { tags: input.group.tags } : {}),
+            ...(input.group.managedBy ? { managedBy: input.group.managedBy } : {}),
+          },
+          environment: cloudMetadata(ctx.publicUrl()),
         },
+        template: input.template,
+        parameters: input.parameters ?? {},
+        mode: input.mode,
       },
-      environment: cloudMetadata(ctx.publicUrl()),
-    };
-    // Defaults may use earlier parameters [TPL-2]: the scope reads the map as it fills.
-    parameters = resolveParameters(template.parameters, input.parameters ?? {}, (resolved) => {
-      parameters = resolved;
-      return scope;
-    });
-    (scope.deployment.properties as Record<string, unknown>).parameters = publicParameters(parameters);
-    const plan = planResources(template.resources ?? [], {
-      base: scope,
-      subscriptionId: input.subscription.id,
-      resourceGroup: input.group.name,
-    });
-    for (const p of plan) if (isNestedDeployment(p)) checkNestedDeployment(p);
-
-    const namespaces = new Map<string, Map<string, Set<string>>>();
-    for (const p of plan) {
-      const [ns, ...types] = p.type.split('/');
-      const byType = namespaces.get(ns!) ?? new Map<string, Set<string>>();
-      const locations = byType.get(types.join('/')) ?? new Set<string>();
-      const location = p.definition.location === undefined ? undefined : evaluateValue(p.definition.location, scope);
-      if (typeof location === 'string') locations.add(location);
-      byType.set(types.join('/'), locations);
-      namespaces.set(ns!, byType);
-    }
-    const summary = {
-      templateHash,
-      parameters: publicParameters(parameters),
-      mode: 'Incremental',
-      providers: [...namespaces].map(([namespace, types]) => ({
-        namespace,
-        resourceTypes: [...types].map(([resourceType, l]) => ({ resourceType, locations: [...l] })),
-      })),
-      dependencies: plan
-        .filter((p) => p.dependsOn.length > 0)
-        .map((p) => ({
-          id: p.id,
-          resourceType: p.type,
-          resourceName: p.name,
-          dependsOn: p.dependsOn.map((d) => ({
-            id: plan[d]!.id,
-            resourceType: plan[d]!.type,
-            resourceName: plan[d]!.name,
-          })),
-        })),
-    };
-    return { input, template, parameters, plan, scope, templateHash, summary };
+      parent,
+    );
+    return { input, session, plan: session.plan, summary: session.summary };
   } catch (error) {
-    if (error instanceof ExpressionError || error instanceof SyntaxError) {
-      if ((error as { code?: string }).code === 'InvalidRequestContent')
-        throw apiError('InvalidRequestContent', { reason: error.message }, { cause: error });
-      throw apiError(
-        'InvalidTemplate',
-        { message: error.message },
-        { cause: error, additionalInfo: [templateViolation(error, input)] },
-      );
-    }
-    throw error;
+    if (!(error instanceof EvaluationError)) throw error;
+    if (error.code === 'InvalidRequestContent')
+      throw apiError('InvalidRequestContent', { reason: error.message }, { cause: error });
+    throw apiError(
+      'InvalidTemplate',
+      { message: error.message },
+      { cause: error, additionalInfo: [templateViolation(error, input)] },
+    );
   }
 }
 
@@ -179,9 +82,11 @@ export function prepareDeployment(ctx: ArmContext, input: DeploymentInput): Prep
  * Where a template error is [TPL-9]: ARM's path into the request (`properties.template.resources[1]`)
  * and its line and column in the body as sent; 0, 0 and '' when not known, as ARM writes them.
  */
-function templateViolation(error: Error, input: DeploymentInput): { type: string; info: Record<string, unknown> } {
-  const inner = error instanceof ExpressionError ? error.path : undefined;
-  const path = inner === undefined ? '' : `properties.template.${inner}`;
+function templateViolation(
+  error: EvaluationError,
+  input: DeploymentInput,
+): { type: string; info: Record<string, unknown> } {
+  const path = error.path === undefined ? '' : `properties.template.${error.path}`;
   const at = path && input.bodyText && typeof input.template !== 'string' ? locate(input.bodyText, path) : undefined;
   return {
     type: 'TemplateViolation',
@@ -189,23 +94,14 @@ function templateViolation(error: Error, input: DeploymentInput): { type: string
   };
 }
 
-function evaluateVariable(value: unknown, scope: FunctionScope): unknown {
-  // Variable-level copy: `copy: [{name, count, input}]` makes arrays named by each loop.
-  if (
-    value &&
-    typeof value === 'object' &&
-    !Array.isArray(value) &&
-    Array.isArray((value as Record<string, unknown>).copy)
-  )
-    return evaluateBody(value, scope);
-  return evaluateValue(value, scope);
-}
-
-function publicParameters(parameters: Record<string, ResolvedParameter>): Record<string, unknown> {
-  // Secure values are never echoed [TPL-2].
-  return Object.fromEntries(
-    Object.entries(parameters).map(([k, p]) => [k, p.secure ? { type: p.type } : { type: p.type, value: p.value }]),
-  );
+/** An evaluation failure in a deployment's record: ARM's code and the (redacted) message. */
+export function evaluationFailure(error: unknown): ErrorBody {
+  return error instanceof EvaluationError
+    ? { code: error.code, message: error.message }
+    : {
+        code: 'InternalServerError',
+        message: `The deployment engine failed: ${(error as Error)?.message ?? String(error)}`,
+      };
 }
 
 export interface RunHooks {
@@ -217,7 +113,12 @@ export interface RunHooks {
   canceled(): boolean;
 }
 
-/** Runs a prepared deployment: resources in dependency order, in parallel where independent [TPL-6]. */
+/**
+ * Runs a prepared deployment: resources in dependency order, in parallel where independent [TPL-6].
+ * Everything it writes passes through the deployment's secrets, so that an RP's message quoting a
+ * secure value, an evaluation error or an output never shows one [issue 11.11]. It does not close
+ * the session (the caller does, also when this throws).
+ */
 export async function runDeployment(
   ctx: ArmContext,
   prepared: PreparedDeployment,
@@ -225,33 +126,25 @@ export async function runDeployment(
   hooks: RunHooks,
 ): Promise<void> {
   const started = Date.now();
-  const states = new Map<string, Record<string, unknown>>(); // deployed resources by lower-cased id, for reference()
+  const { session } = prepared;
+  const states: States = new Map(); // deployed resources by lower-cased id, for reference()
   const results = new Map<number, Promise<boolean>>();
   const headers = { authorization: hooks.authorization, 'x-ms-correlation-request-id': hooks.correlationId };
   const errors: ErrorBody[] = [];
+  /** JSON characters of everything evaluated so far: ARM's 4 MB limit on the expanded template. */
+  let expanded = 0;
   const set = (properties: Record<string, unknown>) => {
     record.body.properties = {
       ...(record.body.properties as Record<string, unknown>),
-      ...properties,
+      ...session.secrets.redactValue(properties),
       duration: isoDuration(Date.now() - started),
     };
     hooks.save(record);
   };
+  const fail = (error: ErrorBody) => errors.push(session.secrets.redactValue(error));
   set({ provisioningState: 'Running' });
 
-  const reference = (target: string, apiVersion: string | undefined, full: boolean): unknown => {
-    const id = target.startsWith('/')
-      ? target
-      : (prepared.plan.find((p) => p.name.toLowerCase() === target.toLowerCase())?.id ?? target);
-    const state = states.get(id.toLowerCase());
-    if (!state)
-      throw new ExpressionError(
-        `reference('${target}'${apiVersion ? `, '${apiVersion}'` : ''}): the resource is not deployed by this template and could not be read`,
-      );
-    return full ? state : state.properties;
-  };
-
-  const deploy = async (resource: PlannedResource): Promise<boolean> => {
+  const deploy = async (resource: PlanEntry): Promise<boolean> => {
     const dependencies = await Promise.all(resource.dependsOn.map((d) => results.get(d)!));
     if (dependencies.some((ok) => !ok) || hooks.canceled() || ctx.signal.aborted) return false;
     const operationId = createHash('sha256')
@@ -259,7 +152,7 @@ export async function runDeployment(
       .digest('hex')
       .slice(0, 16)
       .toUpperCase();
-    const operation: Record<string, unknown> = {
+    const operation: Record<string, unknown> = session.secrets.redactValue({
       id: `${record.id}/operations/${operationId}`,
       operationId,
       properties: {
@@ -275,7 +168,7 @@ export async function runDeployment(
           apiVersion: resource.apiVersion,
         },
       },
-    };
+    });
     record.operations.push(operation);
     hooks.save(record);
     const opStarted = Date.now();
@@ -283,7 +176,7 @@ export async function runDeployment(
       Object.assign(operation.properties as Record<string, unknown>, {
         provisioningState: state,
         statusCode,
-        statusMessage,
+        statusMessage: session.secrets.redactValue(statusMessage),
         duration: isoDuration(Date.now() - opStarted),
         serviceRequestId,
         timestamp: armTimestamp(),
@@ -291,22 +184,12 @@ export async function runDeployment(
       hooks.save(record);
     };
     try {
-      // External references are read before the body is evaluated (evaluation is synchronous).
+      // External references are read before the body is evaluated (evaluation cannot wait for I/O).
       await prefetchReferences(ctx, resource, prepared, states, headers);
-      const fnScope: FunctionScope = {
-        ...prepared.scope,
-        reference,
-        copyIndex: (loop) => {
-          const name = loop ?? resource.loop?.name;
-          const value = name === undefined ? undefined : resource.copyContext[name];
-          if (value === undefined) throw new ExpressionError(`copyIndex(${loop ?? ''}) is used outside of a copy loop`);
-          return value;
-        },
-      };
-      if (isNestedDeployment(resource)) {
-        const nested = await runNestedDeployment(ctx, prepared, resource, fnScope, hooks);
+      if (resource.nested) {
+        const nested = await runNestedDeployment(ctx, prepared, resource, states, hooks);
         if (!nested.ok) {
-          errors.push({ ...nested.error, target: nested.error.target ?? resource.id });
+          fail({ ...nested.error, target: nested.error.target ?? resource.id });
           finish('Failed', 'BadRequest', { status: 'Failed', error: nested.error });
           return false;
         }
@@ -314,9 +197,9 @@ export async function runDeployment(
         finish('Succeeded', 'Created', { status: 'Succeeded' });
         return true;
       }
-      const body: Record<string, unknown> = {};
-      for (const [key, value] of Object.entries(resource.definition))
-        if (!TEMPLATE_ONLY_KEYS.includes(key)) body[key] = evaluateBody(value, fnScope);
+      const body = await session.resource(resource.index, states);
+      expanded += JSON.stringify(body).length;
+      if (expanded > LIMITS.expandedBytes) throw tooLarge();
       const path = `${resource.id}?api-version=${encodeURIComponent(resource.apiVersion)}`;
       const first = await ctx.dispatch('PUT', path, body, headers);
       const serviceRequestId = first.headers.get('x-ms-request-id') ?? undefined;
@@ -335,7 +218,7 @@ export async function runDeployment(
           code: 'ResourceDeploymentFailure',
           message: `The resource operation completed with terminal provisioning state '${outcome.status}'.`,
         };
-        errors.push({ ...error, target: error.target ?? resource.id });
+        fail({ ...error, target: error.target ?? resource.id });
         finish(
           'Failed',
           first.status >= 400 ? statusText(first.status) : 'Conflict',
@@ -349,11 +232,10 @@ export async function runDeployment(
       finish('Succeeded', first.status === 201 ? 'Created' : 'OK', { status: 'Succeeded' }, serviceRequestId);
       return true;
     } catch (error) {
-      const body: ErrorBody =
-        error instanceof ExpressionError
-          ? { code: 'InvalidTemplate', message: error.message }
-          : { code: 'InternalServerError', message: (error as Error).message };
-      errors.push({ ...body, target: resource.id });
+      if (!(error instanceof EvaluationError))
+        ctx.log.error({ err: error, deployment: record.id }, 'resource deployment failed');
+      const body = evaluationFailure(error);
+      fail({ ...body, target: resource.id });
       finish('Failed', 'BadRequest', { status: 'Failed', error: body });
       return false;
     }
@@ -379,51 +261,38 @@ export async function runDeployment(
     });
   }
   try {
-    const outputs: Record<string, unknown> = {};
-    const outScope: FunctionScope = { ...prepared.scope, reference };
-    for (const [name, output] of Object.entries(
-      (prepared.template.outputs ?? {}) as Record<string, Record<string, unknown>>,
-    )) {
-      if (output.condition !== undefined && !evaluateValue(output.condition, outScope)) continue;
-      const type = normaliseType(String(output.type ?? 'string'));
-      if (type.startsWith('Secure')) continue; // secure outputs are omitted [RES-7]
-      const value = output.copy
-        ? evaluateBody({ copy: [{ name: '__out', ...(output.copy as object) }] }, outScope)
-        : evaluateValue(output.value, outScope);
-      outputs[name] = { type, value: output.copy ? (value as Record<string, unknown>).__out : value };
-    }
+    const outputs = await session.outputs(states);
+    expanded += JSON.stringify(outputs).length;
+    if (expanded > LIMITS.expandedBytes) throw tooLarge();
     set({ provisioningState: 'Succeeded', outputs, outputResources: prepared.plan.map((p) => ({ id: p.id })) });
   } catch (error) {
+    const cause = evaluationFailure(error);
     set({
       provisioningState: 'Failed',
-      error: { code: 'DeploymentOutputEvaluationFailed', message: (error as Error).message },
+      error: {
+        code: 'DeploymentOutputEvaluationFailed',
+        message: `Unable to evaluate template outputs: ${cause.message}`,
+        details: [cause],
+      },
     });
   }
 }
 
+const tooLarge = () =>
+  new EvaluationError({
+    code: 'DeploymentJobSizeExceeded',
+    message: `The deployment's expanded template (resource bodies and outputs) is larger than ARM's 4 MB limit (${LIMITS.expandedBytes.toLocaleString('en-US')} characters).`,
+  });
+
 async function prefetchReferences(
   ctx: ArmContext,
-  resource: PlannedResource,
+  resource: PlanEntry,
   prepared: PreparedDeployment,
-  states: Map<string, Record<string, unknown>>,
+  states: States,
   headers: Record<string, string>,
 ): Promise<void> {
-  const targets: { id: string; apiVersion?: string }[] = [];
-  const scan = (value: unknown) => {
-    if (typeof value === 'string') {
-      for (const match of value.matchAll(/reference\(\s*'([^']+)'\s*(?:,\s*'([^']+)')?/gi))
-        targets.push({ id: match[1]!, apiVersion: match[2] });
-    } else if (Array.isArray(value)) value.forEach(scan);
-    else if (value && typeof value === 'object') Object.values(value).forEach(scan);
-  };
-  // A nested deployment's own template is evaluated by its own run; only its parameters are ours.
-  scan(
-    isNestedDeployment(resource)
-      ? (resource.definition.properties as { parameters?: unknown } | undefined)?.parameters
-      : resource.definition.properties,
-  );
-  for (const target of targets) {
-    if (!target.id.startsWith('/') || states.has(target.id.toLowerCase()) || !target.apiVersion) continue;
+  for (const target of resource.prefetch) {
+    if (states.has(target.id.toLowerCase()) || !target.apiVersion) continue;
     if (prepared.plan.some((p) => p.id.toLowerCase() === target.id.toLowerCase())) continue;
     const response = await ctx.dispatch(
       'GET',

@@ -37,6 +37,70 @@ export function deploymentRoutes(ctx: ArmContext): Route[] {
     return record;
   };
 
+  /**
+   * A deployment whose run threw ends Failed — that deployment only. This handler must not throw
+   * itself (an exception here once took the whole process down): if the record cannot be written
+   * as it is, a minimal one with the error is written instead, and if not even that, it is logged.
+   */
+  const endCrashed = (record: DeploymentRecord, error: unknown) => {
+    ctx.log.error({ err: error, deployment: record.id }, 'deployment crashed');
+    const failed = (body: Record<string, unknown>) => ({
+      ...record,
+      body: {
+        ...body,
+        properties: {
+          ...((body.properties as object | undefined) ?? {}),
+          provisioningState: 'Failed',
+          error: { code: 'InternalServerError', message: 'The deployment engine failed; see the front door log.' },
+        },
+      },
+    });
+    try {
+      ctx.store.deployments.put(failed(record.body));
+    } catch (writeError) {
+      try {
+        ctx.store.deployments.put({
+          ...failed({ id: record.id, name: record.name, type: record.body.type }),
+          operations: [],
+        });
+      } catch {
+        ctx.log.error({ err: writeError, deployment: record.id }, 'could not record the failed deployment');
+      }
+    }
+  };
+
+  // A deployment this process did not start cannot be running: after a restart (a crash, kill -9),
+  // those left Accepted or Running end Failed and say why, instead of Running for ever. Their
+  // template is not kept (it may hold secure values), so they cannot be resumed; deploying again
+  // is incremental and converges.
+  void ctx.ready.then(() => {
+    try {
+      for (const subscription of ctx.store.subscriptions.list())
+        for (const group of ctx.store.resourceGroups.list(subscription.id))
+          for (const record of ctx.store.deployments.list(subscription.id, group.name))
+            if (!running.has(record.id.toLowerCase())) endInterrupted(record);
+    } catch (error) {
+      ctx.log.error({ err: error }, 'could not end the deployments a restart interrupted');
+    }
+  });
+  const endInterrupted = (record: DeploymentRecord) => {
+    const properties = record.body.properties as { provisioningState?: string };
+    if (!['Accepted', 'Running'].includes(properties.provisioningState ?? '')) return;
+    const error = {
+      code: 'DeploymentInterrupted',
+      message:
+        'The deployment was interrupted by a restart of the front door before it finished. Resources it had created are left as they are; deploy again to finish.',
+    };
+    record.body.properties = { ...properties, provisioningState: 'Failed', error };
+    for (const operation of record.operations) {
+      const op = operation.properties as { provisioningState?: string };
+      if (['Accepted', 'Running'].includes(op.provisioningState ?? ''))
+        operation.properties = { ...op, provisioningState: 'Failed', statusMessage: { status: 'Failed', error } };
+    }
+    ctx.store.deployments.put(record);
+    ctx.log.info({ deployment: record.id }, 'deployment interrupted by a restart: marked Failed');
+  };
+
   /** The request body: `{properties:{template, parameters, mode}}`, as JSON with comments [RES-7]. */
   const inputOf = (request: ArmRequest): DeploymentInput => {
     const subscription = subscriptionOf(ctx, request);
@@ -103,7 +167,8 @@ export function deploymentRoutes(ctx: ArmContext): Route[] {
         requireApiVersion(request);
         const input = inputOf(request);
         try {
-          const prepared = prepareDeployment(ctx, input);
+          const prepared = await prepareDeployment(ctx, input);
+          prepared.session.close();
           const id = `${input.group ? `/subscriptions/${input.subscription.id}/resourceGroups/${input.group.name}` : ''}/providers/Microsoft.Resources/deployments/${input.name}`;
           return {
             status: 200,
@@ -210,7 +275,7 @@ export function deploymentRoutes(ctx: ArmContext): Route[] {
         ) {
           throw apiError('DeploymentBeingDeleted', { name: input.name });
         }
-        const prepared = prepareDeployment(ctx, input);
+        const prepared = await prepareDeployment(ctx, input);
         const previous = ctx.store.deployments.get(id);
         const operationId = randomUUID().replace(/-/g, '').toUpperCase().slice(0, 16);
         const record: DeploymentRecord = {
@@ -227,7 +292,12 @@ export function deploymentRoutes(ctx: ArmContext): Route[] {
           }),
           operations: [],
         };
-        ctx.store.deployments.put(record);
+        try {
+          ctx.store.deployments.put(record);
+        } catch (error) {
+          prepared.session.close();
+          throw error;
+        }
         const run = { canceled: false };
         running.set(id.toLowerCase(), run);
         ctx.track(
@@ -237,16 +307,11 @@ export function deploymentRoutes(ctx: ArmContext): Route[] {
             correlationId: request.correlationId,
             canceled: () => run.canceled,
           })
-            .catch((error: unknown) => {
-              ctx.log.error({ err: error, deployment: id }, 'deployment crashed');
-              record.body.properties = {
-                ...(record.body.properties as object),
-                provisioningState: 'Failed',
-                error: { code: 'InternalServerError', message: 'The deployment engine failed.' },
-              };
-              ctx.store.deployments.put(record);
-            })
-            .finally(() => running.delete(id.toLowerCase())),
+            .catch((error: unknown) => endCrashed(record, error))
+            .finally(() => {
+              prepared.session.close();
+              running.delete(id.toLowerCase());
+            }),
         );
         return {
           status: previous ? 200 : 201,

@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { converge, REJECTED } from './fake-agent.js';
+import { DEPLOY_API, deploy as deployTo } from './deploy-client.js';
 import { MQ_API, startArm, type ArmHarness } from './harness.js';
 
 let arm: ArmHarness;
@@ -125,24 +126,8 @@ const template = (extra: Record<string, unknown> = {}) => ({
 });
 
 const rgPath = () => `/subscriptions/${arm.dev.config.subscriptionId}/resourceGroups/deploy`;
-const DEPLOY_API = 'api-version=2022-09-01';
-
-/** PUT a deployment, poll its Azure-AsyncOperation until terminal, GET it [RES-8]. */
-async function deploy(name: string, properties: Record<string, unknown>): Promise<any> {
-  const put = await arm.call('PUT', `${rgPath()}/providers/Microsoft.Resources/deployments/${name}?${DEPLOY_API}`, {
-    properties,
-  });
-  if (put.status >= 300) throw Object.assign(new Error(JSON.stringify(put.body)), { response: put });
-  const statusUrl = new URL(put.headers['azure-asyncoperation'] as string);
-  let status = 'Running';
-  while (!['Succeeded', 'Failed', 'Canceled'].includes(status)) {
-    const poll = await arm.call('GET', `${statusUrl.pathname}${statusUrl.search}`);
-    status = poll.body.status;
-    if (status === 'Running')
-      await new Promise((resolve) => setTimeout(resolve, Number(poll.headers['retry-after'] ?? 1) * 100));
-  }
-  return (await arm.call('GET', `${rgPath()}/providers/Microsoft.Resources/deployments/${name}?${DEPLOY_API}`)).body;
-}
+/** PUT a deployment in the test's group, poll it until terminal, GET it [RES-8]. */
+const deploy = (name: string, properties: Record<string, unknown>) => deployTo(arm, 'deploy', name, properties);
 
 describe('template deployments', () => {
   it('deploys mq, a connector and a copy loop of topic maps in dependency order; outputs evaluated', async () => {

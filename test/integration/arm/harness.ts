@@ -100,7 +100,7 @@ export async function startArm(options: ArmOptions = {}): Promise<ArmHarness> {
   return harness;
 }
 
-function httpsRequest(
+export function httpsRequest(
   agent: https.Agent,
   url: string,
   method: string,

@@ -1,7 +1,15 @@
 import { ExpressionError, isExpression, parseExpression, unescapeLiteral, type Expr } from './expression.js';
 import { FUNCTIONS, type FunctionScope } from './functions.js';
+import { checkResult } from './limits.js';
 
+/** Parsed expressions by source; emptied when full so that many templates cannot grow it without end. */
 const cache = new Map<string, Expr>();
+const CACHE_ENTRIES = 10_000;
+
+/** `out[key] = value` as an own property even for `__proto__`, which plain assignment turns into a prototype. */
+export function setOwn(out: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+}
 
 /** Evaluates one template value: expressions in strings, recursively through objects and arrays. */
 export function evaluateValue(value: unknown, scope: FunctionScope): unknown {
@@ -11,7 +19,7 @@ export function evaluateValue(value: unknown, scope: FunctionScope): unknown {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
       if (k === 'copy' && Array.isArray(v)) continue; // property copy loops are expanded by the caller
-      out[k] = evaluateValue(v, scope);
+      setOwn(out, k, evaluateValue(v, scope));
     }
     return out;
   }
@@ -22,9 +30,23 @@ export function evaluateExpression(source: string, scope: FunctionScope): unknow
   let expr = cache.get(source);
   if (!expr) {
     expr = parseExpression(source);
+    if (cache.size >= CACHE_ENTRIES) cache.clear();
     cache.set(source, expr);
   }
-  return evaluate(expr, scope);
+  const secrets = scope.secrets;
+  if (!secrets) return evaluate(expr, scope);
+  // A result computed from a secure parameter is itself secret [issue 11.11].
+  secrets.begin();
+  let tainted = false;
+  try {
+    const value = evaluate(expr, scope);
+    tainted = secrets.end();
+    if (tainted) secrets.add(value);
+    return value;
+  } catch (error) {
+    if (!tainted) secrets.end();
+    throw error;
+  }
 }
 
 function evaluate(expr: Expr, scope: FunctionScope): unknown {
@@ -58,12 +80,16 @@ function evaluate(expr: Expr, scope: FunctionScope): unknown {
         if (expr.args.length !== 3) throw new ExpressionError('if() takes 3 arguments');
         return evaluate(expr.args[0]!, scope) ? evaluate(expr.args[1]!, scope) : evaluate(expr.args[2]!, scope);
       }
-      const fn = FUNCTIONS[expr.name];
+      const fn = Object.hasOwn(FUNCTIONS, expr.name) ? FUNCTIONS[expr.name] : undefined;
       if (!fn) throw new ExpressionError(`the template function '${expr.name}' is not supported`);
-      return fn(
-        expr.args.map((a) => evaluate(a, scope)),
-        scope,
-      );
+      const args = expr.args.map((a) => evaluate(a, scope));
+      try {
+        return checkResult(expr.name, fn(args, scope));
+      } catch (error) {
+        if (error instanceof ExpressionError) throw error;
+        // A built-in's own failure (bad base64, a URI, a stack overflow on a deep value) is the template's error.
+        throw new ExpressionError(`${expr.name}(): ${(error as Error).message}`, { cause: error });
+      }
     }
   }
 }

@@ -1,3 +1,5 @@
+import { LIMITS } from './limits.js';
+
 /**
  * The ARM template expression language [TPL-3]: `[fn(arg, 'str', 1).prop['key'][0]]`. A string
  * value that starts with `[` and ends with `]` is an expression; `[[` escapes a literal `[`.
@@ -22,6 +24,11 @@ export function atPath<T>(path: string, fn: () => T): T {
   }
 }
 
+/** A long expression quoted in a message: its start and end, not all 24,576 characters. */
+function excerpt(source: string): string {
+  return source.length <= 200 ? source : `${source.slice(0, 100)}…${source.slice(-60)}`;
+}
+
 export function isExpression(value: string): boolean {
   return value.startsWith('[') && value.endsWith(']') && !value.startsWith('[[');
 }
@@ -32,10 +39,22 @@ export function unescapeLiteral(value: string): string {
 }
 
 export function parseExpression(source: string): Expr {
+  if (source.length > LIMITS.expressionLength)
+    throw new ExpressionError(
+      `The template language expression is ${source.length.toLocaleString('en-US')} characters long; ARM allows at most ${LIMITS.expressionLength.toLocaleString('en-US')}.`,
+    );
   const text = source.slice(1, -1);
   let pos = 0;
+  let depth = 0;
   const fail = (message: string): never => {
-    throw new ExpressionError(`${message} at position ${pos + 1} of '${source}'`);
+    throw new ExpressionError(`${message} at position ${pos + 1} of '${excerpt(source)}'`);
+  };
+  /** Calls and indexes nest by recursion here and in the evaluator: bounded before either runs out of stack. */
+  const nested = <T>(parse: () => T): T => {
+    if (++depth > LIMITS.expressionDepth) fail(`expressions may nest at most ${LIMITS.expressionDepth} levels deep`);
+    const result = parse();
+    depth--;
+    return result;
   };
   const space = () => {
     while (pos < text.length && /\s/.test(text[pos]!)) pos++;
@@ -83,7 +102,7 @@ export function parseExpression(source: string): Expr {
     if (text[pos] === ')') pos++;
     else {
       for (;;) {
-        args.push(postfix());
+        args.push(nested(postfix));
         space();
         if (text[pos] === ',') {
           pos++;
@@ -108,7 +127,7 @@ export function parseExpression(source: string): Expr {
         expr = { kind: 'member', target: expr, property: { kind: 'literal', value: name![0] } };
       } else if (text[pos] === '[') {
         pos++;
-        const property = postfix();
+        const property = nested(postfix);
         expect(']');
         expr = { kind: 'member', target: expr, property };
       } else return expr;

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import { ExpressionError } from './expression.js';
+import { LIMITS, measure } from './limits.js';
+import type { Secrets } from './secrets.js';
 
 /** ARM's scope objects and runtime hooks that functions read [TPL-7]. */
 export interface FunctionScope {
@@ -11,6 +13,8 @@ export interface FunctionScope {
   tenant: Record<string, unknown>;
   deployment: Record<string, unknown>;
   environment: Record<string, unknown>;
+  /** Marks what derives from secure parameters, so that it is never printed [issue 11.11]. */
+  secrets?: Secrets;
   /** `reference()`: only where runtime functions are allowed (resource bodies, outputs). */
   reference?(target: string, apiVersion: string | undefined, full: boolean): unknown;
 }
@@ -31,8 +35,36 @@ const arr = (v: unknown, fn: string): unknown[] => {
   return v;
 };
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const equals = (a: unknown, b: unknown): boolean =>
-  JSON.stringify(normaliseForCompare(a)) === JSON.stringify(normaliseForCompare(b));
+/** A value's identity for equality: key order does not matter, as in ARM. */
+const canonical = (v: unknown): string => JSON.stringify(normaliseForCompare(v));
+const equals = (a: unknown, b: unknown): boolean => canonical(a) === canonical(b);
+/** Distinct values of `list`, first occurrence kept: one canonical form per item, not a comparison per pair. */
+const distinct = (list: unknown[]): unknown[] => {
+  const seen = new Set<string>();
+  return list.filter((v) => {
+    const key = canonical(v);
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+};
+/** Fails before a string of `length` characters is built, rather than after. */
+const room = (fn: string, length: number): void => {
+  if (length > LIMITS.valueChars)
+    throw new ExpressionError(
+      `The result of ${fn}() would have ${length.toLocaleString('en-US')} characters; a template value may have at most ${LIMITS.valueChars.toLocaleString('en-US')} (ARM's 4 MB template limit).`,
+    );
+};
+/** Values parsed from text (json(), base64ToJson()) nest no deeper than a template may. */
+const parsed = (fn: string, text: string): unknown => {
+  const value: unknown = JSON.parse(text);
+  try {
+    measure(value, Number.POSITIVE_INFINITY);
+  } catch {
+    throw new ExpressionError(`${fn}(): the JSON is nested deeper than ${LIMITS.jsonDepth} levels`);
+  }
+  return value;
+};
 function normaliseForCompare(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(normaliseForCompare);
   if (isObject(v))
@@ -71,6 +103,7 @@ function format(template: string, args: unknown[]): string {
       if (value === undefined) throw new ExpressionError(`format(): no argument {${index}}`);
       if (!spec) return toText(value);
       const n = Number(value);
+      room('format', Number(width || 0));
       switch (spec) {
         case 'D':
         case 'd':
@@ -148,13 +181,27 @@ export const FUNCTIONS: Record<string, Fn> = {
     );
   },
   // strings
-  concat: (args) =>
-    args.every(Array.isArray) && args.length > 0 ? (args as unknown[][]).flat() : args.map(toText).join(''),
+  concat: (args) => {
+    if (args.every(Array.isArray) && args.length > 0) return (args as unknown[][]).flat();
+    const parts = args.map(toText);
+    room(
+      'concat',
+      parts.reduce((n, p) => n + p.length, 0),
+    );
+    return parts.join('');
+  },
   format: ([template, ...args]) => format(str(template, 'format'), args),
   tolower: ([v]) => str(v, 'toLower').toLowerCase(),
   toupper: ([v]) => str(v, 'toUpper').toUpperCase(),
   trim: ([v]) => str(v, 'trim').trim(),
-  replace: ([v, a, b]) => str(v, 'replace').split(str(a, 'replace')).join(str(b, 'replace')),
+  replace: ([v, a, b]) => {
+    const [text, from, to] = [str(v, 'replace'), str(a, 'replace'), str(b, 'replace')];
+    if (from === '') return text;
+    let count = 0;
+    for (let at = text.indexOf(from); at >= 0; at = text.indexOf(from, at + from.length)) count++;
+    room('replace', text.length + count * (to.length - from.length));
+    return text.split(from).join(to);
+  },
   split: ([v, d]) => {
     const delimiters = Array.isArray(d) ? d.map((x) => str(x, 'split')) : [str(d, 'split')];
     return delimiters.reduce<string[]>(
@@ -175,16 +222,19 @@ export const FUNCTIONS: Record<string, Fn> = {
   lastindexof: ([v, x]) => str(v, 'lastIndexOf').toLowerCase().lastIndexOf(str(x, 'lastIndexOf').toLowerCase()),
   startswith: ([v, x]) => str(v, 'startsWith').toLowerCase().startsWith(str(x, 'startsWith').toLowerCase()),
   endswith: ([v, x]) => str(v, 'endsWith').toLowerCase().endsWith(str(x, 'endsWith').toLowerCase()),
-  padleft: ([v, n, c]) => toText(v).padStart(int(n, 'padLeft'), c === undefined ? ' ' : str(c, 'padLeft')),
+  padleft: ([v, n, c]) => {
+    room('padLeft', int(n, 'padLeft'));
+    return toText(v).padStart(int(n, 'padLeft'), c === undefined ? ' ' : str(c, 'padLeft'));
+  },
   string: ([v]) => toText(v),
   base64: ([v]) => Buffer.from(str(v, 'base64'), 'utf8').toString('base64'),
   base64tostring: ([v]) => Buffer.from(str(v, 'base64ToString'), 'base64').toString('utf8'),
-  base64tojson: ([v]) => JSON.parse(Buffer.from(str(v, 'base64ToJson'), 'base64').toString('utf8')),
+  base64tojson: ([v]) => parsed('base64ToJson', Buffer.from(str(v, 'base64ToJson'), 'base64').toString('utf8')),
   uri: ([base, rel]) => new URL(str(rel, 'uri'), str(base, 'uri')).toString(),
   uricomponent: ([v]) => encodeURIComponent(str(v, 'uriComponent')),
   uricomponenttostring: ([v]) => decodeURIComponent(str(v, 'uriComponentToString')),
   datauri: ([v]) => `data:text/plain;charset=utf8;base64,${Buffer.from(toText(v)).toString('base64')}`,
-  json: ([v]) => JSON.parse(str(v, 'json')),
+  json: ([v]) => parsed('json', str(v, 'json')),
   uniquestring: (args) => uniqueString(args.map((a) => str(a, 'uniqueString'))),
   guid: (args) => guid(args.map((a) => str(a, 'guid'))),
   newguid: () => crypto.randomUUID(),
@@ -235,9 +285,21 @@ export const FUNCTIONS: Record<string, Fn> = {
   mul: ([a, b]) => int(a, 'mul') * int(b, 'mul'),
   div: ([a, b]) => Math.trunc(int(a, 'div') / int(b, 'div')),
   mod: ([a, b]) => int(a, 'mod') % int(b, 'mod'),
-  min: (args) => Math.min(...(Array.isArray(args[0]) ? (args[0] as number[]) : (args as number[]))),
-  max: (args) => Math.max(...(Array.isArray(args[0]) ? (args[0] as number[]) : (args as number[]))),
-  range: ([start, count]) => Array.from({ length: int(count, 'range') }, (_, i) => int(start, 'range') + i),
+  // A reduce, not Math.min(...list): spreading a long array overflows the stack.
+  min: (args) =>
+    (Array.isArray(args[0]) ? (args[0] as number[]) : (args as number[])).reduce((a, b) => Math.min(a, b), Infinity),
+  max: (args) =>
+    (Array.isArray(args[0]) ? (args[0] as number[]) : (args as number[])).reduce((a, b) => Math.max(a, b), -Infinity),
+  range: ([start, count]) => {
+    const [from, n] = [int(start, 'range'), int(count, 'range')];
+    if (n < 0 || n > LIMITS.rangeCount)
+      throw new ExpressionError(
+        `range(): the count must be a non-negative integer up to ${LIMITS.rangeCount.toLocaleString('en-US')} (ARM's limit), got ${n}.`,
+      );
+    if (from + n > LIMITS.rangeEnd)
+      throw new ExpressionError(`range(): startIndex + count must not exceed ${LIMITS.rangeEnd}.`);
+    return Array.from({ length: n }, (_, i) => from + i);
+  },
   // collections
   length: ([v]) => (typeof v === 'string' || Array.isArray(v) ? v.length : isObject(v) ? Object.keys(v).length : 0),
   first: ([v]) => (typeof v === 'string' ? v.slice(0, 1) : arr(v, 'first')[0]),
@@ -250,11 +312,14 @@ export const FUNCTIONS: Record<string, Fn> = {
     typeof v === 'string' ? v.slice(Math.max(0, int(n, 'skip'))) : arr(v, 'skip').slice(Math.max(0, int(n, 'skip'))),
   union: (args) =>
     args.every(Array.isArray)
-      ? (args as unknown[][]).flat().filter((v, i, all) => all.findIndex((w) => equals(v, w)) === i)
+      ? distinct((args as unknown[][]).flat())
       : Object.assign({}, ...(args as Record<string, unknown>[])),
   intersection: (args) =>
     args.every(Array.isArray)
-      ? (args[0] as unknown[]).filter((v) => (args as unknown[][]).every((a) => a.some((w) => equals(v, w))))
+      ? (() => {
+          const others = (args as unknown[][]).slice(1).map((a) => new Set(a.map(canonical)));
+          return distinct(args[0] as unknown[]).filter((v) => others.every((o) => o.has(canonical(v))));
+        })()
       : Object.fromEntries(
           Object.entries(args[0] as Record<string, unknown>).filter(([k, v]) =>
             (args as Record<string, unknown>[]).every((o) => equals(o[k], v)),

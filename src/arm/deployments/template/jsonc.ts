@@ -1,3 +1,5 @@
+import { LIMITS } from './limits.js';
+
 /**
  * JSON with `//` and `/* *\/` comments, trailing commas and bare identifier keys, as ARM accepts
  * deployment bodies: the az CLI splices the template file's raw text into the request body as
@@ -40,21 +42,33 @@ export function stripJsonComments(text: string): string {
 function removeTrailingCommas(text: string): string {
   let out = '';
   let inString = false;
+  /** The last character outside strings and whitespace: a key can only follow `{` or `,`. */
+  let significant = '';
+  let depth = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text[i]!;
     if (inString) {
       out += c;
       if (c === '\\') out += text[++i] ?? '';
-      else if (c === '"') inString = false;
+      else if (c === '"') {
+        inString = false;
+        significant = c;
+      }
       continue;
     }
     if (c === '"') inString = true;
+    if (c === '{' || c === '[') {
+      // Everything that walks a template afterwards (evaluation, serialisation) recurses per level.
+      if (++depth > LIMITS.jsonDepth)
+        throw new SyntaxError(`JSON nested deeper than ${LIMITS.jsonDepth} levels at position ${i + 1}`);
+    } else if (c === '}' || c === ']') depth--;
     // A bare identifier used as a key (after `{` or `,`) gets quoted.
-    if (/[A-Za-z_$]/.test(c) && /[{,]\s*$/.test(out)) {
-      const ident = /^[A-Za-z_$][\w$]*(?=\s*:)/.exec(text.slice(i));
+    if (/[A-Za-z_$]/.test(c) && (significant === '{' || significant === ',')) {
+      const ident = /^[A-Za-z_$][\w$]*(?=\s*:)/.exec(text.slice(i, i + 256));
       if (ident) {
         out += `"${ident[0]}"`;
         i += ident[0].length - 1;
+        significant = '"';
         continue;
       }
     }
@@ -66,11 +80,13 @@ function removeTrailingCommas(text: string): string {
         continue;
       }
     }
+    if (!/\s/.test(c)) significant = c;
     out += c;
   }
   return out;
 }
 
+/** Parses JSON with comments; nesting beyond LIMITS.jsonDepth is a SyntaxError like any other malformed text. */
 export function parseJsonc(text: string): unknown {
   return JSON.parse(stripJsonComments(text));
 }

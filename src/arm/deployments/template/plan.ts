@@ -1,6 +1,7 @@
 import { atPath, ExpressionError, isExpression } from './expression.js';
-import { evaluateExpression, evaluateValue } from './evaluate.js';
+import { evaluateExpression, evaluateValue, setOwn } from './evaluate.js';
 import type { FunctionScope } from './functions.js';
+import { checkCount, copyCount, LIMITS, sized } from './limits.js';
 
 /** Keys of a resource definition that steer the engine and are not sent to the RP [TPL-6]. */
 export const TEMPLATE_ONLY_KEYS = [
@@ -99,9 +100,7 @@ export function planResources(resources: unknown, scope: PlanScope): PlannedReso
         let count = 1;
         if (copy) {
           if (typeof copy.name !== 'string') throw new ExpressionError(`${path}[${i}].copy needs a name`);
-          count = Number(evaluateValue(copy.count, baseScope));
-          if (!Number.isInteger(count) || count < 0 || count > 800)
-            throw new ExpressionError(`${path}[${i}].copy.count must be 0..800`);
+          count = copyCount(evaluateValue(copy.count, baseScope), `${path}[${i}]`);
         }
         for (let n = 0; n < count; n++) {
           const copyContext = copy ? { ...baseContext, [copy.name!]: n } : baseContext;
@@ -140,6 +139,7 @@ export function planResources(resources: unknown, scope: PlanScope): PlannedReso
             parent: parent?.index,
           };
           planned.push(instance);
+          checkCount('resources', planned.length, LIMITS.resources);
           pendingDepends.push({
             instance,
             raw: Array.isArray(definition.dependsOn) ? definition.dependsOn : [],
@@ -253,20 +253,25 @@ export function evaluateBody(value: unknown, scope: FunctionScope): unknown {
   for (const [key, v] of Object.entries(object)) {
     if (key === 'copy' && Array.isArray(v)) {
       for (const loop of v as { name: string; count: unknown; input: unknown }[]) {
-        const count = Number(evaluateValue(loop.count, scope));
-        out[loop.name] = Array.from({ length: count }, (_, i) =>
-          evaluateBody(loop.input, {
+        const count = copyCount(evaluateValue(loop.count, scope), `'${String(loop.name)}'`);
+        // Measured as the loop grows: 800 copies of a large value pass ARM's 4 MB long before the loop ends.
+        let size = 0;
+        const items = Array.from({ length: count }, (_, i) => {
+          const item = evaluateBody(loop.input, {
             ...scope,
             copyIndex: (name) => {
-              if (name === undefined || name.toLowerCase() === loop.name.toLowerCase()) return i;
+              if (name === undefined || name.toLowerCase() === String(loop.name).toLowerCase()) return i;
               return scope.copyIndex(name);
             },
-          }),
-        );
+          });
+          size += sized(item, LIMITS.expandedBytes - size, `The copy loop '${String(loop.name)}'`);
+          return item;
+        });
+        setOwn(out, String(loop.name), items);
       }
       continue;
     }
-    out[key] = evaluateBody(v, scope);
+    setOwn(out, key, evaluateBody(v, scope));
   }
   return out;
 }
