@@ -272,6 +272,11 @@ describe('kube-apiserver peer (real kube-apiserver + etcd)', () => {
       /spec\.port: Invalid value: 70000: spec\.port in body should be less than or equal to 65535/,
       /spec\.brokerRef: Required value/,
     );
+    // An extensible enum of the API is closed in the CRD, as the RP closes it (src/api/closed-enums.ts).
+    await expectInvalid(
+      cr('unknown-enum', { brokerRef: 'broker', port: 1884, serviceType: 'gigantic' }),
+      /spec\.serviceType: Unsupported value: "gigantic": supported values: "clusterIp", "loadBalancer", "nodePort"/,
+    );
     const none = await kubeRequest(kube(), 'GET', base);
     expect(none.body.items.map((i: { metadata: { name: string } }) => i.metadata.name)).toEqual(['listener']);
 
