@@ -2,6 +2,7 @@
 // per ARM resource: feed events and CR events only record the latest desired state and queue the
 // resource id; one reconcile at a time per id reads the CR and converges it.
 import type { TokenCredential } from '@azure/core-auth';
+import { armTypeOf } from '../../src/api/arm-id.js';
 import { buildRegistry, type ResourceTypeRegistry } from '../../src/api/registry.js';
 import { componentLogger } from '../../src/common/log.js';
 import {
@@ -243,13 +244,4 @@ export function createAgent(options: AgentOptions): Agent {
       for (const informer of informers.values()) informer.stop();
     },
   };
-}
-
-/** `Microsoft.IoTOperationsMQ/mq/broker/listener` from an ARM id. */
-function armTypeOf(id: string): string {
-  const parts = id.split('/');
-  const provider = parts.findIndex((p) => p.toLowerCase() === 'providers');
-  if (provider < 0) return '';
-  const rest = parts.slice(provider + 1);
-  return [rest[0], ...rest.slice(1).filter((_, i) => i % 2 === 0)].join('/');
 }

@@ -1,4 +1,5 @@
 // ARM resource → custom resource, and custom resource → the status the RP should hear. Pure.
+import { resourceNameOf } from '../../src/api/arm-id.js';
 import { CR_API_VERSION, crPlural } from '../../src/api/custom-resources.js';
 import type { KubeObject, ObjectType } from '../cluster/index.js';
 import {
@@ -17,7 +18,7 @@ export function crType(kind: string): ObjectType {
 
 /** The CR name: the last segment of the ARM id (ARM nesting becomes `*Ref` fields, not CR nesting). */
 export function crName(resourceId: string): string {
-  return resourceId.split('/').at(-1)!;
+  return resourceNameOf(resourceId);
 }
 
 /** The custom resource the agent applies for an ARM resource: exactly the fields it owns. */

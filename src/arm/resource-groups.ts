@@ -1,3 +1,4 @@
+import { parentIdOf } from '../api/arm-id.js';
 import { API_VERSION, PROVIDER_NAMESPACE } from '../api/openapi.js';
 import { apiError, type ErrorBody } from '../common/errors.js';
 import {
@@ -222,8 +223,8 @@ async function cascadeDelete(ctx: ArmContext, group: ResourceGroup): Promise<voi
   while (pending.length > 0) {
     const lower = new Set(pending.map((id) => id.toLowerCase()));
     const isRoot = (id: string) => {
-      const parts = id.toLowerCase().split('/');
-      for (let n = parts.length - 2; n > 8; n -= 2) if (lower.has(parts.slice(0, n).join('/'))) return false;
+      for (let parent = parentIdOf(id); parent; parent = parentIdOf(parent))
+        if (lower.has(parent.toLowerCase())) return false;
       return true;
     };
     const roots = pending.filter(isRoot);

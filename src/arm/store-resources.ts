@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { armTypeOf, parseArmId } from '../api/arm-id.js';
 import type { IndexedResource } from './store.js';
 
 export interface ResourceTable {
@@ -119,13 +120,15 @@ export function resourceTable(
 }
 
 function segments(id: string) {
-  const match = /^\/subscriptions\/([^/]+)(?:\/resourcegroups\/([^/]+))?/i.exec(id);
-  return { subscriptionId: (match?.[1] ?? '').toLowerCase(), resourceGroup: (match?.[2] ?? '').toLowerCase() };
+  const parts = parseArmId(id);
+  return {
+    subscriptionId: (parts?.subscriptionId ?? '').toLowerCase(),
+    resourceGroup: (parts?.resourceGroup ?? '').toLowerCase(),
+  };
 }
 
 function typeOf(id: string) {
-  const parts = id.split('/providers/').at(-1)!.split('/');
-  return [parts[0], ...parts.slice(1).filter((_, i) => i % 2 === 0)].join('/').toLowerCase();
+  return armTypeOf(id).toLowerCase();
 }
 
 function toResource(row: Row): IndexedResource {

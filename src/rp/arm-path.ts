@@ -1,3 +1,4 @@
+import { formatArmId } from '../api/arm-id.js';
 import { PROVIDER_NAMESPACE } from '../api/openapi.js';
 import type { ResourceType, ResourceTypeRegistry } from '../api/registry.js';
 import { apiError } from '../common/errors.js';
@@ -158,8 +159,13 @@ export function ancestry(type: ResourceType): ResourceType[] {
 
 /** `/subscriptions/{s}/resourceGroups/{rg}/providers/Microsoft.IoTOperationsMQ/mq/{n}/…` [ID-3, ID-5]. */
 export function resourceId(subscriptionId: string, resourceGroup: string, type: ResourceType, names: string[]): string {
-  const pairs = type.segments.map((segment, i) => `${segment}/${names[i]}`).join('/');
-  return `/subscriptions/${subscriptionId}/resourceGroups/${resourceGroup}/providers/${PROVIDER_NAMESPACE}/${pairs}`;
+  return formatArmId({
+    subscriptionId,
+    resourceGroup,
+    namespace: PROVIDER_NAMESPACE,
+    types: [...type.segments],
+    names,
+  });
 }
 
 function checkSubscription(subscriptionId: string): string {

@@ -1,3 +1,4 @@
+import { parseArmId } from '../api/arm-id.js';
 import { PROVIDER_NAMESPACE } from '../api/openapi.js';
 import type { SchemaViolation } from '../api/validator.js';
 import { apiError, type ApiError } from '../common/errors.js';
@@ -143,7 +144,9 @@ export function throwViolations(violations: SchemaViolation[]): void {
 }
 
 export function parentNotFound(parentId: string): ApiError {
-  return apiError('ParentResourceNotFound', { parent: parentId.split('/').slice(-2).join('/') }, { target: parentId });
+  const parent = parseArmId(parentId);
+  const name = parent ? `${parent.types.at(-1)}/${parent.names.at(-1)}` : parentId;
+  return apiError('ParentResourceNotFound', { parent: name }, { target: parentId });
 }
 
 export function nextLink(request: ListRequest, route: CollectionRoute, skipToken: string): string {
@@ -157,15 +160,11 @@ export function nextLink(request: ListRequest, route: CollectionRoute, skipToken
 
 /** `mq/broker` from `/subscriptions/…/providers/NS/mq/a/broker/b`. */
 export function typeSegmentsOf(id: string): string {
-  return id
-    .split('/')
-    .slice(7)
-    .filter((_, i) => i % 2 === 0)
-    .join('/');
+  return parseArmId(id)?.types.join('/') ?? '';
 }
 
 export function subscriptionOf(id: string): string {
-  return id.split('/')[2]!;
+  return parseArmId(id)?.subscriptionId ?? '';
 }
 
 export function stateOf(body: Json): string {

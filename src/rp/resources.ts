@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { parentIdOf } from '../api/arm-id.js';
 import { PROVIDER_NAMESPACE } from '../api/openapi.js';
 import type { ResourceType, ResourceTypeRegistry } from '../api/registry.js';
 import type { SchemaValidator } from '../api/validator.js';
@@ -307,7 +308,7 @@ export class ResourceService {
 
   private async parentOf(route: ResourceRoute): Promise<ResourceRow | undefined> {
     if (!route.type.parent) return undefined;
-    const parentId = route.id.split('/').slice(0, -2).join('/');
+    const parentId = parentIdOf(route.id)!;
     const parent = await this.store.resources.get(parentId);
     if (!parent) throw parentNotFound(parentId);
     return parent;
@@ -315,7 +316,7 @@ export class ResourceService {
 
   private async notFound(route: ResourceRoute): Promise<ApiError> {
     if (route.type.parent) {
-      const parentId = route.id.split('/').slice(0, -2).join('/');
+      const parentId = parentIdOf(route.id)!;
       if (!(await this.store.resources.get(parentId))) return parentNotFound(parentId);
     }
     return apiError('ResourceNotFound', {
