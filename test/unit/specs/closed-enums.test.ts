@@ -2,7 +2,7 @@
 // for the service (the RP's validator and the CRDs). Both faces are derived from the same union in
 // specs/*.tsp; these checks keep them that way. The RP's answer over HTTP is tested in
 // test/integration/rp/extensible-enums.test.ts, the API server's in test/integration/kube.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
@@ -62,6 +62,38 @@ describe('extensible enums', () => {
     expect(nodesWith(closed.components, 'anyOf')).toEqual([]);
     expect(closed.paths).toBe(document.paths);
     expect(document.components.schemas.BrokerMemoryProfile!.anyOf, 'the input document is not changed').toBeDefined();
+  });
+
+  it('templates (bicep/) offer only known values for a parameter named like an enum property', () => {
+    const knownByProperty = new Map<string, string[]>();
+    const collect = (schema: JsonSchema) => {
+      for (const [name, property] of Object.entries((schema.properties as Record<string, JsonSchema>) ?? {})) {
+        const known = property['x-known-values'] as string[] | undefined;
+        if (known) knownByProperty.set(name, known);
+        collect(property);
+      }
+      if (schema.items) collect(schema.items as JsonSchema);
+    };
+    for (const type of buildRegistry(document).types)
+      collect(flattenSchema(document, { $ref: `#/components/schemas/${type.schemas.properties}` }));
+    const templates = ['bicep', 'bicep/modules'].flatMap((dir) =>
+      readdirSync(path.join(packageRoot, dir))
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => path.join(packageRoot, dir, f)),
+    );
+    let checked = 0;
+    for (const file of templates) {
+      const parameters = nodesWith(JSON.parse(readFileSync(file, 'utf8')), 'parameters').flatMap((node) =>
+        Object.entries((node as { parameters: Record<string, { allowedValues?: unknown }> }).parameters),
+      );
+      for (const [name, declaration] of parameters) {
+        const known = knownByProperty.get(name);
+        if (!known || !Array.isArray(declaration?.allowedValues)) continue;
+        for (const value of declaration.allowedValues) expect(known, `${file}: ${name}`).toContain(value);
+        checked++;
+      }
+    }
+    expect(checked, 'memoryProfile in main.json and modules/broker.json').toBeGreaterThanOrEqual(2);
   });
 
   it('are closed in the CRDs: the API server refuses what the RP refuses', () => {
