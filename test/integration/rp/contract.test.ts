@@ -533,6 +533,32 @@ describe.each(backends)('RP contract on %s', (_backend, storeUrl) => {
     });
   });
 
+  describe('[SUB-1, SUB-2] the lifecycle notification', () => {
+    it('accepts keys it does not know, at any depth, and echoes the body', async () => {
+      const body = {
+        state: 'Registered',
+        registrationDate: 'Mon, 13 Nov 2023 09:00:00 GMT',
+        futureTopLevel: true,
+        properties: {
+          tenantId: '72f988bf-86f1-41af-91ab-2d7cd011db47',
+          accountOwner: { email: 'ops@contoso.com', futureOwnerField: 'x' },
+          registeredFeatures: [{ name: 'Microsoft.IoTOperationsMQ/preview', state: 'Registered', since: 2024 }],
+          additionalProperties: {
+            resourceProviderProperties: { resourceProviderNamespace: 'Microsoft.IoTOperationsMQ' },
+          },
+          futureProperty: { nested: [{ deeper: null }] },
+        },
+      };
+      const response = await rp.call(
+        'PUT',
+        `/subscriptions/7d2c8b1e-5f4a-4c3b-9e8d-1a2b3c4d5e6f?api-version=2.0`,
+        body,
+      );
+      expect(response.status, JSON.stringify(response.body)).toBe(200);
+      expect(response.body).toEqual(body);
+    });
+  });
+
   describe('[OPS] operations API', () => {
     it('lists read/write/delete for every type and the register action', async () => {
       const response = await rp.call('GET', `/providers/Microsoft.IoTOperationsMQ/operations?${API}`);
