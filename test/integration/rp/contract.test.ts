@@ -480,6 +480,15 @@ describe.each(backends)('RP contract on %s', (_backend, storeUrl) => {
   });
 
   describe('[GET-2] lists', () => {
+    it('[GET-5] an empty list is 200 with value [] and no nextLink: a group without resources, a parent without children', async () => {
+      const none = await rp.call('GET', `${rg('nothing-here')}/mq?${API}`);
+      expect(none.status).toBe(200);
+      expect(none.body).toEqual({ value: [] });
+      expect((await rp.call('PUT', `${rg('nothing-here')}/mq/lonely?${API}`, mqBody())).status).toBe(201);
+      const children = await rp.call('GET', `${rg('nothing-here')}/mq/lonely/broker?${API}`);
+      expect(children.status).toBe(200);
+      expect(children.body).toEqual({ value: [] });
+    });
     it('pages with $top and an absolute nextLink built from the Referer', async () => {
       for (let i = 0; i < 5; i++) await rp.call('PUT', `${rg('paged')}/mq/page-${i}?${API}`, mqBody());
       const seen: string[] = [];
