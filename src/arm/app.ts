@@ -20,6 +20,8 @@ import { subscriptionRoutes } from './subscriptions.js';
 /** ARM drops request bodies above 4 MB. */
 const BODY_LIMIT = 4 * 1024 * 1024;
 const AGENT_PREFIX = `${AGENT_API_ROOT}/`;
+/** The agent API's paths (duplicate slashes allowed, as the router allows them): `{clusterId}` is an encoded ARM id. */
+const AGENT_PATH = /^\/+agent\/+v1\/+clusters\/+[^/?]+\/+(resources|status)\/*(\?|$)/;
 
 export interface ArmAppOptions {
   context: ArmContext;
@@ -78,7 +80,7 @@ export async function buildArmApp(options: ArmAppOptions): Promise<FastifyInstan
     reply.header('x-ms-request-id', randomUUID());
     const correlation = first(request.headers['x-ms-correlation-request-id']) ?? randomUUID();
     reply.header('x-ms-correlation-request-id', correlation);
-    targets.set(request, parseRequestTarget(request.url, { encodedSlash: request.url.startsWith(AGENT_PREFIX) }));
+    targets.set(request, parseRequestTarget(request.url, { encodedSlash: AGENT_PATH.test(request.url) }));
   });
   const targetOf = (request: FastifyRequest) => targets.get(request) ?? parseRequestTarget(request.url);
 

@@ -1,3 +1,4 @@
+import { parentIdOf } from '../api/arm-id.js';
 import { componentLogger } from '../common/log.js';
 import { apiError } from '../common/errors.js';
 import type { OperationRow, Store, StoreTx } from '../store/index.js';
@@ -76,7 +77,7 @@ export class ClusterSync {
 
     if (report.status === 'Deleted') {
       if (state !== 'Deleting') return { outcome: 'stale' }; // a delete report only ends a delete
-      const goneWithBatch = [...deleting].filter((id) => parentIdOf(id) === row.id.toLowerCase()).length;
+      const goneWithBatch = [...deleting].filter((id) => parentIdOf(id)?.toLowerCase() === row.id.toLowerCase()).length;
       if ((await this.store.resources.countChildren(row.id)) > goneWithBatch) return { outcome: 'pending' };
       const operation = await this.activeOperation(report.resourceId, row.etag);
       return {
@@ -161,11 +162,6 @@ export class ClusterSync {
     const operation = await this.store.operations.activeFor(resourceId);
     return operation && operation.expectedEtag === etag ? operation : undefined;
   }
-}
-
-/** `…/mq/a/broker/b` → `…/mq/a`. */
-function parentIdOf(id: string): string {
-  return id.split('/').slice(0, -2).join('/');
 }
 
 function clusterError(report: StatusReport): { code: string; message: string } {
