@@ -77,6 +77,9 @@ export async function runDev(args: string[]): Promise<void> {
   clearTimeout(deadline);
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
+  // Everything is closed. A request some part still retries against a server closed now (a token
+  // fetch the agent or the RP had in flight: the SDK retries for ~5 s) must not hold the exit.
+  setTimeout(() => process.exit(), 250).unref();
   if (failure) {
     const message = failure instanceof Error ? failure.message : String(failure);
     throw new Error(
