@@ -5,7 +5,7 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['dist/', 'node_modules/', 'specs/openapi/', 'specs/openapi3/', 'src/api/types.generated.ts', 'coverage/'],
+    ignores: ['dist/', 'node_modules/', 'specs/openapi/', 'specs/openapi3/', 'src/api/*.generated.ts', 'coverage/'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

@@ -3,6 +3,7 @@
 //   specs/examples/…/*.json                our example payloads, one per operation
 //   specs/openapi/…/iotoperationsmq.json   Swagger 2.0 for ARM tooling, with the examples linked
 //   src/api/types.generated.ts             TypeScript types (openapi-typescript)
+//   src/api/broker-config.validate.generated.ts  the broker config check, compiled ahead of time (ajv)
 //   extension/chart/crds/*.yaml            CustomResourceDefinitions (structural schemas)
 // `generateSpecs(dir)` writes the same tree under another root; the drift test compares the two.
 import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -13,13 +14,14 @@ import { API_VERSION, loadOpenApi, openApiPath } from '../src/api/openapi.js';
 import { buildRegistry } from '../src/api/registry.js';
 import { packageRoot } from '../src/common/paths.js';
 import { compileSpecs, SPECS_DIR } from './specs/compile.js';
+import { buildBrokerConfigValidator } from './specs/broker-config-validator.js';
 import { buildCrds } from './specs/crds.js';
 import { buildExamples } from './specs/examples.js';
 import { buildTypes } from './specs/types.js';
 
 /** Files produced under a root that mirrors the repository layout. */
 export const GENERATED_DIRS = ['specs/openapi3', 'specs/examples', 'specs/openapi', 'extension/chart/crds'] as const;
-export const GENERATED_FILES = ['src/api/types.generated.ts'] as const;
+export const GENERATED_FILES = ['src/api/types.generated.ts', 'src/api/broker-config.validate.generated.ts'] as const;
 
 export interface GenerateResult {
   warnings: string[];
@@ -64,6 +66,7 @@ async function generateInto(root: string, sourceDir: string): Promise<GenerateRe
 
   // 3. Types and CRDs.
   await writeText(path.join(root, 'src/api/types.generated.ts'), await buildTypes(document));
+  await writeText(path.join(root, 'src/api/broker-config.validate.generated.ts'), buildBrokerConfigValidator(document));
   for (const [name, yaml] of buildCrds(document, registry)) {
     await writeText(
       path.join(root, 'extension/chart/crds', name),

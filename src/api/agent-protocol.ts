@@ -3,7 +3,7 @@
 // cluster's custom locations (NDJSON, one FeedEvent a line) and posts what the cluster did back as
 // status reports. Paths, messages and their schemas are declared here once; both ends check what
 // they receive against the same schemas.
-import { defineContract } from './contract.js';
+import { defineContract } from './contract-compile.js';
 import type { JsonSchema } from './openapi.js';
 import type { components } from './types.generated.js';
 

@@ -14,9 +14,9 @@
 // }
 //
 // Each `spec` is a custom resource's spec, which is the ARM `properties` of the generated API types
-// (src/api/types.generated.ts) with the same field names; the schema below is built from the same
-// spec, made strict (an unknown field is an error), and fills in the spec's defaults. A field renamed
-// in specs/ therefore changes what the operator and the broker compile and check against.
+// (src/api/types.generated.ts) with the same field names; its schema (broker-config-schema.ts) is built
+// from the same spec, made strict (an unknown field is an error), and fills in the spec's defaults. A
+// field renamed in specs/ therefore changes what the operator and the broker compile and check against.
 //
 // Secrets and ConfigMaps are read as Kubernetes mounts them: key K of Secret N is the file
 // <mounts.secrets>/N/K, and the same for ConfigMaps. `secretFile`/`configMapDir` resolve a reference
@@ -27,10 +27,8 @@
 // (subprotocol `mqtt`); the default is "mqtt". `kubernetes.tokenReviewUrl` is the API server's base
 // URL (or the full `/apis/authentication.k8s.io/v1/tokenreviews` URL), needed by the `sat` method.
 import path from 'node:path';
-import { closeExtensibleEnums } from './closed-enums.js';
-import { defineContract, strictSchema, type Contract } from './contract.js';
-import { flattenSchema } from './flatten.js';
-import { loadOpenApi, type JsonSchema, type OpenApiDocument } from './openapi.js';
+import { validate as validateBrokerConfig } from './broker-config.validate.generated.js';
+import { contractOf } from './contract.js';
 import type { components } from './types.generated.js';
 
 type Schemas = components['schemas'];
@@ -75,95 +73,10 @@ export interface BrokerConfig {
   kubernetes?: { tokenReviewUrl: string; caFile?: string; tokenFile?: string };
 }
 
-/** Spec schema names of each section (and of the custom resource kinds they come from). */
-export const SECTION_SCHEMAS = {
-  broker: 'BrokerProperties',
-  listeners: 'BrokerListenerProperties',
-  authentications: 'BrokerAuthenticationProperties',
-  authorizations: 'BrokerAuthorizationProperties',
-} as const;
-
-const text = { type: 'string', minLength: 1 };
-
-let committed: OpenApiDocument | undefined;
-/**
- * The committed spec as the service enforces it (extensible enums closed: the broker knows its own
- * values), read once per process and only by a process that checks a config.
- */
-const spec = () => (committed ??= closeExtensibleEnums(loadOpenApi()));
-
-type Section = keyof typeof SECTION_SCHEMAS;
-
-/** The schema of one section's `spec`: the spec's `*Properties`, strict, with iotmq's extensions. */
-function specSchema(document: OpenApiDocument, section: Section): JsonSchema {
-  const name = SECTION_SCHEMAS[section];
-  const schema = strictSchema(
-    flattenSchema(document, { $ref: `#/components/schemas/${name}` }, { dropReadOnly: true }),
-  );
-  // images and mode are the operator's business: the broker runs without them
-  if (section === 'broker') delete schema.required;
-  if (section === 'listeners')
-    (schema.properties as Record<string, JsonSchema>).protocol = { type: 'string', enum: ['mqtt', 'websockets'] };
-  return schema;
-}
-
-/** The file's JSON schema, built from the spec's `*Properties` schemas. */
-export function brokerConfigSchema(document: OpenApiDocument = spec()): JsonSchema {
-  const section = (name: Section) => specSchema(document, name);
-  const named = (schema: JsonSchema) => ({
-    type: 'object',
-    required: ['name', 'spec'],
-    additionalProperties: false,
-    properties: { name: text, spec: schema },
-  });
-  return {
-    type: 'object',
-    required: ['broker', 'listeners'],
-    additionalProperties: false,
-    properties: {
-      broker: named(section('broker')),
-      listeners: { type: 'array', minItems: 1, items: named(section('listeners')) },
-      authentications: { type: 'array', items: named(section('authentications')) },
-      authorizations: { type: 'array', items: named(section('authorizations')) },
-      mounts: { type: 'object', additionalProperties: false, properties: { secrets: text, configMaps: text } },
-      dataDir: text,
-      bindAddress: text,
-      metricsPort: { type: 'integer', minimum: 0, maximum: 65535 },
-      kubernetes: {
-        type: 'object',
-        required: ['tokenReviewUrl'],
-        additionalProperties: false,
-        properties: { tokenReviewUrl: text, caFile: text, tokenFile: text },
-      },
-    },
-  };
-}
-
-/** Schema check of a broker config, the spec's defaults filled in (on a copy). */
-export const brokerConfigContract = defineContract<BrokerConfig>('broker config', () => brokerConfigSchema(), {
-  useDefaults: true,
+/** Schema check of a broker config (src/api/broker-config-schema.ts, compiled ahead of time), defaults filled in. */
+export const brokerConfigContract = contractOf<BrokerConfig>('broker config', () => validateBrokerConfig, {
+  fillsDefaults: true,
 });
-
-/**
- * The check of one custom resource's spec against its section of the file, defaults filled in: the
- * operator holds each CR to it before rendering, so a CR the broker would refuse never reads Ready.
- */
-export const specContracts: Record<Section, Contract<unknown>> = {
-  broker: defineContract<BrokerSpec>('Broker spec', () => specSchema(spec(), 'broker'), { useDefaults: true }),
-  listeners: defineContract<ListenerSpec>('BrokerListener spec', () => specSchema(spec(), 'listeners'), {
-    useDefaults: true,
-  }),
-  authentications: defineContract<AuthenticationSpec>(
-    'BrokerAuthentication spec',
-    () => specSchema(spec(), 'authentications'),
-    { useDefaults: true },
-  ),
-  authorizations: defineContract<AuthorizationSpec>(
-    'BrokerAuthorization spec',
-    () => specSchema(spec(), 'authorizations'),
-    { useDefaults: true },
-  ),
-};
 
 /** Where key `key` of Secret `name` is mounted. */
 export function secretFile(mounts: Mounts | undefined, name: string, key: string): string {

@@ -1,28 +1,37 @@
-import type { ValidateFunction } from 'ajv';
 import type { JsonSchema } from './openapi.js';
-import { createAjv, toViolation, type SchemaViolation } from './validator.js';
+import { toViolation, type SchemaViolation } from './violations.js';
 
 /**
  * A message that crosses a process or component boundary, checked against one JSON schema with the
- * project's ajv setup. `check` works on a copy: with `useDefaults` the copy gets the schema's
- * defaults, so both ends of an arrow see the same values for what the sender left out.
+ * project's ajv setup. `check` works on a copy: with defaults, the copy gets the schema's defaults,
+ * so both ends of an arrow see the same values for what the sender left out.
  */
 export interface Contract<T> {
   /** The value (a checked copy) and its violations; the value is only a `T` when there are none. */
   check(value: unknown): { value: T; violations: SchemaViolation[] };
-  /** The value as a `T`, or an Error naming the first offending field. */
+  /** The value as a `T`, or a ContractError naming the first offending field. */
   parse(value: unknown): T;
 }
 
-export function defineContract<T>(
+/** What ajv compiles (at run time, or ahead of time as standalone code). */
+export interface CompiledSchema {
+  (value: unknown): boolean;
+  errors?: Parameters<typeof toViolation>[0][] | null;
+}
+
+/**
+ * A contract over a compiled check. `fillsDefaults`: the check writes the schema's defaults into
+ * what it checks, so it gets a copy.
+ */
+export function contractOf<T>(
   name: string,
-  schema: () => JsonSchema,
-  options: { useDefaults?: boolean } = {},
+  compiled: () => CompiledSchema,
+  options: { fillsDefaults?: boolean } = {},
 ): Contract<T> {
-  let validate: ValidateFunction | undefined; // compiled on first use: a process pays only for what it checks
+  let validate: CompiledSchema | undefined; // made on first use: a process pays only for what it checks
   const check = (value: unknown) => {
-    validate ??= createAjv(options).compile(schema());
-    const copy = options.useDefaults ? structuredClone(value) : value;
+    validate ??= compiled();
+    const copy = options.fillsDefaults ? structuredClone(value) : value;
     const ok = validate(copy);
     return { value: copy as T, violations: ok ? [] : (validate.errors ?? []).map(toViolation) };
   };

@@ -1,16 +1,13 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule, { type FormatsPlugin } from 'ajv-formats';
 import { loadOpenApi, type OpenApiDocument } from './openapi.js';
+import { toViolation, type SchemaViolation } from './violations.js';
 
 // ajv-formats ships CommonJS with a default export; under NodeNext it arrives wrapped.
 const addFormats = ((addFormatsModule as unknown as { default?: FormatsPlugin }).default ??
   addFormatsModule) as FormatsPlugin;
 
-/** One offending property, in ARM's terms: `target` is the JSON path into the request body. */
-export interface SchemaViolation {
-  target: string;
-  message: string;
-}
+export { toViolation, type SchemaViolation } from './violations.js';
 
 /**
  * The one ajv setup of the project (the RP's request bodies and every contract in src/api): all
@@ -60,34 +57,5 @@ export class SchemaValidator {
       this.compiled.set(schemaName, validate);
     }
     return validate;
-  }
-}
-
-export function toViolation(error: ErrorObject): SchemaViolation {
-  const path = error.instancePath
-    .split('/')
-    .slice(1)
-    .map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'));
-  if (error.keyword === 'required') path.push(String(error.params.missingProperty));
-  if (error.keyword === 'additionalProperties') path.push(String(error.params.additionalProperty));
-  const target = path.map((p, i) => (/^\d+$/.test(p) ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
-  return { target, message: describe(error, target) };
-}
-
-function describe(error: ErrorObject, target: string): string {
-  const subject = target ? `'${target}'` : 'The request body';
-  switch (error.keyword) {
-    case 'required':
-      return `${subject} is required.`;
-    case 'enum':
-      return `${subject} must be one of: ${(error.params.allowedValues as unknown[]).join(', ')}.`;
-    case 'type':
-      return `${subject} must be of type ${error.params.type}.`;
-    case 'pattern':
-      return `${subject} must match the pattern ${error.params.pattern}.`;
-    case 'additionalProperties':
-      return `${subject} is not a known property.`;
-    default:
-      return `${subject} ${error.message ?? 'is invalid'}.`;
   }
 }

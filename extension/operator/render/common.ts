@@ -1,6 +1,6 @@
 // What every part of render shares: names of what it makes, the verdict book, ownership and labels,
 // and the check of a custom resource's spec against its section of the broker config contract.
-import { specContracts } from '../../../src/api/broker-config.js';
+import { specContracts } from '../../../src/api/broker-config-schema.js';
 import { readyConditionOf } from '../../../src/api/conditions.js';
 import type { KubeObject, OwnerReference } from '../../cluster/index.js';
 import { INSTANCE_LABEL, MANAGED_BY, MANAGED_BY_LABEL, NAME_LABEL, REASONS } from '../constants.js';

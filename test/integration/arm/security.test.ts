@@ -2,6 +2,7 @@
 // another tenant, for another audience or signed by another key are refused; secrets never leak.
 import { generateKeyPair, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { agentFeedPath } from '../../../src/api/agent-protocol.js';
 import { devCredential } from '../../support/dev-sdk.js';
 import { MQ_API, startArm, type ArmHarness } from './harness.js';
 
@@ -54,7 +55,7 @@ describe('anonymous access', () => {
     expect(response.body.error.code).toBe('AuthenticationFailed');
   });
   it('the agent API refuses anonymous callers and user tokens', async () => {
-    const path = `/agent/v1/clusters/${encodeURIComponent(arm.dev.config.clusterId)}/resources`;
+    const path = agentFeedPath(arm.dev.config.clusterId);
     expect((await arm.anonymous('GET', path)).status).toBe(401);
     // A user token is for ARM, not the RP: wrong audience.
     expect((await arm.anonymous('GET', path, undefined, { authorization: `Bearer ${await arm.token()}` })).status).toBe(

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { specContracts } from '../../../src/api/broker-config.js';
+import { specContracts } from '../../../src/api/broker-config-schema.js';
 import { API_VERSION } from '../../../src/api/openapi.js';
 import { buildRegistry } from '../../../src/api/registry.js';
 import { packageRoot } from '../../../src/common/paths.js';

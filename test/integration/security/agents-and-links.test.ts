@@ -3,6 +3,7 @@
 // same answer for a resource that does not exist and one of another cluster. A tenant may bind
 // custom locations and MQ resources only to clusters and custom locations it may read itself.
 import { beforeAll, describe, expect, it } from 'vitest';
+import { agentFeedPath, agentStatusPath } from '../../../src/api/agent-protocol.js';
 import { MQ_API, NS, RP_SCOPE, useSecurityStack } from './stack.js';
 
 const stack = useSecurityStack();
@@ -33,7 +34,7 @@ describe("the agent's credential on ARM", () => {
 
   it("the agent's RP token still serves its own cluster's feed through the front door", async () => {
     const { raw, a, token } = stack();
-    const response = await raw('GET', `/agent/v1/clusters/${encodeURIComponent(a.clusterId)}/resources`, {
+    const response = await raw('GET', agentFeedPath(a.clusterId), {
       who: 'anonymous',
       headers: { authorization: `Bearer ${await token('agent', RP_SCOPE)}` },
     });
@@ -105,7 +106,7 @@ describe("an agent's batch status report", () => {
 
   const post = async (reports: unknown[]) => {
     const { raw, a, token } = stack();
-    return raw('POST', `/agent/v1/clusters/${encodeURIComponent(a.clusterId)}/status`, {
+    return raw('POST', agentStatusPath(a.clusterId), {
       who: 'anonymous',
       body: { reports },
       headers: { authorization: `Bearer ${await token('agent', RP_SCOPE)}` },
