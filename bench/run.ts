@@ -6,6 +6,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   rp: async () => (await import('./rp.js')).runRpBenchmark(),
   reconcile: async () => (await import('./reconcile.js')).runReconcileBenchmark(),
   broker: async () => (await import('./broker.js')).runBrokerBenchmark(),
+  'fuzz-rp': async () => (await import('./fuzz-rp.js')).runRpFuzzBenchmark(),
 };
 
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -5,12 +5,12 @@
 // (curl --path-as-is): Node's URL-based request() would resolve `..` before sending.
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { PROVIDER_NAMESPACE } from '../../../src/api/openapi.js';
 import { ARM_SCOPE, devCredential } from '../../support/dev-sdk.js';
+import { rawRequest } from '../../support/raw-http.js';
 import { MQ_API, startArm, type ArmHarness, type HttpResult } from '../arm/harness.js';
 
 export { MQ_API };
@@ -157,52 +157,4 @@ export function useSecurityStack(): () => SecurityStack {
     await stack?.arm.close();
   });
   return () => stack!;
-}
-
-/** One request with `target` sent as it is: host and port from `base`, never parsed as a URL. */
-export function rawRequest(
-  base: string,
-  agent: https.Agent | undefined,
-  method: string,
-  target: string,
-  body?: unknown,
-  headers: Record<string, string> = {},
-  localAddress?: string,
-): Promise<HttpResult> {
-  const url = new URL(base);
-  const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
-  // The RP's loopback port speaks plain HTTP.
-  const client = url.protocol === 'https:' ? https : http;
-  return new Promise((resolve, reject) => {
-    const request = client.request(
-      {
-        host: url.hostname,
-        port: url.port,
-        method,
-        path: target,
-        // A custom local address needs its own connection, not one of the agent's pool.
-        agent: localAddress ? false : url.protocol === 'https:' ? agent : undefined,
-        ...(localAddress ? { localAddress, ca: (agent?.options as { ca?: string } | undefined)?.ca } : {}),
-        headers: { ...(payload !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
-      },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: unknown;
-          try {
-            parsed = text ? JSON.parse(text) : undefined;
-          } catch {
-            parsed = text;
-          }
-          resolve({ status: response.statusCode!, headers: response.headers, text, body: parsed });
-        });
-        response.on('error', reject);
-      },
-    );
-    request.on('error', reject);
-    if (payload !== undefined) request.write(payload);
-    request.end();
-  });
 }
