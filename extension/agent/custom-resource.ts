@@ -1,6 +1,6 @@
 // ARM resource → custom resource, and custom resource → the status the RP should hear. Pure.
 import { resourceNameOf } from '../../src/api/arm-id.js';
-import { CR_API_VERSION, crPlural } from '../../src/api/custom-resources.js';
+import { CR_API_VERSION, crObjectType } from '../../src/api/custom-resources.js';
 import type { KubeObject, ObjectType } from '../cluster/index.js';
 import {
   AGENT_FINALIZER,
@@ -13,7 +13,7 @@ import type { ArmResource, ReportedStatus, StatusReport } from '../../src/api/ag
 import { readyConditionOf } from '../../src/api/conditions.js';
 
 export function crType(kind: string): ObjectType {
-  return { apiVersion: CR_API_VERSION, kind, plural: crPlural(kind), namespaced: true };
+  return crObjectType(kind);
 }
 
 /** The CR name: the last segment of the ARM id (ARM nesting becomes `*Ref` fields, not CR nesting). */

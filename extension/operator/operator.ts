@@ -3,7 +3,7 @@
 // converge, write Ready conditions. The namespace is the queue key because its CRs reference each
 // other by name and its listeners share ports: only the whole set decides BrokerNotFound or PortConflict.
 import { componentLogger } from '../../src/common/log.js';
-import { CR_API_VERSION, crPlural } from '../../src/api/custom-resources.js';
+import { crObjectType } from '../../src/api/custom-resources.js';
 import {
   createInformer,
   createKeyedQueue,
@@ -35,12 +35,6 @@ export interface Operator {
   stop(): Promise<void>;
 }
 
-const crTypeOf = (kind: string): ObjectType => ({
-  apiVersion: CR_API_VERSION,
-  kind,
-  plural: crPlural(kind),
-  namespaced: true,
-});
 const SECRET: ObjectType = { apiVersion: 'v1', kind: 'Secret', plural: 'secrets', namespaced: true };
 const CONFIG_MAP: ObjectType = { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true };
 
@@ -56,7 +50,7 @@ export function createOperator(options: OperatorOptions): Operator {
   const enqueue = (object: KubeObject) => queue.add(object.metadata.namespace ?? '');
   const watch = (type: ObjectType) =>
     createInformer({ client: cluster, type, namespace: options.namespace, log, upsert: enqueue, remove: enqueue });
-  const crInformers = RECONCILED_KINDS.map((kind) => watch(crTypeOf(kind)));
+  const crInformers = RECONCILED_KINDS.map((kind) => watch(crObjectType(kind)));
   const secrets = watch(SECRET);
   const configMaps = watch(CONFIG_MAP);
   const informers: Informer[] = [...crInformers, secrets, configMaps];
@@ -116,7 +110,7 @@ export function createOperator(options: OperatorOptions): Operator {
       if (condition.status !== 'True' && condition.severity !== 'Error') waiting = true;
       if (sameCondition(previous, condition) && cr.status?.observedGeneration === generation) continue;
       await cluster.patchStatus(
-        crTypeOf(cr.kind),
+        crObjectType(cr.kind),
         namespace,
         cr.metadata.name,
         { observedGeneration: generation, conditions: [condition] },
@@ -130,7 +124,7 @@ export function createOperator(options: OperatorOptions): Operator {
     // Workloads of deleted CRs are gone (the driver applied a plan without them): release them.
     for (const cr of deleting) {
       if (cr.metadata.finalizers?.includes(OPERATOR_FINALIZER))
-        await cluster.removeFinalizer(crTypeOf(cr.kind), namespace, cr.metadata.name, OPERATOR_FINALIZER);
+        await cluster.removeFinalizer(crObjectType(cr.kind), namespace, cr.metadata.name, OPERATOR_FINALIZER);
     }
     return waiting ? { requeueAfterMs: resyncMs } : undefined;
   }

@@ -11,6 +11,11 @@ export function crPlural(kind: string): string {
   return `${kind.toLowerCase()}s`;
 }
 
+/** The custom resource type of a kind, as a cluster client addresses it (namespaced, plural). */
+export function crObjectType(kind: string): { apiVersion: string; kind: string; plural: string; namespaced: true } {
+  return { apiVersion: CR_API_VERSION, kind, plural: crPlural(kind), namespaced: true };
+}
+
 export function crdName(kind: string): string {
   return `${crPlural(kind)}.${CR_GROUP}`;
 }
