@@ -2,6 +2,8 @@
 // src/api/broker-config.ts (built from the spec's `*Properties`, the same the operator renders
 // from); here: read the file, check it against that schema, then check what a schema cannot say —
 // names that must refer to each other, exactly-one-of choices, what iotmq does not support.
+// A new setting goes into BrokerConfig (src/api/broker-config.ts) and the schema
+// (src/api/broker-config-schema.ts); `npm run specs` then recompiles the check the broker runs.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
