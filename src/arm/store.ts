@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { ensurePrivateDatabase } from '../common/private-files.js';
 import { resourceKey as key, resourceTable, type ResourceTable } from './store-resources.js';
 
 /**
@@ -122,6 +123,7 @@ export interface ArmStore {
 export function openArmStore(path: string): ArmStore {
   const file = resolve(path);
   mkdirSync(dirname(file), { recursive: true });
+  ensurePrivateDatabase(file); // service principals' secret hashes: the owner's only
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   // Tenants, principals, subscriptions, groups, registrations, deployments and the front door's own

@@ -7,6 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLocalCluster } from '../../extension/cluster/index.js';
+import { createSqliteStore } from '../../extension/broker/session/sqlite-store.js';
+import { openArmStore } from '../../src/arm/store.js';
 import { createStore } from '../../src/store/index.js';
 
 let dir: string;
@@ -72,6 +74,22 @@ describe('SQLite files are 0600', () => {
       expect(Object.values(await modes(clusterDir)).every((mode) => mode === '600')).toBe(true);
     } finally {
       again.close();
+    }
+  });
+
+  it('the ARM stand-in (secret hashes) and the broker (sessions, retained messages)', async () => {
+    const armStore = openArmStore(path.join(dir, 'arm', 'arm.db'));
+    armStore.tenants.put({ id: 't1', displayName: 't1' });
+    const brokerStore = createSqliteStore(path.join(dir, 'broker', 'broker.db'));
+    try {
+      const arm = await modes(path.join(dir, 'arm'));
+      const broker = await modes(path.join(dir, 'broker'));
+      expect(Object.keys(arm)).toEqual(expect.arrayContaining(['arm.db', 'arm.db-wal']));
+      expect(Object.keys(broker)).toContain('broker.db');
+      expect([...new Set([...Object.values(arm), ...Object.values(broker)])]).toEqual(['600']);
+    } finally {
+      armStore.close();
+      brokerStore.close();
     }
   });
 });

@@ -8,6 +8,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { ensurePrivateDatabase } from '../../../src/common/private-files.js';
 import { decodeMessage, decodeOutbox, decodeSession, encodeMessage, encodeOutbox, encodeSession } from './codec.js';
 import type { PersistedSession, PersistedState, SessionStore } from './session-store.js';
 import type { Subscription } from './types.js';
@@ -16,6 +17,7 @@ const SCHEMA_VERSION = 1;
 
 export function createSqliteStore(file: string): SessionStore {
   mkdirSync(path.dirname(file), { recursive: true });
+  ensurePrivateDatabase(file); // sessions and retained messages: the owner's only
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
