@@ -21,6 +21,8 @@ export type ReconciledKind = (typeof RECONCILED_KINDS)[number];
 /** Reasons of Ready=False that no retry will fix until the resources change (severity Error). */
 export const REASONS = {
   BrokerNotFound: 'BrokerNotFound',
+  /** The listener's Broker exists but its spec is invalid. */
+  BrokerInvalid: 'BrokerInvalid',
   ListenerNotFound: 'ListenerNotFound',
   PortConflict: 'PortConflict',
   PortInUse: 'PortInUse',

@@ -43,7 +43,8 @@ export function checkSpec<T>(
   const { value, violations } = specContracts[section].check(cr.spec ?? {});
   const first = violations[0];
   if (first) {
-    verdicts.fail(cr, REASONS.InvalidSpec, `spec${first.target ? `.${first.target}` : ''}: ${first.message}`);
+    // e.g. "The broker cannot use this spec: 'tls.keyVault' is not a known property."
+    verdicts.fail(cr, REASONS.InvalidSpec, `The broker cannot use this spec: ${first.message}`);
     return undefined;
   }
   return { cr, name: cr.metadata.name, spec: value as T };

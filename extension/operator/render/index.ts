@@ -33,7 +33,9 @@ export function render(input: RenderInput): Plan {
   // A listener that already serves its port keeps it: creation timestamps have one-second
   // resolution, so age alone cannot tell which of two listeners made within a second came first.
   const listenerCrs = of('BrokerListener').sort((a, b) => Number(isReady(b)) - Number(isReady(a)) || byAge(a, b));
-  const listeners = checkListeners(input, listenerCrs, new Set(brokers.map((b) => b.name)), verdicts);
+  const listeners = checkListeners(input, listenerCrs, new Set(brokers.map((b) => b.name)), verdicts, (name) =>
+    of('Broker').some((b) => b.metadata.name === name),
+  );
   const authentications = checkAuthentications(input, of('BrokerAuthentication'), listeners.names, verdicts);
   const authorizations = checkAuthorizations(input, of('BrokerAuthorization'), listeners.names, verdicts);
   const diagnostics = checkDiagnostics(

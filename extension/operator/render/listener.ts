@@ -24,6 +24,8 @@ export function checkListeners(
   listeners: KubeObject[],
   brokers: ReadonlySet<string>,
   verdicts: Verdicts,
+  /** Whether a Broker of that name exists, valid or not (for the message of a listener that cannot run). */
+  brokerExists: (name: string) => boolean = () => false,
 ): Listeners {
   const { namespace } = input;
   const valid: CheckedListener[] = [];
@@ -33,11 +35,14 @@ export function checkListeners(
     if (!listener) continue;
     const { spec } = listener;
     if (!brokers.has(spec.brokerRef)) {
-      verdicts.fail(
-        cr,
-        REASONS.BrokerNotFound,
-        `Broker '${spec.brokerRef}' does not exist in namespace '${namespace}'.`,
-      );
+      if (brokerExists(spec.brokerRef))
+        verdicts.fail(cr, REASONS.BrokerInvalid, `Broker '${spec.brokerRef}' cannot run; see its Ready condition.`);
+      else
+        verdicts.fail(
+          cr,
+          REASONS.BrokerNotFound,
+          `Broker '${spec.brokerRef}' does not exist in namespace '${namespace}'.`,
+        );
       continue;
     }
     const holder = portOwner.get(spec.port);

@@ -220,6 +220,19 @@ describe('operator render', () => {
     ).not.toContain('"name": "a"');
   });
 
+  it('a Broker the broker would refuse is not Ready, nor are its listeners', () => {
+    const plan = render(
+      input([
+        cr('Broker', 'broker', { memoryProfile: 'gigantic' }),
+        cr('BrokerListener', 'l', { brokerRef: 'broker', port: 1 }),
+      ]),
+    );
+    expect(plan.verdicts.get('Broker/broker')).toMatchObject({ ok: false, reason: 'InvalidSpec' });
+    expect((plan.verdicts.get('Broker/broker') as { message: string }).message).toContain("'memoryProfile'");
+    expect(plan.verdicts.get('BrokerListener/l')).toMatchObject({ ok: false, reason: 'BrokerInvalid' });
+    expect(plan.objects).toEqual([]);
+  });
+
   it('sat authentication needs a Kubernetes API: Unsupported on a cluster without one (the local driver)', () => {
     const crs = [
       broker,
