@@ -180,7 +180,7 @@ export function createLocalDriver(options: LocalDriverOptions): LocalDriver {
         }
         await current?.supervisor.stop();
         const dataMount = (container.volumeMounts as Any[]).find((m) => m.name === 'data');
-        if (dataMount) mkdirSync(dataMount.mountPath, { recursive: true });
+        if (dataMount) mkdirSync(dataMount.mountPath, { recursive: true, mode: 0o700 });
         const supervisor = startSupervisor({
           command: argv,
           name: `${namespace}-${name}`,

@@ -44,12 +44,12 @@ export function startSupervisor(options: SupervisorOptions): Supervisor {
   let restarts = 0;
   let stopping = false;
   let timer: NodeJS.Timeout | undefined;
-  mkdirSync(path.dirname(options.logFile), { recursive: true });
+  mkdirSync(path.dirname(options.logFile), { recursive: true, mode: 0o700 });
 
   function start(): void {
     timer = undefined;
     if (stopping) return;
-    const fd = openSync(options.logFile, 'a');
+    const fd = openSync(options.logFile, 'a', 0o600); // a workload's log is its owner's only
     const [file, ...args] = options.command as [string, ...string[]];
     const startedAt = Date.now();
     try {

@@ -1,7 +1,7 @@
 // Operator + local driver + the real broker: CRs applied to the local cluster API (as kubectl or
 // the agent would) become `iotmq broker` processes whose ports an MQTT.js client connects to;
 // invalid combinations get clear Ready=False conditions; a killed broker is restarted.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -59,7 +59,15 @@ beforeAll(async () => {
   driver = createLocalDriver({ dir, cluster });
   operator = createOperator({ cluster, driver, namespace: NS, resyncMs: 200 });
   await operator.ready;
-  await apply('Broker', 'broker', { mode: 'auto', memoryProfile: 'low' });
+  // The images are required by the Broker CRD (the local driver runs this package whatever they say).
+  const image = { repository: 'ghcr.io/iotmq/iotmq', tag: 'test' };
+  await apply('Broker', 'broker', {
+    mode: 'auto',
+    memoryProfile: 'low',
+    authImage: image,
+    brokerImage: image,
+    healthManagerImage: image,
+  });
   await ready('Broker', 'broker');
 });
 
@@ -89,6 +97,10 @@ describe('operator with the local driver', () => {
     // the process got its container's environment, as from kubelet: the broker's NODE_OPTIONS
     const environ = readFileSync(`/proc/${driver.process(NS, workloadName('broker'))!.pid}/environ`, 'utf8');
     expect(environ.split('\0')).toContain('NODE_OPTIONS=--max-semi-space-size=4');
+    // its log and data are the owner's only, whatever the umask of the test process
+    const log = path.join(dir, 'logs', `${NS}-${workloadName('broker')}.log`);
+    expect((statSync(log).mode & 0o777).toString(8)).toBe('600');
+    expect((statSync(path.join(dir, 'logs')).mode & 0o777).toString(8)).toBe('700');
   });
 
   it('flags a listener without broker, a port conflict, a missing TLS secret and a port in use', async () => {
