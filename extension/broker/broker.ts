@@ -21,17 +21,21 @@ import type { Transport } from './transport/transport.js';
 
 export const DEFAULT_LIMITS: BrokerLimits = {
   maximumPacketSize: 64 * 1024 * 1024,
+  // A CONNECT holds at most a client id, user name, password, will topic and will payload of
+  // 64 KiB each, but real ones are a few hundred bytes: 64 KiB fits any sensible will and keeps
+  // what an unauthenticated socket can pin to that (it was the 64 MiB packet limit).
+  maximumConnectPacketSize: 64 * 1024,
   receiveMaximum: 1024,
   topicAliasMaximum: 64,
   maxKeepAlive: 0,
   maxSessionExpiry: SESSION_NEVER_EXPIRES,
   connectTimeout: 10,
+  outboundHighWater: 1024 * 1024,
+  slowSubscriberGraceMs: 5000,
   outboundBufferLimit: 4 * 1024 * 1024,
 };
 
 /** Anyone may connect and do anything: a listener with authentication and authorization off. */
-  outboundHighWater: 1024 * 1024,
-  slowSubscriberGraceMs: 5000,
 export const OPEN_SECURITY: ListenerSecurity = {
   authenticate: null,
   enhancedMethod: () => undefined,
@@ -78,10 +82,6 @@ export function createBroker(options: BrokerOptions = {}): Broker {
   let security = options.security ?? (() => OPEN_SECURITY);
   const connections = new ConnectionList();
   let connectionSeq = 0;
-  const ctx: BrokerContext = {
-    backend,
-    security: (listener) => security(listener),
-    limits,
   const flow = new Backpressure({
     graceMs: limits.slowSubscriberGraceMs,
     onStuck: (sink, heldMs) =>
@@ -90,6 +90,10 @@ export function createBroker(options: BrokerOptions = {}): Broker {
         'subscriber does not keep up: publishers no longer wait for it, QoS 0 beyond its queue limit is dropped',
       ),
   });
+  const ctx: BrokerContext = {
+    backend,
+    security: (listener) => security(listener),
+    limits,
     metrics,
     counters: messageCounters(metrics),
     log,
@@ -99,11 +103,11 @@ export function createBroker(options: BrokerOptions = {}): Broker {
     },
     assignClientId: () => `iotmq-${randomBytes(12).toString('hex')}`,
     connections,
+    flow,
     instanceId: randomBytes(4).toString('hex'),
     nextConnectionSeq: () => ++connectionSeq,
   };
   defineBrokerMetrics(metrics, backend, () => connections.size);
-    flow,
   const sys = startSysTopics(backend, metrics, options.sysInterval ?? 10);
   // One timer for every connection's CONNECT timeout and keep alive, instead of one each.
   const sweep = setInterval(() => {

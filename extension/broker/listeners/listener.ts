@@ -13,6 +13,7 @@ import type { BrokerConfig, ListenerSpec, Named } from '../config.js';
 import type { ConnectionInfo } from '../protocol/context.js';
 import { libuvTcp, listenLibuvTcp } from '../transport/libuv-tcp.js';
 import { StreamTransport } from '../transport/stream-transport.js';
+import type { WebSocket } from 'ws';
 
 export interface RunningListener {
   name: string;
@@ -53,15 +54,20 @@ export async function startListener(
     return { name, port: server.port, protocol, tls: false, close: () => server.close() };
   }
 
-  const handle = (stream: Duplex, socket: net.Socket): void => {
+  // Until a socket becomes an MQTT connection (TLS handshake, WebSocket upgrade) it answers to
+  // this deadline, the broker's CONNECT timeout; from then on to the broker's own.
+  const deadlines = new PreMqttDeadlines(broker.limits.connectTimeout * 1000);
+  const handle = (transport: StreamTransport, socket: net.Socket): void => {
+    deadlines.met(socket);
     // The broker batches its writes per event-loop turn itself; Nagle on top of that only holds
     // the batch back until the peer's delayed ACK, tens of milliseconds.
     socket.setNoDelay(true);
-    broker.accept(new StreamTransport(stream, socket.remoteAddress), connectionInfo(name, socket));
+    broker.accept(transport, connectionInfo(name, socket));
   };
   const sockets = new Set<net.Socket>();
   const track = (socket: net.Socket): void => {
     sockets.add(socket);
+    deadlines.start(socket);
     socket.on('close', () => sockets.delete(socket));
   };
 
@@ -74,21 +80,23 @@ export async function startListener(
     );
     const wss = new WebSocketServer({
       server: httpServer,
+      // each connection lowers it until its client is authenticated (WebSocketTransport)
+      maxPayload: broker.limits.maximumPacketSize + 5,
       // MQTT over WebSocket uses the `mqtt` subprotocol [MQTT-6.0.0-3]
       handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
     });
     wss.on('connection', (ws, req) => {
       const stream = createWebSocketStream(ws);
       stream.on('error', () => {});
-      handle(stream, req.socket);
+      handle(new WebSocketTransport(stream, req.socket.remoteAddress, ws), req.socket);
     });
     server = httpServer;
-    server.on('connection', track);
-    server.on('secureConnection', track);
   } else {
-    server = tls.createServer(tlsOptions!, (socket) => handle(socket, socket));
-    server.on('secureConnection', track);
+    server = tls.createServer(tlsOptions!, (socket) =>
+      handle(new StreamTransport(socket, socket.remoteAddress), socket),
+    );
   }
+  server.on('connection', track);
   server.on('tlsClientError', () => {}); // a failed handshake concerns that client only
   server.listen(spec.port, config.bindAddress ?? '0.0.0.0');
   await once(server, 'listening');
@@ -108,6 +116,68 @@ export async function startListener(
     },
   };
 }
+
+/**
+ * Deadlines of sockets that are not MQTT connections yet. A socket that never sends a TLS
+ * ClientHello or an HTTP upgrade would otherwise stay open for ever (Node's TLS handshake timeout
+ * is an idle timer that a trickle of bytes keeps resetting). Keyed by the peer's address and
+ * port, which the raw socket and the TLS socket on top of it share.
+ */
+class PreMqttDeadlines {
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  constructor(private readonly ms: number) {}
+
+  start(socket: net.Socket): void {
+    const key = peerKey(socket);
+    const timer = setTimeout(() => {
+      this.timers.delete(key);
+      socket.destroy();
+    }, this.ms);
+    this.timers.set(key, timer);
+    socket.once('close', () => {
+      if (this.timers.get(key) !== timer) return;
+      clearTimeout(timer);
+      this.timers.delete(key);
+    });
+  }
+
+  met(socket: net.Socket): void {
+    const key = peerKey(socket);
+    clearTimeout(this.timers.get(key));
+    this.timers.delete(key);
+  }
+}
+
+function peerKey(socket: net.Socket): string {
+  return `${socket.remoteAddress}|${socket.remotePort}`;
+}
+
+/**
+ * MQTT over WebSocket: ws assembles each WebSocket message whole before the connection sees a
+ * byte of it, so its message limit is what an unauthenticated client can make the broker hold.
+ * The connection sets it (transport.ts setMessageLimit) to a CONNECT's worth first and to the
+ * broker's packet limit once the client is authenticated.
+ */
+class WebSocketTransport extends StreamTransport {
+  constructor(
+    stream: Duplex,
+    remoteAddress: string | undefined,
+    private readonly ws: WebSocket,
+  ) {
+    super(stream, remoteAddress);
+  }
+
+  setMessageLimit(bytes: number): void {
+    // ws has the limit per server only (maxPayload); its receiver keeps a copy per connection
+    const receiver = (this.ws as unknown as { _receiver?: { _maxPayload?: unknown } })._receiver;
+    if (receiver && typeof receiver._maxPayload === 'number') receiver._maxPayload = bytes;
+    else if (!warnedNoMessageLimit) {
+      warnedNoMessageLimit = true;
+      componentLogger('broker').warn('this ws version has no per-connection message limit: only maxPayload applies');
+    }
+  }
+}
+let warnedNoMessageLimit = false;
 
 export type PlainTcpTransport = 'libuv' | 'net';
 
@@ -198,7 +268,10 @@ function peerChain(socket: tls.TLSSocket): string[] {
     seen.add(cert.fingerprint256);
     // 64-character lines; a body whose length is a multiple of 64 must not get an empty line before
     // END (OpenSSL then refuses the PEM: a CA certificate of 384 DER bytes made X.509 clients fail)
-    const lines = cert.raw.toString('base64').match(/.{1,64}/g)!.join('\n');
+    const lines = cert.raw
+      .toString('base64')
+      .match(/.{1,64}/g)!
+      .join('\n');
     out.push(`-----BEGIN CERTIFICATE-----\n${lines}\n-----END CERTIFICATE-----\n`);
     cert = cert.issuerCertificate;
   }

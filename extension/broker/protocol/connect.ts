@@ -189,7 +189,7 @@ async function finishAuthentication(conn: Connection, packet: IConnectPacket, ou
         },
       }
     : { cmd: 'connack', returnCode: 0, sessionPresent };
-  conn.state = 'connected';
+  conn.authenticated();
   conn.write(connack);
   conn.setKeepAlive(keepAlive);
   conn.setCredentialExpiry(outcome.expiresAt);

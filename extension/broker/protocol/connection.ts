@@ -75,6 +75,23 @@ export interface PendingConnect {
   exchange: EnhancedAuthExchange;
 }
 
+/** Bytes of a fixed header at most: the type byte and four of remaining length. */
+const MAX_FIXED_HEADER = 5;
+
+/**
+ * The protocol level a CONNECT announces, from its first bytes (0x10, remaining length, the
+ * protocol name "MQTT" or "MQIsdp", the level); undefined where they have not all arrived.
+ */
+function connectProtocolLevel(head: Buffer): number | undefined {
+  if (head[0] !== 0x10) return undefined;
+  let i = 1;
+  while (i < 5 && i < head.length && (head[i] & 0x80) !== 0) i++; // the remaining length
+  i++;
+  if (i + 2 > head.length) return undefined;
+  const level = i + 2 + head.readUInt16BE(i);
+  return level < head.length ? head[level] : undefined;
+}
+
 const NO_ATTRIBUTES: Record<string, string> = Object.freeze({}) as Record<string, string>;
 const NO_IDS: ReadonlySet<number> = new Set();
 
@@ -96,6 +113,8 @@ class Extras {
   heldDeliveries: Delivery[] | undefined = undefined;
   /** The incomplete frame of the last read (framer.ts). */
   partial: PartialFrame | undefined = undefined;
+  /** Input after a packet too large to read before authentication, kept unread until then. */
+  deferredInput: Buffer | undefined = undefined;
   /** Packets and steps waiting for an asynchronous handler to finish (Connection.run). */
   waiting: Array<Step | undefined> | undefined = undefined;
   /** The next of them (a queue by index: shift() moved the rest on every packet). */
@@ -134,6 +153,7 @@ export class Connection implements SessionLink, TransportSink, FrameReader, Hold
   ) {
     this.seq = ctx.nextConnectionSeq();
     this.seenAt = clockTicks();
+    transport.setMessageLimit?.(ctx.limits.maximumConnectPacketSize + MAX_FIXED_HEADER);
   }
 
   /** Unique per broker; the back end tells a session's connections apart by it. */
@@ -241,8 +261,10 @@ export class Connection implements SessionLink, TransportSink, FrameReader, Hold
     return (this.flags & BRIDGE_MODE) !== 0;
   }
 
+  /** What the framer admits: until the client is authenticated, only what a CONNECT needs. */
   get maximumPacketSize(): number {
-    return this.ctx.limits.maximumPacketSize;
+    const { limits } = this.ctx;
+    return this.state === 'connected' ? limits.maximumPacketSize : limits.maximumConnectPacketSize;
   }
 
   get reading(): boolean {
@@ -250,7 +272,12 @@ export class Connection implements SessionLink, TransportSink, FrameReader, Hold
   }
 
   onData(chunk: Buffer): void {
-    if (this.reading) pushBytes(this, chunk);
+    if (!this.reading) return;
+    const deferred = this.x?.deferredInput;
+    if (deferred === undefined) return pushBytes(this, chunk);
+    // read after all (flow control resumed the transport): it waits with the rest
+    this.x!.deferredInput = Buffer.concat([deferred, chunk]);
+    this.transport.pause();
   }
 
   packet(packet: Packet): void {
@@ -268,8 +295,17 @@ export class Connection implements SessionLink, TransportSink, FrameReader, Hold
     this.run(() => inputError(this, error));
   }
 
-  oversize(length: number): void {
-    // Refuse an oversized packet from its header, before buffering its body [MQTT-3.2.2-15]
+  oversize(length: number, head: Buffer): void {
+    if (this.state === 'authenticating' && length <= this.ctx.limits.maximumPacketSize) {
+      // A client may send packets right after its CONNECT [MQTT-3.1.4-5]: one beyond the
+      // unauthenticated limit waits, unread, for the outcome (finishConnect or the end).
+      this.extras().deferredInput = head;
+      this.transport.pause();
+      return;
+    }
+    // Refuse an oversized packet from its header, before buffering its body [MQTT-3.2.2-15]. A
+    // CONNECT that large is answered in its own protocol version: v5 gets CONNACK 0x95.
+    if (this.state === 'awaiting-connect' && connectProtocolLevel(head) === 5) this.protocolVersion = 5;
     this.flags |= INPUT_REFUSED;
     this.partial = undefined;
     this.transport.pause();
@@ -355,6 +391,24 @@ export class Connection implements SessionLink, TransportSink, FrameReader, Hold
       x.waitingHead = 0;
     }
     return next;
+  }
+
+  /**
+   * The client is authenticated and has its CONNACK: from now on it may send packets up to the
+   * broker's maximum, and what waited for that (see oversize) is read.
+   */
+  authenticated(): void {
+    this.state = 'connected';
+    this.transport.setMessageLimit?.(this.ctx.limits.maximumPacketSize + MAX_FIXED_HEADER);
+    if (this.x?.deferredInput) this.run(() => this.readDeferred());
+  }
+
+  private readDeferred(): void {
+    const input = this.x?.deferredInput;
+    if (!input || !this.reading) return;
+    this.x!.deferredInput = undefined;
+    this.transport.resume();
+    pushBytes(this, input);
   }
 
   // ---- writing -----------------------------------------------------------------------------------
@@ -583,7 +637,12 @@ export class Connection implements SessionLink, TransportSink, FrameReader, Hold
     if (this.state === 'closed') return;
     const wasConnected = this.state === 'connected';
     this.state = 'closed';
-    clearTimeout(this.x?.credentialTimer);
+    const x = this.x;
+    if (x) {
+      clearTimeout(x.credentialTimer);
+      // input kept for later is dropped now, not when the transport has finished closing
+      x.partial = x.deferredInput = undefined;
+    }
     this.ctx.connections.remove(this);
     this.ctx.flow.closed(this);
     if (wasConnected && this.isV5 && options.reasonCode !== undefined) {

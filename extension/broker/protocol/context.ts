@@ -11,6 +11,11 @@ import type { ConnectionList } from './connection-list.js';
 export interface BrokerLimits {
   /** Largest packet we accept; advertised in CONNACK [MQTT-3.2.2-*]. */
   maximumPacketSize: number;
+  /**
+   * Largest packet read before the connection is authenticated (CONNECT, AUTH): what a client
+   * without credentials can make the broker buffer. Larger ones are refused from their header.
+   */
+  maximumConnectPacketSize: number;
   /** QoS 1/2 PUBLISHes a client may have unacknowledged towards us. */
   receiveMaximum: number;
   /** Highest topic alias a client may use towards us. */
@@ -61,13 +66,13 @@ export interface BrokerContext {
   assignClientId(): string;
   /** The live connections, so reload, shutdown and the sweep can revisit them. */
   connections: ConnectionList;
+  /** Holds publishers back while a subscriber of theirs catches up. */
+  flow: Backpressure;
   /** Tells this broker's connection ids from another's. */
   instanceId: string;
   nextConnectionSeq(): number;
 }
 
-  /** Holds publishers back while a subscriber of theirs catches up. */
-  flow: Backpressure;
 /**
  * The broker's coarse clock for keep alive and the CONNECT timeout: tenths of a second,
  * monotonic, a small integer to store per connection (one sweep checks them all, broker.ts).

@@ -32,8 +32,11 @@ export interface FrameReader {
   packet(packet: Packet): void;
   /** What mqtt-packet said about a frame it could not parse. */
   malformed(error: Error): void;
-  /** A frame announced larger than the maximum: nothing more is read [MQTT-3.2.2-15]. */
-  oversize(length: number): void;
+  /**
+   * A frame announced larger than the maximum: nothing more is read [MQTT-3.2.2-15]. `head` is
+   * what arrived of it (a refused CONNECT still tells its protocol level).
+   */
+  oversize(length: number, head: Buffer): void;
 }
 
 /** Feed the bytes of one read; complete frames go to the reader in order. */
@@ -68,7 +71,7 @@ export function pushBytes(reader: FrameReader, chunk: Buffer): void {
       if (i - pos > 4) return reader.malformed(asError(parseFrame(buf.subarray(pos), reader)));
       return keep(reader, buf.subarray(pos), 0); // header not all here yet
     }
-    if (length > reader.maximumPacketSize) return reader.oversize(length);
+    if (length > reader.maximumPacketSize) return reader.oversize(length, buf.subarray(pos));
     const end = i + length;
     if (end > buf.length) return keep(reader, buf.subarray(pos), end - pos);
     const packet = decodeHot(buf, pos, i, end, reader.protocolVersion) ?? parseFrame(buf.subarray(pos, end), reader);

@@ -34,6 +34,12 @@ export interface Transport {
   end(): void;
   /** Close at once; pending output is dropped. */
   destroy(): void;
+  /**
+   * Transports that buffer whole messages of their own before the connection sees a byte (a
+   * WebSocket message) bound them by this; the connection raises it once the client is
+   * authenticated. Byte streams need not: the connection's framer bounds what it keeps.
+   */
+  setMessageLimit?(bytes: number): void;
 }
 
 /** How long end() waits for a peer to take the last bytes before closing anyway. */
