@@ -9,12 +9,14 @@ import path from 'node:path';
 import {
   authenticationReferences,
   brokerConfigContract,
+  listenerSecret,
   configMapDir as mountedConfigMapDir,
   MountError,
   secretFile as mountedSecretFile,
   type AuthenticationMethodSpec,
   type BrokerConfig,
   type MemoryProfile,
+  type Mounts,
 } from '../../src/api/broker-config.js';
 
 export type {
@@ -52,10 +54,15 @@ export function loadConfig(file: string): BrokerConfig {
   // relative paths are relative to the config file, like a mounted volume next to it
   const base = path.dirname(path.resolve(file));
   const resolve = (p: string | undefined): string | undefined => (p === undefined ? undefined : path.resolve(base, p));
+  const resolveMount = (m: Mounts['secrets']) =>
+    typeof m === 'object' ? Object.fromEntries(Object.entries(m).map(([n, dir]) => [n, resolve(dir)!])) : resolve(m);
   return {
     ...config,
     dataDir: resolve(config.dataDir),
-    mounts: config.mounts && { secrets: resolve(config.mounts.secrets), configMaps: resolve(config.mounts.configMaps) },
+    mounts: config.mounts && {
+      secrets: resolveMount(config.mounts.secrets),
+      configMaps: resolveMount(config.mounts.configMaps),
+    },
   };
 }
 
@@ -77,6 +84,8 @@ function checkReferences(config: BrokerConfig): void {
     if (names.has(name)) throw new ConfigError(`${at}.name`, `duplicate listener name ${name}`);
     names.add(name);
     if (spec.brokerRef !== broker) throw new ConfigError(`${at}.spec.brokerRef`, `must name the broker "${broker}"`);
+    const tlsSecret = listenerSecret(spec);
+    if (tlsSecret) secretFile(config, tlsSecret, '');
     if (spec.tls !== undefined) {
       if (spec.tls.keyVault !== undefined)
         throw new ConfigError(`${at}.spec.tls.keyVault`, 'Key Vault TLS is not supported by iotmq');
@@ -95,9 +104,10 @@ function checkReferences(config: BrokerConfig): void {
     spec.authenticationMethods.forEach((method, j) =>
       checkMethod(config, method, `${at}.spec.authenticationMethods[${j}]`),
     );
+    // every Secret and ConfigMap it reads has a directory
     const refs = authenticationReferences(spec);
-    if (refs.secrets.length) mounted(() => mountedSecretFile(config.mounts, refs.secrets[0]!, ''));
-    if (refs.configMaps.length) mounted(() => mountedConfigMapDir(config.mounts, refs.configMaps[0]!));
+    for (const name of refs.secrets) secretFile(config, name, '');
+    for (const name of refs.configMaps) configMapDir(config, name);
   });
 
   (config.authorizations ?? []).forEach(({ spec }, i) => {

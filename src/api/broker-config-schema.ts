@@ -19,6 +19,8 @@ export const SECTION_SCHEMAS = {
 } as const;
 
 const text = { type: 'string', minLength: 1 };
+/** A directory per referenced name, or one root directory holding a directory per name. */
+const mount = { anyOf: [text, { type: 'object', additionalProperties: text }] };
 
 let committed: OpenApiDocument | undefined;
 /**
@@ -60,7 +62,7 @@ export function brokerConfigSchema(document: OpenApiDocument = spec()): JsonSche
       listeners: { type: 'array', minItems: 1, items: named(section('listeners')) },
       authentications: { type: 'array', items: named(section('authentications')) },
       authorizations: { type: 'array', items: named(section('authorizations')) },
-      mounts: { type: 'object', additionalProperties: false, properties: { secrets: text, configMaps: text } },
+      mounts: { type: 'object', additionalProperties: false, properties: { secrets: mount, configMaps: mount } },
       dataDir: text,
       bindAddress: text,
       metricsPort: { type: 'integer', minimum: 0, maximum: 65535 },

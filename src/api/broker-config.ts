@@ -7,7 +7,7 @@
 //   "listeners":      [{ "name": "listener", "spec": <BrokerListenerProperties> + "protocol" }],
 //   "authentications": [{ "name": "authn",   "spec": <BrokerAuthenticationProperties> }],
 //   "authorizations":  [{ "name": "authz",   "spec": <BrokerAuthorizationProperties> }],
-//   "mounts": { "secrets": "/etc/iotmq/secrets", "configMaps": "/etc/iotmq/configmaps" },
+//   "mounts": { "secrets": { "pw": "/etc/iotmq/secrets/pw" }, "configMaps": { "client-ca": "/etc/iotmq/configmaps/client-ca" } },
 //   "dataDir": "/var/lib/iotmq/broker", "bindAddress": "0.0.0.0",
 //   "metricsPort": 9600,                                              // optional: Prometheus /metrics
 //   "kubernetes": { "tokenReviewUrl": "https://kubernetes.default.svc", "caFile": "…", "tokenFile": "…" }
@@ -18,9 +18,12 @@
 // from the same spec, made strict (an unknown field is an error), and fills in the spec's defaults. A
 // field renamed in specs/ therefore changes what the operator and the broker compile and check against.
 //
-// Secrets and ConfigMaps are read as Kubernetes mounts them: key K of Secret N is the file
-// <mounts.secrets>/N/K, and the same for ConfigMaps. `secretFile`/`configMapDir` resolve a reference
-// for the broker and `mountPath` places the volume for the operator: one convention, here.
+// Secrets and ConfigMaps are read as Kubernetes mounts them, a directory of keys each. The operator
+// resolves every Secret and ConfigMap the specs reference to the directory it mounts it at
+// (`mounts.secrets[N]`, `mounts.configMaps[N]`; key K of Secret N is <mounts.secrets[N]>/K), and the
+// broker refuses a config that references one without a directory. A hand-written config may give a
+// root instead (`"secrets": "/etc/secrets"`: Secret N is <root>/N). `secretFile`/`configMapDir`
+// resolve a reference for the broker, `mountPath` places the volume for the operator.
 //
 // iotmq extensions: the v1beta1 BrokerListener has no protocol field (the product speaks MQTT over
 // TCP/TLS only), so a listener may carry `"protocol": "websockets"` to serve MQTT over WebSocket
@@ -56,9 +59,10 @@ export interface Named<T> {
   spec: T;
 }
 
+/** Per kind: the directory of each referenced Secret/ConfigMap by name, or one root holding them all. */
 export interface Mounts {
-  secrets?: string;
-  configMaps?: string;
+  secrets?: string | Record<string, string>;
+  configMaps?: string | Record<string, string>;
 }
 
 export interface BrokerConfig {
@@ -80,12 +84,12 @@ export const brokerConfigContract = contractOf<BrokerConfig>('broker config', ()
 
 /** Where key `key` of Secret `name` is mounted. */
 export function secretFile(mounts: Mounts | undefined, name: string, key: string): string {
-  return path.join(mountRoot(mounts, 'secrets', name), name, key);
+  return path.join(mountedDir(mounts, 'secrets', name), key);
 }
 
 /** Where ConfigMap `name` is mounted (a directory of its keys). */
 export function configMapDir(mounts: Mounts | undefined, name: string): string {
-  return path.join(mountRoot(mounts, 'configMaps', name), name);
+  return mountedDir(mounts, 'configMaps', name);
 }
 
 /** Mount path of a Secret's or ConfigMap's volume for the operator: the directory the broker reads. */
@@ -103,14 +107,13 @@ export class MountError extends Error {
   }
 }
 
-function mountRoot(mounts: Mounts | undefined, kind: keyof Mounts, name: string): string {
-  const root = mounts?.[kind];
-  if (!root)
-    throw new MountError(
-      `mounts.${kind}`,
-      `is required to read ${kind === 'secrets' ? 'secret' : 'config map'} ${name}`,
-    );
-  return root;
+function mountedDir(mounts: Mounts | undefined, kind: keyof Mounts, name: string): string {
+  const what = kind === 'secrets' ? 'secret' : 'config map';
+  const mount = mounts?.[kind];
+  if (typeof mount === 'string') return path.join(mount, name);
+  const dir = mount?.[name];
+  if (!dir) throw new MountError(`mounts.${kind}`, `has no directory for ${what} ${name}, which the config references`);
+  return dir;
 }
 
 /** The Secrets and ConfigMaps an authentication's methods read (its spec's defaults applied). */

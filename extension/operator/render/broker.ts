@@ -4,6 +4,7 @@
 import {
   authenticationReferences,
   listenerSecret,
+  mountPath,
   type BrokerConfig,
   type BrokerSpec,
 } from '../../../src/api/broker-config.js';
@@ -42,12 +43,20 @@ export function renderBroker(options: BrokerRenderOptions): KubeObject[] {
   const authentications = options.authentications.filter(serves);
   const authorizations = options.authorizations.filter(serves);
   const metricsPort = options.diagnostics?.metricsPort;
+  // Exactly what the config references is mounted, through the same reference lists the broker reads.
+  const refs = authentications.map((a) => authenticationReferences(a.spec));
+  const secrets = sorted([...own.flatMap((l) => listenerSecret(l.spec) ?? []), ...refs.flatMap((r) => r.secrets)]);
+  const configMaps = sorted(refs.flatMap((r) => r.configMaps));
   const config: BrokerConfig = {
     broker: { name, spec: broker.spec },
     listeners: own.map((l) => ({ name: l.name, spec: l.spec })),
     authentications: authentications.map(restrict),
     authorizations: authorizations.map(restrict),
-    mounts: { secrets: layout.secretsDir, configMaps: layout.configMapsDir },
+    // each referenced Secret and ConfigMap, resolved to the directory its volume is mounted at
+    mounts: {
+      secrets: Object.fromEntries(secrets.map((s) => [s, mountPath(layout.secretsDir, s)])),
+      configMaps: Object.fromEntries(configMaps.map((c) => [c, mountPath(layout.configMapsDir, c)])),
+    },
     dataDir: `${layout.dataDir}/${name}`,
     bindAddress: layout.bindAddress,
     ...(metricsPort !== undefined ? { metricsPort } : {}),
@@ -55,10 +64,6 @@ export function renderBroker(options: BrokerRenderOptions): KubeObject[] {
       ? { kubernetes: layout.kubernetes }
       : {}),
   };
-  // Exactly what the config references is mounted, through the same reference lists the broker reads.
-  const refs = authentications.map((a) => authenticationReferences(a.spec));
-  const secrets = sorted([...own.flatMap((l) => listenerSecret(l.spec) ?? []), ...refs.flatMap((r) => r.secrets)]);
-  const configMaps = sorted(refs.flatMap((r) => r.configMaps));
 
   const labels = labelsFor(name);
   const owner = ownerOf(broker.cr);

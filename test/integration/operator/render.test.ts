@@ -87,7 +87,8 @@ describe('operator render', () => {
       authenticationEnabled: false,
       authorizationEnabled: false,
     });
-    expect(config.mounts).toEqual({ secrets: '/etc/iotmq/secrets', configMaps: '/etc/iotmq/configmaps' });
+    // every referenced Secret resolved to the directory the Deployment mounts it at
+    expect(config.mounts).toEqual({ secrets: { passwords: '/etc/iotmq/secrets/passwords' }, configMaps: {} });
     const deployment = plan.objects.find((o) => o.kind === 'Deployment')!;
     const pod = (deployment.spec as any).template.spec;
     expect(pod.containers[0].args).toEqual(['broker', '--config', '/etc/iotmq/configmaps/broker-config/broker.json']);

@@ -4,25 +4,21 @@
 // out as the plan mounts them, and the broker builds each listener's security from it. A field the
 // spec names one way and the broker reads another fails here (an x509 method named its CA ConfigMap
 // `trustedClientCaCertConfigMap` in the API and `trustedClientCaCert` in the broker).
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { specContracts } from '../../../src/api/broker-config-schema.js';
-import { API_VERSION } from '../../../src/api/openapi.js';
-import { buildRegistry } from '../../../src/api/registry.js';
-import { packageRoot } from '../../../src/common/paths.js';
 import { createCertificateAuthority, issueClientCertificate, issueServerCertificate } from '../../../src/common/tls.js';
-import { toCustomResource } from '../../../extension/agent/index.js';
 import { buildSecurity } from '../../../extension/broker/auth/listener-security.js';
 import { hashPassword } from '../../../extension/broker/auth/password-db.js';
 import { loadConfig } from '../../../extension/broker/config.js';
 import type { KubeObject } from '../../../extension/cluster/index.js';
 import { BROKER_CONFIG_KEY, RECONCILED_KINDS, render, verdictKey } from '../../../extension/operator/index.js';
+import { exampleCustomResources as examplesAsCustomResources } from './example-crs.js';
 
 const NS = 'azure-iot-operations';
-const EXAMPLES = path.join(packageRoot, 'specs/examples', API_VERSION);
-type Any = Record<string, any>; // example JSON
+type Any = Record<string, any>; // plan objects
 
 let root: string;
 beforeAll(() => {
@@ -30,19 +26,15 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-/** Every CreateOrUpdate example's resource as the custom resource the agent would apply. */
+/** Every CreateOrUpdate example's resource as the custom resource the agent would apply (once per name). */
 function exampleCustomResources(): KubeObject[] {
-  const registry = buildRegistry();
-  return readdirSync(EXAMPLES)
-    .filter((file) => file.endsWith('_CreateOrUpdate.json'))
-    .flatMap((file) => {
-      const example = JSON.parse(readFileSync(path.join(EXAMPLES, file), 'utf8')) as Any;
-      const resource = (example.responses['200'] ?? example.responses['201']).body as Any;
-      const kind = registry.find(resource.type)!.crKind;
-      if (!kind) return []; // mq itself has no custom resource
-      const cr = toCustomResource(kind, NS, resource.id, 'W/"1"', resource);
-      return [{ ...cr, metadata: { ...cr.metadata, uid: `uid-${kind}`, generation: 1 } }];
-    });
+  const byName = new Map<string, KubeObject>();
+  for (const { cr } of examplesAsCustomResources(NS, ['_CreateOrUpdate'])) {
+    const key = `${cr.kind}/${cr.metadata.name}`;
+    if (!byName.has(key))
+      byName.set(key, { ...cr, metadata: { ...cr.metadata, uid: `uid-${cr.kind}`, generation: 1 } });
+  }
+  return [...byName.values()];
 }
 
 /** Writes what the plan mounts into the broker, the way a kubelet (or the local driver) would. */
@@ -114,12 +106,11 @@ describe('every spec example, from the API to a running broker configuration', (
     const configFile = await materialise(plan);
     const config = loadConfig(configFile.replace(/[^/]+$/, BROKER_CONFIG_KEY));
     // The config paths are the container's; here they live under the test's root.
+    const under = (dirs: string | Record<string, string> | undefined) =>
+      Object.fromEntries(Object.entries(dirs as Record<string, string>).map(([n, dir]) => [n, path.join(root, dir)]));
     const local = {
       ...config,
-      mounts: {
-        secrets: path.join(root, config.mounts!.secrets!),
-        configMaps: path.join(root, config.mounts!.configMaps!),
-      },
+      mounts: { secrets: under(config.mounts!.secrets), configMaps: under(config.mounts!.configMaps) },
     };
     // Each CR's spec reaches the broker under the API's field names, defaults filled in.
     const section = { BrokerListener: 'listeners', BrokerAuthentication: 'authentications' } as const;

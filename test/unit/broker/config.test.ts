@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { validateConfig } from '../../../extension/broker/config.js';
+import { secretFile, validateConfig } from '../../../extension/broker/config.js';
 
 const base = () => ({
   broker: { name: 'broker', spec: { mode: 'auto' } },
@@ -7,8 +7,26 @@ const base = () => ({
 });
 
 describe('broker config validation', () => {
-  it('accepts a minimal config', () => {
-    expect(validateConfig(base()).listeners[0].spec.port).toBe(1883);
+  it('accepts a minimal config and fills in the spec`s defaults', () => {
+    const config = validateConfig(base());
+    expect(config.listeners[0]!.spec).toMatchObject({
+      port: 1883,
+      authenticationEnabled: false,
+      serviceType: 'clusterIp',
+    });
+    expect(config.broker.spec.memoryProfile).toBe('medium');
+  });
+
+  it('resolves a Secret through its own mount directory or a root', () => {
+    const authn = { usernamePassword: { secretName: 'pw' } };
+    const withMounts = (mounts: object) =>
+      validateConfig({
+        ...base(),
+        mounts,
+        authentications: [{ name: 'a', spec: { listenerRef: ['listener'], authenticationMethods: [authn] } }],
+      });
+    expect(secretFile(withMounts({ secrets: { pw: '/m/pw' } }), 'pw', 'passwords.toml')).toBe('/m/pw/passwords.toml');
+    expect(secretFile(withMounts({ secrets: '/root' }), 'pw', 'passwords.toml')).toBe('/root/pw/passwords.toml');
   });
 
   it.each([
@@ -45,6 +63,34 @@ describe('broker config validation', () => {
             },
           },
         ]),
+    ],
+    [
+      // a field the API does not name is refused, not ignored (the broker once read x509.trustedClientCaCert)
+      'authentications[0].spec.authenticationMethods[0].x509.trustedClientCaCert',
+      (c: any) =>
+        (c.authentications = [
+          {
+            name: 'a',
+            spec: { listenerRef: ['listener'], authenticationMethods: [{ x509: { trustedClientCaCert: 'ca' } }] },
+          },
+        ]),
+    ],
+    [
+      // a referenced Secret without a mounted directory
+      'mounts.secrets',
+      (c: any) => {
+        c.mounts = { secrets: { other: '/s/other' } };
+        c.authentications = [
+          {
+            name: 'a',
+            spec: { listenerRef: ['listener'], authenticationMethods: [{ usernamePassword: { secretName: 'pw' } }] },
+          },
+        ];
+      },
+    ],
+    [
+      'listeners[0].spec.tls.keyVault',
+      (c: any) => (c.listeners[0].spec.tls = { keyVault: { vault: {}, vaultCert: {} } }),
     ],
   ])('names the field: %s', (field, mutate) => {
     const c = base();
