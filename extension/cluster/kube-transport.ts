@@ -6,7 +6,7 @@
 // patches with preconditions, and the raw Status of a failure.
 import * as https from 'node:https';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { ClusterError, type ClusterErrorCode } from './types.js';
+import { ClusterError, type ClusterErrorCode, type StatusCause } from './types.js';
 
 export interface KubeRequest {
   method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';
@@ -29,6 +29,7 @@ export interface KubeStatus {
   code?: number;
   reason?: string;
   message?: string;
+  details?: { causes?: Partial<StatusCause>[] };
 }
 
 const CODES: Record<number, ClusterErrorCode> = {
@@ -47,8 +48,26 @@ export function statusError(code: number, status: KubeStatus | string | undefine
   // Server-side apply answers 500 when the applied object does not fit the schema (a field the CRD
   // does not declare): that is the caller's mistake, not the server being unavailable.
   if (code === 500 && /failed to create typed patch object/.test(message))
-    return new ClusterError('Invalid', `${what}: ${message}`, 422);
-  return new ClusterError(CODES[code] ?? 'Unavailable', `${what}: ${code} ${message}`.trim(), code);
+    return new ClusterError('Invalid', `${what}: ${message}`, 422, { causes: typedPatchCauses(message) });
+  const causes = (typeof status === 'object' ? (status.details?.causes ?? []) : []).map((cause) => ({
+    reason: cause.reason ?? '',
+    message: cause.message ?? '',
+    field: cause.field ?? '',
+  }));
+  return new ClusterError(CODES[code] ?? 'Unavailable', `${what}: ${code} ${message}`.trim(), code, { causes });
+}
+
+/**
+ * The fields of a server-side apply the API server could not type against the schema, one per line
+ * after the object's name: `…(/name; group/v1, Kind=X): .spec.port: expected numeric …`.
+ */
+function typedPatchCauses(message: string): StatusCause[] {
+  const errors = message.slice(message.indexOf('): ') + 3);
+  return [...errors.matchAll(/^\s*\.(\S+?): (.+)$/gm)].map(([, field, text]) => ({
+    reason: /not declared in schema/.test(text!) ? 'FieldValueInvalid' : 'FieldValueTypeInvalid',
+    message: text!,
+    field: field!,
+  }));
 }
 
 export function createKubeTransport(config: KubeConfig): KubeTransport {

@@ -10,6 +10,7 @@ import { createEventQueue, type EventQueue } from './event-queue.js';
 import { loadChartCrds } from './chart-crds.js';
 import { createLocalPersistence } from './local-persistence.js';
 import { createSchemaRegistry } from './structural-schema.js';
+import { invalidObject } from './schema-validation.js';
 import { appliedFields, mergeApply, specOf, statusFields } from './managed-fields.js';
 import {
   ClusterError,
@@ -148,10 +149,13 @@ export function createLocalCluster(options: LocalClusterOptions = {}): LocalClus
   function refuseUndeclared(object: KubeObject): void {
     const fields = schemas.undeclaredFields(object);
     if (fields.length)
-      throw new ClusterError(
-        'Invalid',
-        `${object.kind} ${object.metadata.name}: ${fields.map((f) => `${f}: field not declared in schema`).join(', ')}`,
-        422,
+      throw invalidObject(
+        object,
+        fields.map((f) => ({
+          reason: 'FieldValueInvalid',
+          message: 'field not declared in schema',
+          field: f.slice(1),
+        })),
       );
   }
 
@@ -242,6 +246,9 @@ export function createLocalCluster(options: LocalClusterOptions = {}): LocalClus
           now,
         }),
       );
+      // Then the schema's checks, as the API server validates after defaulting (422 Invalid).
+      const invalid = schemas.validate(next, existing);
+      if (invalid.length) throw invalidObject(next, invalid);
       if (!existing) {
         if (object.metadata.deletionTimestamp)
           throw new ClusterError('Invalid', 'cannot create an object that is being deleted', 422);
@@ -278,6 +285,9 @@ export function createLocalCluster(options: LocalClusterOptions = {}): LocalClus
           now: new Date().toISOString(),
         }),
       );
+      // The status subresource is checked against the status schema only: its writer cannot change the spec.
+      const invalid = schemas.validateStatus(next, existing);
+      if (invalid.length) throw invalidObject(next, invalid);
       return structuredClone(commit(typeKey, key, existing, next));
     },
 

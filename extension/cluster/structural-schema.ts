@@ -4,20 +4,18 @@
 // through this, so what the agent and operator read back is what they would read on Kubernetes:
 // e.g. a listener applied without serviceType comes back with `serviceType: clusterIp`, owned by
 // no field manager; a condition field the schema lacks is dropped.
-import type { KubeObject } from './types.js';
+import { compileSchemaCheck, type SchemaCheck, type StructuralSchema } from './schema-validation.js';
+import type { KubeObject, StatusCause } from './types.js';
 
-export interface StructuralSchema {
-  type?: string;
-  properties?: Record<string, StructuralSchema>;
-  items?: StructuralSchema;
-  additionalProperties?: boolean | StructuralSchema;
-  default?: unknown;
-  'x-kubernetes-preserve-unknown-fields'?: boolean;
-  'x-kubernetes-embedded-resource'?: boolean;
-}
+export type { StructuralSchema } from './schema-validation.js';
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Absent, or null where null is not allowed: the API server puts the default there. */
+function defaultApplies(value: unknown, schema: StructuralSchema): boolean {
+  return schema.default !== undefined && (value === undefined || (value === null && schema.nullable !== true));
 }
 
 /** Drops unknown fields and sets defaults, in place (pruning first, as the API server does). */
@@ -33,7 +31,7 @@ function normaliseValue(value: unknown, schema: StructuralSchema | undefined): v
       schema['x-kubernetes-preserve-unknown-fields'] === true || schema.additionalProperties !== undefined;
     if (!preserve) for (const key of Object.keys(value)) if (!(key in schema.properties)) delete value[key];
     for (const [key, property] of Object.entries(schema.properties)) {
-      if (value[key] === undefined && property.default !== undefined) value[key] = structuredClone(property.default);
+      if (defaultApplies(value[key], property)) value[key] = structuredClone(property.default);
       normaliseValue(value[key], property);
     }
   } else if (isPlainObject(schema.additionalProperties)) {
@@ -71,11 +69,32 @@ export interface SchemaRegistry {
   normalise(object: KubeObject): KubeObject;
   /** Fields of an applied custom resource its schema does not declare, e.g. `.spec.bogus`. */
   undeclaredFields(object: KubeObject): string[];
+  /**
+   * What the API server refuses in a (pruned, defaulted) custom resource written through the main
+   * resource: every field but status, which that write does not change. `previous` is the stored
+   * object of an update: its unchanged values are not judged again (ratcheting). Empty when valid.
+   */
+  validate(object: KubeObject, previous?: KubeObject): StatusCause[];
+  /** The same for a write of the status subresource: the status alone, whatever the spec holds. */
+  validateStatus(object: KubeObject, previous?: KubeObject): StatusCause[];
+}
+
+/** One served version of a CRD: its schema and the checks compiled from it (on first use). */
+interface VersionSchema {
+  schema: StructuralSchema;
+  object: SchemaCheck;
+  status: SchemaCheck;
+}
+
+/** The schema of a write through the main resource: apiVersion, kind and metadata are the server's, status is not written. */
+function withoutServerFields(schema: StructuralSchema): StructuralSchema {
+  const { apiVersion: _a, kind: _k, metadata: _m, status: _s, ...properties } = schema.properties ?? {};
+  return { ...schema, properties, required: schema.required?.filter((name) => name !== 'status') };
 }
 
 /** Schemas of the served versions of the given CustomResourceDefinitions, by apiVersion and kind. */
 export function createSchemaRegistry(crds: readonly KubeObject[]): SchemaRegistry {
-  const schemas = new Map<string, StructuralSchema>();
+  const versions = new Map<string, VersionSchema>();
   for (const crd of crds) {
     const spec = crd.spec as {
       group: string;
@@ -83,11 +102,28 @@ export function createSchemaRegistry(crds: readonly KubeObject[]): SchemaRegistr
       versions: { name: string; served?: boolean; schema?: { openAPIV3Schema?: StructuralSchema } }[];
     };
     for (const version of spec.versions) {
-      if (version.served === false || !version.schema?.openAPIV3Schema) continue;
-      schemas.set(`${spec.group}/${version.name}|${spec.names.kind}`, version.schema.openAPIV3Schema);
+      const schema = version.schema?.openAPIV3Schema;
+      if (version.served === false || !schema) continue;
+      versions.set(`${spec.group}/${version.name}|${spec.names.kind}`, {
+        schema,
+        object: compileSchemaCheck(withoutServerFields(schema)),
+        status: compileSchemaCheck(schema.properties?.status ?? {}, 'status'),
+      });
     }
   }
+  const schemas = new Map([...versions].map(([key, version]) => [key, version.schema]));
+  const versionOf = (object: KubeObject) => versions.get(`${object.apiVersion}|${object.kind}`);
+  /** The object without what the server owns, as the main resource's schema sees it. */
+  const content = ({ apiVersion: _a, kind: _k, metadata: _m, status: _s, ...rest }: KubeObject) => rest;
   return {
+    validate(object, previous) {
+      return versionOf(object)?.object(content(object), previous && content(previous)) ?? [];
+    },
+    validateStatus(object, previous) {
+      const version = versionOf(object);
+      if (!version || object.status === undefined) return [];
+      return version.status(object.status, previous ? (previous.status ?? {}) : undefined);
+    },
     undeclaredFields(object) {
       const schema = schemas.get(`${object.apiVersion}|${object.kind}`);
       if (!schema?.properties) return [];
@@ -109,8 +145,7 @@ export function createSchemaRegistry(crds: readonly KubeObject[]): SchemaRegistr
       }
       for (const [key, property] of Object.entries(schema.properties)) {
         if (key === 'apiVersion' || key === 'kind' || key === 'metadata') continue;
-        if (object[key] === undefined && property.default !== undefined)
-          object[key] = structuredClone(property.default);
+        if (defaultApplies(object[key], property)) object[key] = structuredClone(property.default);
         normaliseValue(object[key], property);
       }
       return object;

@@ -108,16 +108,31 @@ export interface ClusterClient {
 /** `Forbidden`: the API server refused the caller (401/403: RBAC, credentials). */
 export type ClusterErrorCode = 'NotFound' | 'Conflict' | 'Gone' | 'Invalid' | 'Forbidden' | 'Unavailable';
 
+/**
+ * One offending field of a refused write, as the API server's Status `details.causes` lists it:
+ * `field` like `spec.listeners[0].port`, `reason` like `FieldValueNotSupported`, and a message
+ * such as `Unsupported value: "gigantic": supported values: "clusterIp", "loadBalancer"`.
+ */
+export interface StatusCause {
+  reason: string;
+  message: string;
+  field: string;
+}
+
 /** A failure with a Kubernetes-like reason; `status` is the HTTP status the API server would send. */
 export class ClusterError extends Error {
+  /** For `Invalid`: each offending field (empty when the server named none). */
+  readonly causes: readonly StatusCause[];
+
   constructor(
     readonly code: ClusterErrorCode,
     message: string,
     readonly status: number,
-    options: { cause?: unknown } = {},
+    options: { cause?: unknown; causes?: readonly StatusCause[] } = {},
   ) {
     super(message, options);
     this.name = 'ClusterError';
+    this.causes = options.causes ?? [];
   }
 }
 

@@ -63,6 +63,7 @@ async function setReady(name: string, ready: boolean, extra: Record<string, unkn
           reason: ready ? 'Ready' : 'PortInUse',
           message: ready ? 'Listening' : 'port 1883 is in use',
           observedGeneration: cr.metadata.generation,
+          lastTransitionTime: new Date().toISOString(), // required by the CRD's condition schema
           ...extra,
         },
       ],

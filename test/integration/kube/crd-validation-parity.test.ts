@@ -1,0 +1,319 @@
+// One verdict on a custom resource, whichever cluster plays the API server: the same good and bad
+// objects go to the real kube-apiserver (test/peers/kube) and to the embedded cluster of `iotmq dev`
+// (extension/cluster/local-cluster.ts), and both must accept the same ones — storing the same spec,
+// defaults included — and refuse the same ones with 422 Invalid naming the same fields. The chart's
+// CRDs cover enums, types, required fields and ranges; a probe CRD adds what they do not use yet
+// (pattern, lengths, nullable, int-or-string, preserved unknown fields, formats). The real server is
+// asked twice: by create (POST, kubectl create: every cause) and by server-side apply (the agent's
+// and the operator's write, which reports a wrongly typed field before any other).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createLocalCluster,
+  isClusterError,
+  type ClusterClient,
+  type KubeObject,
+  type LocalCluster,
+} from '../../../extension/cluster/index.js';
+import type { KubernetesCluster } from '../../../extension/cluster/kubernetes.js';
+import { kubeRequest, useKube, type KubeFixture } from '../../peers/kube/fixture.js';
+import { exampleCustomResources } from '../operator/example-crs.js';
+import { eventually } from '../../support/eventually.js';
+import { chartCrds, createNamespace, installCrds, kubeClient } from './kube-setup.js';
+
+const NS = 'parity';
+const MQ = 'mq.iotoperations.azure.com/v1beta1';
+const PROBE = 'parity.iotmq.test/v1';
+
+/** Keywords the chart's CRDs do not use (yet), on a kind of its own. */
+const PROBE_CRD: KubeObject = {
+  apiVersion: 'apiextensions.k8s.io/v1',
+  kind: 'CustomResourceDefinition',
+  metadata: { name: 'probes.parity.iotmq.test' },
+  spec: {
+    group: 'parity.iotmq.test',
+    scope: 'Namespaced',
+    names: { kind: 'Probe', plural: 'probes', singular: 'probe', listKind: 'ProbeList' },
+    versions: [
+      {
+        name: 'v1',
+        served: true,
+        storage: true,
+        subresources: { status: {} },
+        schema: {
+          openAPIV3Schema: {
+            type: 'object',
+            required: ['spec'],
+            properties: {
+              spec: {
+                type: 'object',
+                required: ['mode'],
+                properties: {
+                  mode: { type: 'string', enum: ['a', 'b'] },
+                  count: { type: 'integer', format: 'int32', minimum: 1, maximum: 10 },
+                  big: { type: 'integer', format: 'int32' },
+                  name: { type: 'string', pattern: '^[a-z]+$', minLength: 2, maxLength: 5 },
+                  note: { type: 'string', nullable: true },
+                  defaulted: { type: 'string', default: 'x' },
+                  port: { 'x-kubernetes-int-or-string': true },
+                  extra: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+                  entries: {
+                    type: 'array',
+                    maxItems: 2,
+                    items: {
+                      type: 'object',
+                      required: ['key'],
+                      properties: { key: { type: 'string' }, value: { type: 'integer' } },
+                    },
+                  },
+                  labels: { type: 'object', additionalProperties: { type: 'string' } },
+                  ratio: { type: 'number', minimum: 0, maximum: 1, exclusiveMaximum: true },
+                  when: { type: 'string', format: 'date-time' },
+                },
+              },
+              status: { type: 'object', properties: { phase: { type: 'string', enum: ['Up', 'Down'] } } },
+            },
+          },
+        },
+      },
+    ],
+  },
+};
+
+const image = { repository: 'ghcr.io/iotmq/iotmq', tag: 'test' };
+const listener = (spec: Record<string, unknown>) => ({ kind: 'BrokerListener', apiVersion: MQ, spec });
+const broker = (spec: Record<string, unknown>) => ({
+  kind: 'Broker',
+  apiVersion: MQ,
+  spec: { mode: 'auto', authImage: image, brokerImage: image, healthManagerImage: image, ...spec },
+});
+const probe = (spec: Record<string, unknown>) => ({ kind: 'Probe', apiVersion: PROBE, spec });
+
+interface Case {
+  name: string;
+  object: { kind: string; apiVersion: string; spec?: Record<string, unknown> };
+  /** The fields a 422 names; none: accepted. */
+  refused?: string[];
+}
+
+const BAD_AND_GOOD: Case[] = [
+  // Closed enums, as the RP closes the API's extensible ones.
+  {
+    name: 'listener serviceType gigantic',
+    object: listener({ brokerRef: 'b', port: 1883, serviceType: 'gigantic' }),
+    refused: ['spec.serviceType'],
+  },
+  {
+    name: 'broker memoryProfile gigantic',
+    object: broker({ memoryProfile: 'gigantic' }),
+    refused: ['spec.memoryProfile'],
+  },
+  {
+    name: 'enum inside a list',
+    object: {
+      kind: 'BrokerAuthorization',
+      apiVersion: MQ,
+      spec: {
+        listenerRef: ['l'],
+        authorizationPolicies: { rules: [{ principals: {}, brokerResources: [{ method: 'Teleport' }] }] },
+      },
+    },
+    refused: ['spec.authorizationPolicies.rules[0].brokerResources[0].method'],
+  },
+  // Wrong types.
+  { name: 'port as a string', object: listener({ brokerRef: 'b', port: 'mqtt' }), refused: ['spec.port'] },
+  {
+    name: 'boolean as a string',
+    object: listener({ brokerRef: 'b', port: 1883, authenticationEnabled: 'yes' }),
+    refused: ['spec.authenticationEnabled'],
+  },
+  {
+    name: 'nested integer as a string',
+    object: broker({
+      cardinality: {
+        frontend: { replicas: 'two', workers: 1 },
+        backendChain: { partitions: 1, redundancyFactor: 1, workers: 1 },
+      },
+    }),
+    refused: ['spec.cardinality.frontend.replicas'],
+  },
+  { name: 'float for an int32', object: probe({ mode: 'a', count: 1.5 }), refused: ['spec.count'] },
+  { name: 'int-or-string given a boolean', object: probe({ mode: 'a', port: true }), refused: ['spec.port'] },
+  { name: 'preserved object given a string', object: probe({ mode: 'a', extra: 'text' }), refused: ['spec.extra'] },
+  { name: 'map value of the wrong type', object: probe({ mode: 'a', labels: { a: 1 } }), refused: ['spec.labels.a'] },
+  {
+    name: 'null where null is not allowed',
+    object: listener({ brokerRef: null, port: 1883 }),
+    refused: ['spec.brokerRef'],
+  },
+  { name: 'null list item', object: probe({ mode: 'a', entries: [null] }), refused: ['spec.entries[0]'] },
+  { name: 'date-time that is not one', object: probe({ mode: 'a', when: 'yesterday' }), refused: ['spec.when'] },
+  // Required fields.
+  { name: 'listener without brokerRef', object: listener({ port: 1883 }), refused: ['spec.brokerRef'] },
+  {
+    name: 'broker without its images',
+    object: { kind: 'Broker', apiVersion: MQ, spec: { mode: 'auto' } },
+    refused: ['spec.authImage', 'spec.brokerImage', 'spec.healthManagerImage'],
+  },
+  { name: 'no spec at all', object: { kind: 'BrokerListener', apiVersion: MQ }, refused: ['spec'] },
+  {
+    name: 'list item without its required key',
+    object: probe({ mode: 'a', entries: [{ value: 1 }] }),
+    refused: ['spec.entries[0].key'],
+  },
+  // Patterns and lengths.
+  { name: 'pattern violation', object: probe({ mode: 'a', name: 'AB' }), refused: ['spec.name'] },
+  { name: 'too short', object: probe({ mode: 'a', name: 'a' }), refused: ['spec.name'] },
+  { name: 'too long', object: probe({ mode: 'a', name: 'abcdef' }), refused: ['spec.name'] },
+  {
+    name: 'too many items',
+    object: probe({ mode: 'a', entries: [{ key: 'a' }, { key: 'b' }, { key: 'c' }] }),
+    refused: ['spec.entries'],
+  },
+  // Ranges.
+  { name: 'port above 65535', object: listener({ brokerRef: 'b', port: 70000 }), refused: ['spec.port'] },
+  {
+    name: 'nodePort below 0',
+    object: listener({ brokerRef: 'b', port: 1883, nodePort: -1 }),
+    refused: ['spec.nodePort'],
+  },
+  { name: 'integer below its minimum', object: probe({ mode: 'a', count: 0 }), refused: ['spec.count'] },
+  { name: 'exclusive maximum reached', object: probe({ mode: 'a', ratio: 1 }), refused: ['spec.ratio'] },
+  { name: 'int32 overflow', object: probe({ mode: 'a', big: 3_000_000_000 }), refused: ['spec.big'] },
+  {
+    name: 'several fields at once',
+    object: probe({ mode: 'c', count: 20, name: 'X' }),
+    refused: ['spec.count', 'spec.mode', 'spec.name'],
+  },
+  // Accepted, with what the server makes of them.
+  { name: 'null where a default applies', object: listener({ brokerRef: 'b', port: 1883, serviceType: null }) },
+  { name: 'nullable null kept', object: probe({ mode: 'a', note: null }) },
+  { name: 'int-or-string as integer', object: probe({ mode: 'b', port: 8080 }) },
+  { name: 'int-or-string as string', object: probe({ mode: 'b', port: 'http' }) },
+  { name: 'preserved unknown fields', object: probe({ mode: 'a', extra: { any: [1, { deep: true }], more: 'x' } }) },
+  {
+    name: 'every probe field valid',
+    object: probe({
+      mode: 'a',
+      count: 10,
+      big: 2 ** 31 - 1,
+      name: 'abcde',
+      port: 1,
+      entries: [{ key: 'k', value: 3 }],
+      labels: { a: 'b' },
+      ratio: 0,
+      when: '2024-01-01T00:00:00Z',
+    }),
+  },
+  {
+    name: 'listener at the edges of its ranges',
+    object: listener({ brokerRef: 'b', port: 65535, nodePort: 0, serviceType: 'nodePort' }),
+  },
+];
+
+type Verdict = { accepted: true; spec: unknown } | { accepted: false; status: number; fields: string[]; text: string };
+
+/**
+ * The field of a cause. kube-apiserver names an int32/int64 overflow `<nil>` and puts the field in
+ * the message (`… with format int32 in spec.big`); that one quirk is read from the message.
+ */
+function fieldOf(cause: { field: string; message: string }): string {
+  if (cause.field !== '<nil>') return cause.field;
+  return /\bin (\S+)$/.exec(cause.message)?.[1] ?? cause.field;
+}
+
+const fieldsOf = (causes: readonly { field: string; message: string }[]) => [...new Set(causes.map(fieldOf))].sort();
+
+async function applied(client: ClusterClient, object: KubeObject): Promise<Verdict> {
+  try {
+    const stored = await client.apply(object, { fieldManager: 'parity', force: true });
+    return { accepted: true, spec: stored.spec };
+  } catch (error) {
+    if (!isClusterError(error, 'Invalid')) throw error;
+    return { accepted: false, status: error.status, fields: fieldsOf(error.causes), text: error.message };
+  }
+}
+
+async function created(kube: KubeFixture, object: KubeObject): Promise<Verdict> {
+  const [group, version] = object.apiVersion.split('/');
+  const plural = `${object.kind.toLowerCase()}s`;
+  const r = await kubeRequest(kube, 'POST', `/apis/${group}/${version}/namespaces/${NS}/${plural}`, object);
+  if (r.status === 201) return { accepted: true, spec: r.body.spec };
+  expect(r.body, r.text).toMatchObject({ kind: 'Status', reason: 'Invalid' });
+  return { accepted: false, status: r.status, fields: fieldsOf(r.body.details?.causes ?? []), text: r.text };
+}
+
+const named = (c: Case, name: string): KubeObject => ({ ...c.object, metadata: { name, namespace: NS } }) as KubeObject;
+
+describe('CRD validation: the local cluster refuses and accepts exactly what kube-apiserver does', () => {
+  const kube = useKube();
+  let real: KubernetesCluster;
+  let local: LocalCluster;
+  beforeAll(async () => {
+    real = kubeClient(kube());
+    await installCrds(real);
+    await real.apply(PROBE_CRD, { fieldManager: 'iotmq-test', force: true });
+    await establishedAndServed(kube(), PROBE_CRD);
+    await createNamespace(real, NS);
+    local = createLocalCluster({ customResourceDefinitions: [...(await chartCrds()), PROBE_CRD] });
+  });
+  afterAll(() => local?.close());
+
+  it.each(BAD_AND_GOOD.map((c, i) => [c.name, c, i] as const))('%s', async (_name, c, i) => {
+    const byCreate = await created(kube(), named(c, `c${i}`));
+    const byApply = await applied(real, named(c, `a${i}`));
+    const locally = await applied(local, named(c, `a${i}`));
+    // The table says what Kubernetes does; the real server confirms it, the local cluster must agree.
+    if (c.refused) {
+      expect(byCreate, 'kube-apiserver (create)').toMatchObject({
+        accepted: false,
+        status: 422,
+        fields: [...c.refused].sort(),
+      });
+      expect(locally, 'local cluster').toMatchObject({ accepted: false, status: 422, fields: [...c.refused].sort() });
+      // Apply reports a wrongly typed field alone, before validating: one of the same fields.
+      expect(byApply.accepted, `kube-apiserver (apply) ${JSON.stringify(byApply)}`).toBe(false);
+      if (!byApply.accepted) expect(c.refused).toEqual(expect.arrayContaining(byApply.fields));
+    } else {
+      expect(byCreate, 'kube-apiserver (create)').toMatchObject({ accepted: true });
+      expect(byApply, 'kube-apiserver (apply)').toMatchObject({ accepted: true });
+      expect(locally, 'local cluster').toEqual(byApply); // the same stored spec, defaults included
+    }
+  });
+
+  it('every spec example, as the agent converts it, is accepted by both with the same stored spec', async () => {
+    const examples = exampleCustomResources(NS);
+    expect(new Set(examples.map((e) => e.cr.kind)).size).toBe(11); // every kind has an example
+    for (const [i, { source, cr }] of examples.entries()) {
+      const object = { ...cr, metadata: { ...cr.metadata, name: `example-${i}`, finalizers: [] } };
+      const onKube = await applied(real, object);
+      expect(onKube, `kube-apiserver: ${source}`).toMatchObject({ accepted: true });
+      expect(await applied(local, object), `local cluster: ${source}`).toEqual(onKube);
+    }
+  });
+
+  it('the status subresource is checked against the status schema only, by both', async () => {
+    for (const client of [real, local]) {
+      await client.apply(named({ name: 's', object: probe({ mode: 'a' }) }, 'status'), { fieldManager: 'parity' });
+      const bad = await client
+        .patchStatus(probeType, NS, 'status', { phase: 'Sideways' }, { fieldManager: 'op' })
+        .catch((e: unknown) => e);
+      expect(isClusterError(bad, 'Invalid') && fieldsOf(bad.causes)).toEqual(['status.phase']);
+      const good = await client.patchStatus(probeType, NS, 'status', { phase: 'Up' }, { fieldManager: 'op' });
+      expect(good.status).toEqual({ phase: 'Up' });
+      expect(good.spec).toEqual({ mode: 'a', defaulted: 'x' });
+    }
+  });
+});
+
+const probeType = { apiVersion: PROBE, kind: 'Probe', plural: 'probes' };
+
+/** Resolves once the CRD's kind is served: the API server answers a list of it with 200. */
+async function establishedAndServed(kube: KubeFixture, crd: KubeObject): Promise<void> {
+  const { group, names, versions } = crd.spec as {
+    group: string;
+    names: { plural: string };
+    versions: { name: string }[];
+  };
+  const path = `/apis/${group}/${versions[0]!.name}/${names.plural}`;
+  await eventually(`${path} served`, async () => (await kubeRequest(kube, 'GET', path)).status === 200, 30_000, 100);
+}
