@@ -6,6 +6,9 @@
 // (pattern, lengths, nullable, int-or-string, preserved unknown fields, formats). The real server is
 // asked twice: by create (POST, kubectl create: every cause) and by server-side apply (the agent's
 // and the operator's write, which reports a wrongly typed field before any other).
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createLocalCluster,
@@ -221,6 +224,8 @@ function fieldOf(cause: { field: string; message: string }): string {
   return /\bin (\S+)$/.exec(cause.message)?.[1] ?? cause.field;
 }
 
+const withoutText = (verdict: object) => ({ ...verdict, text: undefined });
+
 const fieldsOf = (causes: readonly { field: string; message: string }[]) => [...new Set(causes.map(fieldOf))].sort();
 
 async function applied(client: ClusterClient, object: KubeObject): Promise<Verdict> {
@@ -303,9 +308,112 @@ describe('CRD validation: the local cluster refuses and accepts exactly what kub
       expect(good.spec).toEqual({ mode: 'a', defaulted: 'x' });
     }
   });
+
+  it('an object stored before its CRD tightened: unchanged values ratchet, status writes pass, new values are judged — on both', async () => {
+    const stored = { mode: 'b', name: 'ab' }; // valid under the loose schema only
+    const steps = async (client: ClusterClient) => [
+      await applied(client, drift('old', stored)), // the same again
+      await applied(client, drift('old', { ...stored, count: 2 })), // another field changes
+      await client.patchStatus(DRIFT, NS, 'old', { phase: 'Up' }, { fieldManager: 'op' }).then(
+        (cr) => ({ accepted: true, spec: cr.spec }),
+        (error: unknown) => ({ accepted: false, error: String(error) }),
+      ),
+      await applied(client, drift('old', { ...stored, count: 2, name: 'abc' })), // the invalid field changes
+      await applied(client, drift('new', stored)), // a new object
+    ];
+    const expected = [
+      { accepted: true },
+      { accepted: true },
+      { accepted: true },
+      { accepted: false, fields: ['spec.name'] },
+      { accepted: false, fields: ['spec.mode', 'spec.name'] },
+    ];
+
+    await real.apply(driftCrd('loose'), { fieldManager: 'iotmq-test', force: true });
+    await establishedAndServed(kube(), driftCrd('loose'));
+    await real.apply(drift('old', stored), { fieldManager: 'parity' });
+    await real.apply(driftCrd('tight'), { fieldManager: 'iotmq-test', force: true });
+    await eventually(
+      'the tightened schema in force',
+      async () => {
+        const dryRun = await kubeRequest(
+          kube(),
+          'POST',
+          `/apis/${DRIFT.apiVersion}/namespaces/${NS}/drifts?dryRun=All`,
+          drift('probe', stored),
+        );
+        return dryRun.status === 422;
+      },
+      30_000,
+      100,
+    );
+    const onKube = await steps(real);
+
+    // The local cluster keeps its objects in its data dir across a restart with newer CRDs.
+    const dir = await mkdtemp(path.join(tmpdir(), 'iotmq-parity-'));
+    try {
+      const before = createLocalCluster({ dataDir: dir, customResourceDefinitions: [driftCrd('loose')] });
+      await before.apply(drift('old', stored), { fieldManager: 'parity' });
+      before.close();
+      const after = createLocalCluster({ dataDir: dir, customResourceDefinitions: [driftCrd('tight')] });
+      try {
+        const locally = await steps(after);
+        expect(onKube).toMatchObject(expected);
+        // The same verdicts (the messages differ only in the client's prefix of the request).
+        expect(locally.map(withoutText)).toEqual(onKube.map(withoutText));
+      } finally {
+        after.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 const probeType = { apiVersion: PROBE, kind: 'Probe', plural: 'probes' };
+
+/** A kind whose schema a test tightens: `mode` loses `b`, `name` shrinks to one character. */
+const DRIFT = { apiVersion: PROBE, kind: 'Drift', plural: 'drifts' };
+function driftCrd(schema: 'loose' | 'tight'): KubeObject {
+  const spec = {
+    type: 'object',
+    properties: {
+      mode: { type: 'string', enum: schema === 'loose' ? ['a', 'b'] : ['a'] },
+      name: { type: 'string', maxLength: schema === 'loose' ? 5 : 1 },
+      count: { type: 'integer' },
+    },
+  };
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: 'drifts.parity.iotmq.test' },
+    spec: {
+      group: 'parity.iotmq.test',
+      scope: 'Namespaced',
+      names: { kind: 'Drift', plural: 'drifts', singular: 'drift', listKind: 'DriftList' },
+      versions: [
+        {
+          name: 'v1',
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          schema: {
+            openAPIV3Schema: {
+              type: 'object',
+              properties: { spec, status: { type: 'object', properties: { phase: { type: 'string' } } } },
+            },
+          },
+        },
+      ],
+    },
+  };
+}
+const drift = (name: string, spec: Record<string, unknown>): KubeObject => ({
+  apiVersion: DRIFT.apiVersion,
+  kind: DRIFT.kind,
+  metadata: { name, namespace: NS },
+  spec,
+});
 
 /** Resolves once the CRD's kind is served: the API server answers a list of it with 200. */
 async function establishedAndServed(kube: KubeFixture, crd: KubeObject): Promise<void> {
