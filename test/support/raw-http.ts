@@ -39,9 +39,10 @@ export function rawRequest(
         // A length always: Node's client frames no GET/DELETE body by itself, and the body's bytes
         // would then be read as the next request on the connection.
         headers: {
-          ...(payload !== undefined
-            ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) }
+          ...(payload !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')
+            ? { 'content-type': 'application/json' }
             : {}),
+          ...(payload !== undefined ? { 'content-length': String(Buffer.byteLength(payload)) } : {}),
           ...headers,
         },
       },

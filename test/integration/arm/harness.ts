@@ -10,6 +10,7 @@ import type { ResourceManagementClient } from '@azure/arm-resources';
 import type { ClientSecretCredential } from '@azure/identity';
 import { startDev, type DevHandles } from '../../../src/cli/dev.js';
 import { agentCredential, ARM_SCOPE, devArmClient, devCredential } from '../../support/dev-sdk.js';
+import { rawRequest, type RawResult } from '../../support/raw-http.js';
 import { startFakeAgent, type Decide, type FakeAgent } from './fake-agent.js';
 
 export const MQ_API = '2023-10-04-preview';
@@ -48,12 +49,7 @@ export interface ArmHarness {
   close(): Promise<void>;
 }
 
-export interface HttpResult {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-  body: any;
-}
+export type HttpResult = RawResult;
 
 export async function startArm(options: ArmOptions = {}): Promise<ArmHarness> {
   const dataDir = options.dataDir ?? (await mkdtemp(path.join(os.tmpdir(), 'iotmq-arm-')));
@@ -100,6 +96,7 @@ export async function startArm(options: ArmOptions = {}): Promise<ArmHarness> {
   return harness;
 }
 
+/** One HTTPS request to `url` (a whole URL, so the client resolves what it would), trusting `agent`'s CA. */
 export function httpsRequest(
   agent: https.Agent,
   url: string,
@@ -107,38 +104,6 @@ export function httpsRequest(
   body?: unknown,
   headers: Record<string, string> = {},
 ): Promise<HttpResult> {
-  const payload = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const request = https.request(
-      url,
-      {
-        method,
-        agent,
-        headers: {
-          ...(payload !== undefined && !Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')
-            ? { 'content-type': 'application/json' }
-            : {}),
-          ...headers,
-        },
-      },
-      (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: unknown;
-          try {
-            parsed = text ? JSON.parse(text) : undefined;
-          } catch {
-            parsed = text;
-          }
-          resolve({ status: response.statusCode!, headers: response.headers, text, body: parsed });
-        });
-        response.on('error', reject);
-      },
-    );
-    request.on('error', reject);
-    if (payload !== undefined) request.write(payload);
-    request.end();
-  });
+  const target = new URL(url);
+  return rawRequest(target.origin, agent, method, `${target.pathname}${target.search}`, body, headers);
 }

@@ -4,6 +4,7 @@
 // unknown client id is refused with the same answer, after the same time, as a wrong secret.
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import type { RawResult } from '../../support/raw-http.js';
 import { useSecurityStack } from './stack.js';
 
 const stack = useSecurityStack();
@@ -44,33 +45,39 @@ const newClient = async (localAddress?: string) => {
 };
 
 /**
- * One token that costs one secret check, on this machine as loaded now: the unit the bounds are
- * stated in (the tests share two cores with everything else). Unbounded, a token waited for all
- * 40 checks of a flood: 10 rounds of libuv's 4 threads.
+ * Sends 40 wrong secrets for the dev user and, once they are on their way, `probe`; answers in the
+ * order they came back. Stated as an order, not in milliseconds: the tests share two cores with
+ * everything else, and a slower machine slows flood and probe alike. Unbounded, the probe's check
+ * queued behind all 40 (libuv's 4 threads, first come first served) and came back last.
  */
-const oneCheck = async () => {
-  const alone = await timed(await newClient('127.0.0.2'));
-  expect(alone.value.status).toBe(200);
-  return alone.ms;
-};
+async function flood(probe: () => Promise<RawResult>) {
+  const { clientId } = stack().arm.dev.config;
+  const order: string[] = [];
+  const wrong = Array.from({ length: 40 }, (_, i) =>
+    tokenRequest(clientId, `wrong-${i}`).then((r) => (order.push(`flood ${r.status}`), r)),
+  );
+  const probed = probe().then((r) => (order.push('probe'), r));
+  const [answers, answer] = await Promise.all([Promise.all(wrong), probed]);
+  const checked = answers.filter((a) => a.status === 401).length;
+  const checkedAfter = order.slice(order.indexOf('probe') + 1).filter((x) => x === 'flood 401').length;
+  return { answers, answer, checked, checkedAfter };
+}
 
 describe('the token endpoint under a flood of wrong secrets', () => {
-  it('40 concurrent wrong secrets: a legitimate token is not held up, the flood beyond its share gets 429 + Retry-After', async () => {
+  it('40 concurrent wrong secrets: a legitimate token comes before the flood is checked; beyond its share the flood gets 429 + Retry-After', async () => {
     const { clientId, clientSecret } = stack().arm.dev.config;
-    const unit = await oneCheck();
-    const flood = Array.from({ length: 40 }, (_, i) => tokenRequest(clientId, `wrong-${i}`));
-    const legit = await timed(() => tokenRequest(clientId, clientSecret));
-    const answers = await Promise.all(flood);
-    expect(legit.value.status, legit.value.text).toBe(200);
-    expect(legit.ms, `one check ${unit.toFixed(0)} ms, the token ${legit.ms.toFixed(0)} ms`).toBeLessThan(
-      3 * unit + 500,
-    );
-    const statuses = answers.map((a) => a.status);
+    const run = await flood(() => tokenRequest(clientId, clientSecret));
+    expect(run.answer.status, run.answer.text).toBe(200);
+    expect(
+      run.checkedAfter,
+      `${run.checkedAfter} of ${run.checked} checked wrong secrets answered after it`,
+    ).toBeGreaterThanOrEqual(run.checked / 2);
+    const statuses = run.answers.map((a) => a.status);
     expect(
       statuses.every((s) => s === 401 || s === 429),
       statuses.join(','),
     ).toBe(true);
-    const throttled = answers.filter((a) => a.status === 429);
+    const throttled = run.answers.filter((a) => a.status === 429);
     expect(throttled.length).toBeGreaterThan(20);
     for (const answer of throttled) {
       expect(Number(answer.headers['retry-after'])).toBeGreaterThanOrEqual(1);
@@ -78,18 +85,14 @@ describe('the token endpoint under a flood of wrong secrets', () => {
     }
   });
 
-  it('a client never seen before, from another address, waits at most a few secret checks during the flood', async () => {
-    const { arm } = stack();
-    const unit = await oneCheck();
-    const coldClient = await newClient('127.0.0.2');
-    const flood = Array.from({ length: 40 }, (_, i) => tokenRequest(arm.dev.config.clientId, `wrong-${i}`));
-    const cold = await timed(coldClient);
-    await Promise.all(flood);
-    expect(cold.value.status, cold.value.text).toBe(200);
-    // Now it waits for the checks running when it came (one round), then its own.
-    expect(cold.ms, `one check ${unit.toFixed(0)} ms, during the flood ${cold.ms.toFixed(0)} ms`).toBeLessThan(
-      4 * unit + 500,
-    );
+  it("a client never seen before, from another address, is checked in the flood's first rounds, not after it", async () => {
+    const cold = await newClient('127.0.0.2');
+    const run = await flood(cold);
+    expect(run.answer.status, run.answer.text).toBe(200);
+    expect(
+      run.checkedAfter,
+      `${run.checkedAfter} of ${run.checked} checked wrong secrets answered after it`,
+    ).toBeGreaterThanOrEqual(run.checked / 2);
   });
 });
 
@@ -99,7 +102,7 @@ describe('unknown and known clients are refused alike', () => {
     const known: number[] = [];
     const unknown: number[] = [];
     let knownAnswer, unknownAnswer;
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 3; i++) {
       const k = await timed(() => tokenRequest(clientId, 'not-the-secret'));
       const u = await timed(() => tokenRequest(randomUUID(), 'not-the-secret'));
       known.push(k.ms);
