@@ -22,7 +22,7 @@ import {
   PROVIDER_LABEL_VALUE,
   RESOURCE_ID_ANNOTATION,
 } from './constants.js';
-import { crName, crType, isTerminal, specSatisfies, statusOf, toCustomResource } from './custom-resource.js';
+import { crName, crType, isTerminal, refusalOf, specSatisfies, statusOf, toCustomResource } from './custom-resource.js';
 import { holdFeed } from './feed.js';
 import type { ArmResource } from '../../src/api/agent-protocol.js';
 import { createRpClient, type RpClient } from './rp-client.js';
@@ -211,7 +211,17 @@ export function createAgent(options: AgentOptions): Agent {
       current.metadata.annotations?.[ETAG_ANNOTATION] !== want.etag ||
       !specSatisfies(current.spec, wanted.spec)
     ) {
-      current = await cluster.apply(wanted, { fieldManager: AGENT_FIELD_MANAGER, force: true });
+      try {
+        current = await cluster.apply(wanted, { fieldManager: AGENT_FIELD_MANAGER, force: true });
+      } catch (error) {
+        // The cluster's CRD refuses what the RP accepted (CRDs of another release): retrying cannot
+        // help until the resource changes, so its operation fails with the API server's causes.
+        const refusal = refusalOf(kind, name, error);
+        if (!refusal) throw error;
+        log.warn({ resourceId: want.id, kind, name, err: error }, 'custom resource refused by the cluster');
+        reporter.report({ resourceId: want.id, etag: want.etag, status: 'Failed', error: refusal });
+        return;
+      }
       log.info({ resourceId: want.id, kind, name, generation: current.metadata.generation }, 'applied custom resource');
     }
     const observed = statusOf(current);

@@ -1,7 +1,7 @@
 // ARM resource → custom resource, and custom resource → the status the RP should hear. Pure.
 import { resourceNameOf } from '../../src/api/arm-id.js';
 import { CR_API_VERSION, crObjectType } from '../../src/api/custom-resources.js';
-import type { KubeObject, ObjectType } from '../cluster/index.js';
+import { isClusterError, type KubeObject, type ObjectType } from '../cluster/index.js';
 import {
   AGENT_FINALIZER,
   ETAG_ANNOTATION,
@@ -86,4 +86,17 @@ export function statusOf(cr: KubeObject): Omit<StatusReport, 'resourceId' | 'eta
 
 export function isTerminal(status: string | undefined): status is Extract<ReportedStatus, 'Succeeded' | 'Failed'> {
   return status === 'Succeeded' || status === 'Failed';
+}
+
+/**
+ * The operation error for a custom resource the API server refused as invalid (422 with the
+ * offending fields), or undefined for any other failure, which is worth retrying.
+ */
+export function refusalOf(kind: string, name: string, error: unknown): { code: string; message: string } | undefined {
+  if (!isClusterError(error, 'Invalid') || error.status !== 422 || !error.causes.length) return undefined;
+  const causes = error.causes.map((cause) => `${cause.field}: ${cause.message}`).join('; ');
+  return {
+    code: 'CustomResourceInvalid',
+    message: `The cluster refused the ${kind} '${name}': ${causes}. Its CustomResourceDefinition may be of another release than the service; update the extension or the resource.`,
+  };
 }

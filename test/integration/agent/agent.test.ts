@@ -12,7 +12,12 @@ import {
   RESOURCE_ID_ANNOTATION,
   type Agent,
 } from '../../../extension/agent/index.js';
-import { createLocalCluster, type LocalCluster } from '../../../extension/cluster/index.js';
+import {
+  createLocalCluster,
+  loadChartCrds,
+  type KubeObject,
+  type LocalCluster,
+} from '../../../extension/cluster/index.js';
 import {
   API,
   CLUSTER,
@@ -72,12 +77,12 @@ async function setReady(name: string, ready: boolean, extra: Record<string, unkn
   );
 }
 
-function startAgent(): Agent {
+function startAgent(on: LocalCluster = cluster): Agent {
   return createAgent({
     rpUrl: `http://127.0.0.1:${proxy.port}`,
     clusterId: CLUSTER,
     namespace: NS,
-    cluster,
+    cluster: on,
     credential: {
       getToken: async () => ({ token: await rp.agentToken(), expiresOnTimestamp: Date.now() + 3_600_000 }),
     },
@@ -269,4 +274,43 @@ describe('agent: RP feed → custom resources → status back', () => {
       expect(now?.metadata.uid).toBe(item.metadata.uid);
     }
   });
+
+  it('a resource the cluster refuses (its CRD narrower than the RP) fails with the API server`s causes, and goes through once fixed', async () => {
+    // CRDs one release behind the RP, say: the cluster's BrokerListener allows ports up to 2000 only.
+    const narrow = loadChartCrds().map((crd) =>
+      (crd.spec?.names as { kind: string }).kind === 'BrokerListener' ? withPortMaximum(crd, 2000) : crd,
+    );
+    await agent.stop();
+    const strict = createLocalCluster({ customResourceDefinitions: narrow });
+    const strictAgent = startAgent(strict);
+    try {
+      await strictAgent.synced;
+      const put = await rp.call('PUT', `${listenerPath('wide')}?${API}`, body('BrokerListener', { port: 3000 }));
+      expect(put.status).toBe(201);
+      await untilState(listenerPath('wide'), 'Failed');
+      const operation = new URL(put.headers.get('azure-asyncoperation')!);
+      const { body: failed } = await rp.call('GET', operation.pathname + operation.search);
+      expect(failed.error.code).toBe('CustomResourceInvalid');
+      expect(failed.error.message).toContain(
+        'spec.port: Invalid value: 3000: spec.port in body should be less than or equal to 2000',
+      );
+      expect(await strict.get(LISTENER, NS, 'wide')).toBeUndefined();
+
+      await rp.call('PUT', `${listenerPath('wide')}?${API}`, body('BrokerListener', { port: 1999 }));
+      await eventually('the fixed CR', async () => (await strict.get(LISTENER, NS, 'wide'))?.spec?.port === 1999);
+    } finally {
+      await strictAgent.stop();
+      strict.close();
+      agent = startAgent();
+      await agent.synced;
+    }
+  });
 });
+
+/** A copy of the BrokerListener CRD whose spec.port allows at most `maximum`. */
+function withPortMaximum(crd: KubeObject, maximum: number): KubeObject {
+  const narrowed = structuredClone(crd);
+  for (const version of (narrowed.spec as { versions: { schema: { openAPIV3Schema: any } }[] }).versions)
+    version.schema.openAPIV3Schema.properties.spec.properties.port.maximum = maximum;
+  return narrowed;
+}
