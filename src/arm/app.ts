@@ -13,7 +13,7 @@ import { localResourceRoutes } from './local-resources.js';
 import { cloudMetadata, legacyCloudMetadata } from './metadata.js';
 import { providerRoutes } from './providers.js';
 import { resourceGroupRoutes } from './resource-groups.js';
-import { parseRequestTarget, type RequestTarget } from '../common/request-target.js';
+import { parseRequestTarget, refuseUnreadableRequest, type RequestTarget } from '../common/request-target.js';
 import { matchRoute, type Route } from './router.js';
 import { subscriptionRoutes } from './subscriptions.js';
 
@@ -44,6 +44,7 @@ export async function buildArmApp(options: ArmAppOptions): Promise<FastifyInstan
     routerOptions: { maxParamLength: 4096, ignoreDuplicateSlashes: true },
     return503OnClosing: false,
     forceCloseConnections: true,
+    clientErrorHandler: refuseUnreadableRequest,
   });
   app.removeAllContentTypeParsers();
   await registerIdentityRoutes(app, ctx.identity);

@@ -18,6 +18,9 @@ export const ERRORS = {
   InvalidRequestContent: [400, 'The request content was invalid and could not be deserialized: {reason}'],
   InvalidRequestUri: [400, "The request URI '{uri}' is invalid: {reason}"],
   InvalidQueryParameter: [400, "The query parameter '{name}' {reason}"],
+  MalformedHttpRequest: [400, 'The request could not be read as HTTP/1.1 ({reason}); check how the client builds it.'],
+  RequestHeadersTooLarge: [431, 'The request headers are larger than the server accepts.'],
+  RequestTimeout: [408, 'The request did not arrive in time.'],
   RequestTooLarge: [413, 'The request content is larger than the limit of {limit} bytes.'],
   UnsupportedMediaType: [
     415,

@@ -1,3 +1,5 @@
+import type { Socket } from 'node:net';
+import { STATUS_CODES } from 'node:http';
 import { apiError } from './errors.js';
 
 /**
@@ -89,4 +91,26 @@ export function parseQuery(text: string): Record<string, string> {
 
 function shorten(text: string): string {
   return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+
+/**
+ * fastify's `clientErrorHandler`: a request the HTTP parser cannot read (bytes a request line may
+ * not hold, a header too large, too slow) still gets ARM's error shape, then the connection closes
+ * — after a framing error nothing more on it can be trusted.
+ */
+export function refuseUnreadableRequest(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const apiErr =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? apiError('RequestHeadersTooLarge')
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? apiError('RequestTimeout')
+        : apiError('MalformedHttpRequest', { reason: error.code ?? 'unreadable' });
+  const body = JSON.stringify(apiErr.toBody());
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${apiErr.status} ${STATUS_CODES[apiErr.status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
 }

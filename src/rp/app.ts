@@ -8,7 +8,7 @@ import { SchemaValidator } from '../api/validator.js';
 import { ApiError, apiError } from '../common/errors.js';
 import { componentLogger } from '../common/log.js';
 import { parseJsonBody } from '../common/json-body.js';
-import { parseRequestTarget } from '../common/request-target.js';
+import { parseRequestTarget, refuseUnreadableRequest } from '../common/request-target.js';
 import type { Store } from '../store/index.js';
 import { registerAgentApi } from './agent-api.js';
 import { cachedArmPathParser, type ArmRoute } from './arm-path.js';
@@ -93,6 +93,7 @@ export async function buildRp(options: RpOptions): Promise<FastifyInstance> {
     logger: false,
     bodyLimit: BODY_LIMIT_BYTES,
     return503OnClosing: false,
+    clientErrorHandler: refuseUnreadableRequest,
     routerOptions: { maxParamLength: 2048 },
     // Requests the router cannot even decode (e.g. invalid percent-encoding) still get ARM's shape.
     frameworkErrors: (error, _request, reply) => {

@@ -2,6 +2,7 @@
 // lifecycle through a path the front door authorised one way and the RP read another — dot
 // segments (plain, percent-encoded, any case), encoded separators, backslashes, or a duplicated
 // api-version that the two sides read differently. Requests are sent byte for byte (--path-as-is).
+import tls from 'node:tls';
 import { describe, expect, it } from 'vitest';
 import { MQ_API, NS, useSecurityStack } from './stack.js';
 
@@ -100,5 +101,41 @@ describe('the RP takes subscription lifecycle calls from ARM itself only', () =>
     expect(response.status, response.text).toBe(403);
     expect(response.body.error.code).toBe('AuthorizationFailed');
     expect((await arm.dev.rpStore.subscriptions.get(a.subscriptionId))?.state).toBe('Registered');
+  });
+});
+
+describe('requests the HTTP parser cannot read', () => {
+  /** Bytes straight onto a TLS connection to the front door; resolves with all it answered before closing. */
+  const sendBytes = (bytes: Buffer) =>
+    new Promise<string>((resolve, reject) => {
+      const { arm } = stack();
+      const url = new URL(arm.url);
+      const socket = tls.connect({ host: url.hostname, port: Number(url.port), ca: arm.dev.caPem }, () =>
+        socket.end(bytes),
+      );
+      let text = '';
+      socket.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+      socket.on('close', () => resolve(text));
+      socket.on('error', reject);
+    });
+
+  it.each([
+    [
+      'a raw non-ASCII byte in the path',
+      Buffer.concat([
+        Buffer.from('GET /subscriptions/caf'),
+        Buffer.from([0xe9]),
+        Buffer.from(' HTTP/1.1\r\nHost: x\r\n\r\n'),
+      ]),
+    ],
+    ['a space inside the target', Buffer.from('GET /a b/c HTTP/1.1\r\nHost: x\r\n\r\n')],
+    ['a header line without a colon', Buffer.from('GET /subscriptions HTTP/1.1\r\nHost: x\r\nbroken\r\n\r\n')],
+  ])("%s → 400 in ARM's error shape, connection closed", async (_name, bytes) => {
+    const answer = await sendBytes(bytes);
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    const body = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as {
+      error: { code: string; message: string };
+    };
+    expect(body.error.code).toBe('MalformedHttpRequest');
   });
 });
