@@ -9,6 +9,7 @@ import { restrictToOwner } from '../common/private-files.js';
 import { parseCommandLine, UsageError } from './command-line.js';
 import { DEV } from './commands.js';
 import { devInstructions, startDev } from './dev.js';
+import { mqttInstructions, recordMqtt, startDevExtension, type DevExtension } from './dev-extension.js';
 
 const SHUTDOWN_MS = 20_000;
 
@@ -51,17 +52,15 @@ export async function runDev(args: string[]): Promise<void> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
-  let local: { stop(): Promise<void> } | undefined;
+  let running: DevExtension | undefined;
   let failure: unknown;
   try {
-    const { startDevExtension, mqttInstructions } = await import('./dev-extension.js');
-    const started = await startDevExtension(dev, dataDir, {
+    running = await startDevExtension(dev, dataDir, {
       mqttPorts,
       signal: stopping.signal,
       progress: (line) => process.stdout.write(`${line}\n`),
     });
-    local = started.local;
-    process.stdout.write(devInstructions(dev.config, dev.configFile) + mqttInstructions(started.mqtt, dev.configFile));
+    process.stdout.write(devInstructions(dev.config, dev.configFile) + mqttInstructions(running.mqtt, dev.configFile));
     if (!stopping.signal.aborted) await once(stopping.signal, 'abort');
   } catch (error) {
     if (!stopping.signal.aborted) failure = error;
@@ -72,7 +71,10 @@ export async function runDev(args: string[]): Promise<void> {
     process.exit(1);
   }, SHUTDOWN_MS);
   deadline.unref();
-  await local?.stop();
+  if (running) {
+    await running.local.stop();
+    await recordMqtt(dev.configFile, { ...running.mqtt, state: 'stopped' });
+  }
   await dev.close();
   clearTimeout(deadline);
   process.off('SIGINT', onSignal);

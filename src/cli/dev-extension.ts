@@ -37,6 +37,10 @@ export interface DevMqtt {
   username: string;
   password: string;
   caFile: string;
+  /** Whether the broker is up, as `iotmq dev` last knew (a process killed with -9 leaves `running`). */
+  state: 'starting' | 'running' | 'stopped' | 'failed';
+  /** Why it failed, for `failed`. */
+  problem?: string;
 }
 
 export interface DevExtensionOptions {
@@ -56,11 +60,16 @@ export class MqttPortsTakenError extends Error {
   override name = 'MqttPortsTakenError';
 }
 
+export interface DevExtension {
+  local: LocalClusterHandles;
+  mqtt: DevMqtt;
+}
+
 export async function startDevExtension(
   dev: DevHandles,
   dataDir: string,
   options: DevExtensionOptions = {},
-): Promise<{ local: LocalClusterHandles; mqtt: DevMqtt }> {
+): Promise<DevExtension> {
   const { config } = dev;
   const signal = options.signal;
   const clusterDir = path.join(dataDir, 'local-cluster');
@@ -76,42 +85,55 @@ export async function startDevExtension(
     tls: await choosePort(options.mqttPorts?.tls, current.tls, DEFAULT_PORTS.tls),
     plain: await choosePort(options.mqttPorts?.plain, current.plain, DEFAULT_PORTS.plain),
   };
-  await refuseTakenPorts(ports, options.mqttPorts ?? {});
-
   const mqtt: DevMqtt = {
     host: '127.0.0.1',
     ports,
     ...dev.mqttCredentials,
     caFile: path.join(workloadsDirOf(clusterDir), 'data', 'broker', 'tls', 'ca.crt'),
+    state: 'starting',
   };
   // Written before anything can fail: the credentials hold whether or not this start succeeds.
-  const saved = JSON.parse(await readFile(dev.configFile, 'utf8')) as Record<string, unknown>;
-  await writeFile(dev.configFile, `${JSON.stringify({ ...saved, mqtt }, null, 2)}\n`, { mode: 0o600 });
+  await recordMqtt(dev.configFile, mqtt);
 
-  options.progress?.(`starting the local cluster (MQTT on port ${ports.plain}, MQTT over TLS on ${ports.tls})…`);
-  signal?.throwIfAborted();
-  const local = await startLocalCluster({
-    dataDir: clusterDir,
-    rpUrl: dev.rpUrl,
-    clusterId: config.clusterId,
-    namespace: NAMESPACE,
-    credential: new ClientSecretCredential(config.tenantId, config.agent.clientId, config.agent.clientSecret, {
-      authorityHost: config.authorityHost,
-      disableInstanceDiscovery: true,
-      ...caTrustOptions(dev.caPem),
-    }),
-    scope: config.agent.scope,
-    ca: dev.caPem,
-  });
+  let local: LocalClusterHandles | undefined;
   try {
+    await refuseTakenPorts(ports, options.mqttPorts ?? {});
+    options.progress?.(`starting the local cluster (MQTT on port ${ports.plain}, MQTT over TLS on ${ports.tls})…`);
+    signal?.throwIfAborted();
+    local = await startLocalCluster({
+      dataDir: clusterDir,
+      rpUrl: dev.rpUrl,
+      clusterId: config.clusterId,
+      namespace: NAMESPACE,
+      credential: new ClientSecretCredential(config.tenantId, config.agent.clientId, config.agent.clientSecret, {
+        authorityHost: config.authorityHost,
+        disableInstanceDiscovery: true,
+        ...caTrustOptions(dev.caPem),
+      }),
+      scope: config.agent.scope,
+      ca: dev.caPem,
+    });
     await ensurePasswordSecret(local.cluster, dev.mqttCredentials);
     await ensureDefaultResources(client, dev, ids, ports, current, signal);
     await untilAccepting([ports.plain, ports.tls], path.join(local.driverDir, 'logs'), signal);
   } catch (error) {
-    await local.stop();
+    await local?.stop();
+    await recordMqtt(
+      dev.configFile,
+      signal?.aborted
+        ? { ...mqtt, state: 'stopped' }
+        : { ...mqtt, state: 'failed', problem: error instanceof Error ? error.message : String(error) },
+    );
     throw error;
   }
-  return { local, mqtt };
+  return { local, mqtt: await recordMqtt(dev.configFile, { ...mqtt, state: 'running' }) };
+}
+
+/** Updates dev.json's `mqtt` section (the rest of the file as it is); returns what it wrote. */
+export async function recordMqtt(configFile: string, mqtt: DevMqtt): Promise<DevMqtt> {
+  const saved = JSON.parse(await readFile(configFile, 'utf8')) as Record<string, unknown>;
+  await writeFile(configFile, `${JSON.stringify({ ...saved, mqtt }, null, 2)}\n`, { mode: 0o600 });
+  return mqtt;
 }
 
 type DefaultIds = ReturnType<typeof defaultResourceIds>;

@@ -58,7 +58,10 @@ async function mqttWorks(settings: DevMqtt): Promise<void> {
   const auth = { username: settings.username, password: settings.password, reconnectPeriod: 0, connectTimeout: 5_000 };
   const plain = await mqtt.connectAsync(`mqtt://127.0.0.1:${settings.ports.plain}`, auth);
   try {
-    const got = new Promise<string>((resolve) => plain.on('message', (_t, payload) => resolve(payload.toString())));
+    const got = new Promise<string>((resolve, reject) => {
+      plain.on('message', (_t, payload) => resolve(payload.toString()));
+      setTimeout(() => reject(new Error('no message within 5 s')), 5_000).unref();
+    });
     await plain.subscribeAsync('lifecycle/1');
     await plain.publishAsync('lifecycle/1', 'hello');
     expect(await got).toBe('hello');
@@ -83,9 +86,11 @@ async function modesUnder(root: string): Promise<string[]> {
   return wrong;
 }
 
-describe('iotmq dev owns its processes', () => {
+// Each test starts iotmq dev (tsx, a broker): on a loaded 2-core machine one start has taken 40 s.
+describe('iotmq dev owns its processes', { timeout: 240_000 }, () => {
   let running: CliProcess;
   let first: DevMqtt;
+  let password: string;
 
   it('refuses MQTT ports that are taken: exits 1 saying what to do, and leaves nothing running', async () => {
     const blocker = net.createServer();
@@ -98,6 +103,11 @@ describe('iotmq dev owns its processes', () => {
       expect(cli.output()).toContain(`port ${taken}`);
       expect(cli.output()).toMatch(/--mqtt-port/);
       expect(processesUnder(dir)).toEqual([]);
+      // dev.json says so, and already holds the credentials the next start will use
+      const failed = await devMqtt();
+      expect(failed).toMatchObject({ state: 'failed', username: 'iotmq', ports: { plain: taken } });
+      expect(failed.problem).toContain(`port ${taken}`);
+      password = failed.password;
     } finally {
       blocker.close();
     }
@@ -122,7 +132,7 @@ describe('iotmq dev owns its processes', () => {
     running = startDev('--mqtt-port', String(ports.plain), '--mqtts-port', String(ports.tls));
     await mqttUp(running);
     first = await devMqtt();
-    expect(first.ports).toEqual(ports);
+    expect(first).toMatchObject({ ports, state: 'running', password });
     await mqttWorks(first);
     expect(running.output()).not.toContain(first.password);
     expect(running.output()).toContain(path.join(dir, 'dev.json'));
@@ -181,6 +191,7 @@ describe('iotmq dev owns its processes', () => {
     expect(await running.stop('SIGTERM')).toBe(0);
     expect(running.output()).toContain('iotmq dev stopped.');
     expect(processesUnder(dir)).toEqual([]);
+    expect(await devMqtt()).toEqual({ ...first, state: 'stopped' });
     const cli = startDev();
     await cli.waitFor(/starting the local cluster/, 120_000);
     const sent = Date.now();
@@ -188,5 +199,6 @@ describe('iotmq dev owns its processes', () => {
     expect(Date.now() - sent).toBeLessThan(15_000);
     expect(code, cli.output()).toBe(0);
     expect(processesUnder(dir)).toEqual([]);
+    expect((await devMqtt()).state).toBe('stopped');
   });
 });

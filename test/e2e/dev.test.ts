@@ -50,7 +50,7 @@ async function stop(running: Running): Promise<number | null> {
   return code;
 }
 
-describe('iotmq dev', () => {
+describe('iotmq dev', { timeout: 240_000 }, () => {
   let first: DevConfig;
 
   it('starts, writes dev.json (0600) and serves the SDK with the credentials it made', async () => {
