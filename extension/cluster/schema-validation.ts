@@ -138,12 +138,27 @@ export function compileSchemaCheck(schema: StructuralSchema, root = ''): SchemaC
   return (value, previous) => {
     validate ??= ajv().compile(toJsonSchema(schema));
     if (validate(value)) return [];
-    const errors = (validate.errors ?? []).filter(
+    const errors = firstStringErrors(validate.errors ?? []).filter(
       // Ratcheting: what the write left as it was is not judged again.
       (error) => previous === undefined || !isDeepStrictEqual(at(value, error), at(previous, error)),
     );
     return errors.map((error) => causeOf(error, root));
   };
+}
+
+/** kube-apiserver judges a string's length and pattern in this order and names only the first failure. */
+const STRING_CHECKS = ['maxLength', 'minLength', 'pattern'];
+
+function firstStringErrors(errors: ErrorObject[]): ErrorObject[] {
+  return errors.filter((error) => {
+    const rank = STRING_CHECKS.indexOf(error.keyword);
+    return !errors.some(
+      (other) =>
+        other.instancePath === error.instancePath &&
+        STRING_CHECKS.includes(other.keyword) &&
+        STRING_CHECKS.indexOf(other.keyword) < rank,
+    );
+  });
 }
 
 /** The value an error judged (the object itself for `required`). */
@@ -201,11 +216,17 @@ function causeOf(error: ErrorObject, root: string): StatusCause {
         field: fieldPath(root, [...segments, String(params.missingProperty)]),
       };
     case 'type': {
-      const expected = String(params.type)
+      let expected = String(params.type)
         .split(',')
         .filter((t) => t !== 'null')
         .join(',');
-      const actual = typeName(value);
+      let actual = typeName(value);
+      // A fraction for a sized integer is named by the size, and Go's name for the fraction.
+      const format = (error.parentSchema as { format?: unknown } | undefined)?.format;
+      if (expected === 'integer' && actual === 'number' && (format === 'int32' || format === 'int64')) {
+        expected = format;
+        actual = 'float64';
+      }
       return {
         reason: 'FieldValueTypeInvalid',
         message: `Invalid value: "${actual}": ${field} in body must be of type ${expected}: "${actual}"`,
@@ -213,6 +234,12 @@ function causeOf(error: ErrorObject, root: string): StatusCause {
       };
     }
     case 'format':
+      if (params.format === 'int32' || params.format === 'int64')
+        return {
+          reason: 'FieldValueInvalid',
+          message: `Invalid value: "": Checked value must be of type integer with format ${params.format} in ${field}`,
+          field, // kube-apiserver names no field (`<nil>`) for this one; the message does
+        };
       return {
         reason: 'FieldValueTypeInvalid',
         message: `Invalid value: ${shown(value)}: ${field} in body must be of type ${String(params.format)}: ${shown(value)}`,

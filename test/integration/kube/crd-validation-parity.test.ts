@@ -213,7 +213,9 @@ const BAD_AND_GOOD: Case[] = [
   },
 ];
 
-type Verdict = { accepted: true; spec: unknown } | { accepted: false; status: number; fields: string[]; text: string };
+type Verdict =
+  | { accepted: true; spec: unknown }
+  | { accepted: false; status: number; fields: string[]; messages: string[]; text: string };
 
 /**
  * The field of a cause. kube-apiserver names an int32/int64 overflow `<nil>` and puts the field in
@@ -224,7 +226,11 @@ function fieldOf(cause: { field: string; message: string }): string {
   return /\bin (\S+)$/.exec(cause.message)?.[1] ?? cause.field;
 }
 
-const withoutText = (verdict: object) => ({ ...verdict, text: undefined });
+const withoutText = (verdict: object) => ({ ...verdict, text: undefined, messages: undefined });
+
+/** Each cause as `field: message`, as the API server joins them in its message. */
+const messagesOf = (causes: readonly { field: string; message: string }[]) =>
+  causes.map((cause) => `${fieldOf(cause)}: ${cause.message}`).sort();
 
 const fieldsOf = (causes: readonly { field: string; message: string }[]) => [...new Set(causes.map(fieldOf))].sort();
 
@@ -234,7 +240,13 @@ async function applied(client: ClusterClient, object: KubeObject): Promise<Verdi
     return { accepted: true, spec: stored.spec };
   } catch (error) {
     if (!isClusterError(error, 'Invalid')) throw error;
-    return { accepted: false, status: error.status, fields: fieldsOf(error.causes), text: error.message };
+    return {
+      accepted: false,
+      status: error.status,
+      fields: fieldsOf(error.causes),
+      messages: messagesOf(error.causes),
+      text: error.message,
+    };
   }
 }
 
@@ -244,7 +256,8 @@ async function created(kube: KubeFixture, object: KubeObject): Promise<Verdict> 
   const r = await kubeRequest(kube, 'POST', `/apis/${group}/${version}/namespaces/${NS}/${plural}`, object);
   if (r.status === 201) return { accepted: true, spec: r.body.spec };
   expect(r.body, r.text).toMatchObject({ kind: 'Status', reason: 'Invalid' });
-  return { accepted: false, status: r.status, fields: fieldsOf(r.body.details?.causes ?? []), text: r.text };
+  const causes = r.body.details?.causes ?? [];
+  return { accepted: false, status: r.status, fields: fieldsOf(causes), messages: messagesOf(causes), text: r.text };
 }
 
 const named = (c: Case, name: string): KubeObject => ({ ...c.object, metadata: { name, namespace: NS } }) as KubeObject;
@@ -278,6 +291,15 @@ describe('CRD validation: the local cluster refuses and accepts exactly what kub
       // Apply reports a wrongly typed field alone, before validating: one of the same fields.
       expect(byApply.accepted, `kube-apiserver (apply) ${JSON.stringify(byApply)}`).toBe(false);
       if (!byApply.accepted) expect(c.refused).toEqual(expect.arrayContaining(byApply.fields));
+      // And in the same words: those of apply's validation, or of create's where apply stopped at typing.
+      if (!byApply.accepted && !locally.accepted && !byCreate.accepted) {
+        const reference = /typed patch/.test(byApply.text) ? byCreate : byApply;
+        expect(locally.messages).toEqual(reference.messages);
+        // One cause: the whole Status message too (with several, the API server's order is its own),
+        // except where it names the field `<nil>` and the local cluster names it.
+        if (reference === byApply && locally.messages.length === 1 && !byApply.text.includes('<nil>'))
+          expect(byApply.text).toContain(locally.text);
+      }
     } else {
       expect(byCreate, 'kube-apiserver (create)').toMatchObject({ accepted: true });
       expect(byApply, 'kube-apiserver (apply)').toMatchObject({ accepted: true });
