@@ -74,6 +74,15 @@ function ajv(): Ajv {
   return shared;
 }
 
+/** Compiled checks by schema text: a CRD version is compiled once per process, however many clusters use it. */
+const checks = new Map<string, ValidateFunction>();
+function compiled(jsonSchema: Record<string, unknown>): ValidateFunction {
+  const key = JSON.stringify(jsonSchema);
+  let validate = checks.get(key);
+  if (!validate) checks.set(key, (validate = ajv().compile(jsonSchema)));
+  return validate;
+}
+
 /** The JSON schema (draft 7, as ajv reads it) that says what the structural schema says. */
 export function toJsonSchema(schema: StructuralSchema): Record<string, unknown> {
   const {
@@ -136,7 +145,7 @@ const CHECKED_AS_IS = [
 export function compileSchemaCheck(schema: StructuralSchema, root = ''): SchemaCheck {
   let validate: ValidateFunction | undefined;
   return (value, previous) => {
-    validate ??= ajv().compile(toJsonSchema(schema));
+    validate ??= compiled(toJsonSchema(schema));
     if (validate(value)) return [];
     const errors = firstStringErrors(validate.errors ?? []).filter(
       // Ratcheting: what the write left as it was is not judged again.
