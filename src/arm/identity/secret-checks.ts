@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { generateClientSecret, hashSecret, verifySecret } from './secrets.js';
+import { verifySecret } from './secrets.js';
 
 /**
  * Client-secret checks for the token endpoint, bounded so that wrong secrets cannot be used to
@@ -25,6 +25,13 @@ export interface SecretChecker {
   }): Promise<boolean>;
 }
 
+/**
+ * What an unknown client's secret is checked against: the hash (same scrypt parameters as every
+ * stored one, see PARAMS in secrets.ts) of a random secret that was thrown away — nothing matches it, and it costs nothing
+ * to start up.
+ */
+const UNKNOWN_CLIENT_HASH = 'scrypt$131072$8$1$ACFMBDEUpeM8XqYiU8deUg$DkoZTCEsMXUdYJkxNlWD59Jp2u1kCC86fwOGRK3zop4';
+
 export class Throttled extends Error {
   constructor(readonly retryAfterSeconds: number) {
     super('too many client-secret checks are waiting');
@@ -46,8 +53,6 @@ export function createSecretChecker(options: SecretCheckerOptions = {}): SecretC
     createHmac('sha256', key).update(`${clientId}\n${secret}`).digest();
   /** clientId → the stored hash a secret was verified against, and that secret's HMAC. */
   const verified = new Map<string, { secretHash: string; digest: Buffer }>();
-  // Made now, so the first unknown client takes no longer than the others.
-  const dummyHash = hashSecret(generateClientSecret());
 
   // Waiting checks per client address, served round-robin: one address's flood delays another
   // address by at most one round of running checks, not by everything it queued.
@@ -103,7 +108,7 @@ export function createSecretChecker(options: SecretCheckerOptions = {}): SecretC
       return inTurn(source, async () => {
         if (signal?.aborted) return false; // the caller is gone: no answer to compute
         if (secretHash === undefined) {
-          await verifySecret(secret, await dummyHash);
+          await verifySecret(secret, UNKNOWN_CLIENT_HASH);
           return false;
         }
         const ok = await verifySecret(secret, secretHash);
