@@ -310,6 +310,13 @@ describe('CRD validation: the local cluster refuses and accepts exactly what kub
     }
   });
 
+  it('a field the schema does not declare: apply refuses it on both, naming it (create would prune it)', async () => {
+    const object = named({ name: 'unknown', object: listener({ brokerRef: 'b', port: 1883, bogus: 1 }) }, 'unknown');
+    const onKube = await applied(real, object);
+    expect(onKube).toMatchObject({ accepted: false, status: 422, fields: ['spec.bogus'] });
+    expect(withoutText(await applied(local, object))).toEqual(withoutText(onKube));
+  });
+
   it('every spec example, as the agent converts it, is accepted by both with the same stored spec', async () => {
     const examples = exampleCustomResources(NS);
     expect(new Set(examples.map((e) => e.cr.kind)).size).toBe(11); // every kind has an example
