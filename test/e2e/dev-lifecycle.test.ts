@@ -187,6 +187,15 @@ describe('iotmq dev owns its processes', { timeout: 240_000 }, () => {
     }
   });
 
+  it('stopping ends even when the broker does not act on SIGTERM: it is killed after the grace period', async () => {
+    const [pid] = brokerPids();
+    process.kill(pid!, 'SIGSTOP');
+    const sent = Date.now();
+    expect(await running.stop('SIGTERM'), running.output()).toBe(0);
+    expect(Date.now() - sent).toBeLessThan(15_000);
+    expect(alive(pid!)).toBe(false);
+  });
+
   it('SIGTERM while starting up ends promptly and stops every child', async () => {
     expect(await running.stop('SIGTERM')).toBe(0);
     expect(running.output()).toContain('iotmq dev stopped.');
