@@ -12,11 +12,13 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ResourceManagementClient } from '@azure/arm-resources';
 import { ClientSecretCredential } from '@azure/identity';
+import { crObjectType } from '../api/custom-resources.js';
 import { API_VERSION } from '../api/openapi.js';
 import { caTrustOptions } from '../arm/ca-trust.js';
 import { hashPassword, parsePasswordDatabase, verifyPassword } from '../../extension/broker/auth/password-db.js';
 import { freePort, isAccepting, isBindable } from '../../extension/operator/drivers/port-probe.js';
 import {
+  RECONCILED_KINDS,
   reclaimLocalWorkloads,
   startLocalCluster,
   workloadsDirOf,
@@ -115,7 +117,7 @@ export async function startDevExtension(
     });
     await ensurePasswordSecret(local.cluster, dev.mqttCredentials);
     await ensureDefaultResources(client, dev, ids, ports, current, signal);
-    await untilAccepting([ports.plain, ports.tls], path.join(local.driverDir, 'logs'), signal);
+    await untilAccepting(local, [ports.plain, ports.tls], signal);
   } catch (error) {
     await local?.stop();
     await recordMqtt(
@@ -292,19 +294,40 @@ async function ensureDefaultResources(
   });
 }
 
-async function untilAccepting(ports: number[], logsDir: string, signal: AbortSignal | undefined): Promise<void> {
+async function untilAccepting(local: LocalClusterHandles, ports: number[], signal: AbortSignal | undefined) {
   const deadline = Date.now() + BROKER_START_MS;
   for (;;) {
     signal?.throwIfAborted();
     const waiting = [];
     for (const port of ports) if (!(await isAccepting(port))) waiting.push(port);
     if (!waiting.length) return;
-    if (Date.now() > deadline)
+    if (Date.now() > deadline) {
+      const why = await notReady(local.cluster);
       throw new Error(
-        `the MQTT broker does not accept connections on port ${waiting.join(' and ')} after ${BROKER_START_MS / 1000} s; its log is in ${logsDir}`,
+        `the MQTT broker does not accept connections on port ${waiting.join(' and ')} after ${BROKER_START_MS / 1000} s` +
+          `${why.length ? ` (${why.join('; ')})` : ''}; its log is in ${path.join(local.driverDir, 'logs')}`,
       );
+    }
     await sleep(50, undefined, { signal });
   }
+}
+
+/** What the operator says of each resource that is not Ready: `BrokerListener/x: PortInUse: …`. */
+async function notReady(cluster: LocalCluster): Promise<string[]> {
+  const found = [];
+  for (const kind of RECONCILED_KINDS) {
+    for (const cr of (await cluster.list(crObjectType(kind), { namespace: NAMESPACE })).items) {
+      const conditions = (cr.status?.conditions ?? []) as {
+        type: string;
+        status: string;
+        reason?: string;
+        message?: string;
+      }[];
+      const ready = conditions.find((c) => c.type === 'Ready');
+      if (ready?.status === 'False') found.push(`${kind}/${cr.metadata.name}: ${ready.reason}: ${ready.message}`);
+    }
+  }
+  return found;
 }
 
 /** What `iotmq dev` prints about MQTT: where to connect, and where the password is (never the password). */
