@@ -294,6 +294,29 @@ function causeOf(error: ErrorObject, root: string): StatusCause {
   }
 }
 
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/**
+ * What kube-apiserver says of a custom resource's name (an RFC 1123 subdomain), in its words. An ARM
+ * resource name may hold capitals; a Kubernetes object's may not.
+ */
+export function nameCauses(name: string): StatusCause[] {
+  const invalid = (text: string): StatusCause => ({
+    reason: 'FieldValueInvalid',
+    message: `Invalid value: ${JSON.stringify(name)}: ${text}`,
+    field: 'metadata.name',
+  });
+  const causes: StatusCause[] = [];
+  if (name.length > 253) causes.push(invalid('must be no more than 253 characters'));
+  if (!DNS1123_SUBDOMAIN.test(name))
+    causes.push(
+      invalid(
+        "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+      ),
+    );
+  return causes;
+}
+
 /** The API server's refusal of an invalid object: 422 Invalid, `Kind.group "name" is invalid: …`, every cause. */
 export function invalidObject(
   object: Pick<KubeObject, 'apiVersion' | 'kind'> & { metadata: { name: string } },

@@ -4,7 +4,7 @@
 // through this, so what the agent and operator read back is what they would read on Kubernetes:
 // e.g. a listener applied without serviceType comes back with `serviceType: clusterIp`, owned by
 // no field manager; a condition field the schema lacks is dropped.
-import { compileSchemaCheck, type SchemaCheck, type StructuralSchema } from './schema-validation.js';
+import { compileSchemaCheck, nameCauses, type SchemaCheck, type StructuralSchema } from './schema-validation.js';
 import type { KubeObject, StatusCause } from './types.js';
 
 export type { StructuralSchema } from './schema-validation.js';
@@ -117,7 +117,11 @@ export function createSchemaRegistry(crds: readonly KubeObject[]): SchemaRegistr
   const content = ({ apiVersion: _a, kind: _k, metadata: _m, status: _s, ...rest }: KubeObject) => rest;
   return {
     validate(object, previous) {
-      return versionOf(object)?.object(content(object), previous && content(previous)) ?? [];
+      const version = versionOf(object);
+      if (!version) return [];
+      // A name is judged when the object is created; it cannot change afterwards.
+      const name = previous ? [] : nameCauses(object.metadata.name);
+      return [...name, ...version.object(content(object), previous && content(previous))];
     },
     validateStatus(object, previous) {
       const version = versionOf(object);

@@ -96,6 +96,8 @@ interface Case {
   object: { kind: string; apiVersion: string; spec?: Record<string, unknown> };
   /** The fields a 422 names; none: accepted. */
   refused?: string[];
+  /** metadata.name (default: one per case and cluster). */
+  objectName?: string;
 }
 
 const BAD_AND_GOOD: Case[] = [
@@ -187,6 +189,19 @@ const BAD_AND_GOOD: Case[] = [
     object: probe({ mode: 'c', count: 20, name: 'X' }),
     refused: ['spec.count', 'spec.mode', 'spec.name'],
   },
+  // Names: an ARM name may hold capitals, a Kubernetes object's may not.
+  {
+    name: 'a name with capitals',
+    object: listener({ brokerRef: 'b', port: 1883 }),
+    objectName: 'Listener-1',
+    refused: ['metadata.name'],
+  },
+  {
+    name: 'a name longer than 253 characters',
+    object: listener({ brokerRef: 'b', port: 1883 }),
+    objectName: 'l'.repeat(254),
+    refused: ['metadata.name'],
+  },
   // Accepted, with what the server makes of them.
   { name: 'null where a default applies', object: listener({ brokerRef: 'b', port: 1883, serviceType: null }) },
   { name: 'nullable null kept', object: probe({ mode: 'a', note: null }) },
@@ -277,9 +292,9 @@ describe('CRD validation: the local cluster refuses and accepts exactly what kub
   afterAll(() => local?.close());
 
   it.each(BAD_AND_GOOD.map((c, i) => [c.name, c, i] as const))('%s', async (_name, c, i) => {
-    const byCreate = await created(kube(), named(c, `c${i}`));
-    const byApply = await applied(real, named(c, `a${i}`));
-    const locally = await applied(local, named(c, `a${i}`));
+    const byCreate = await created(kube(), named(c, c.objectName ?? `c${i}`));
+    const byApply = await applied(real, named(c, c.objectName ?? `a${i}`));
+    const locally = await applied(local, named(c, c.objectName ?? `a${i}`));
     // The table says what Kubernetes does; the real server confirms it, the local cluster must agree.
     if (c.refused) {
       expect(byCreate, 'kube-apiserver (create)').toMatchObject({
