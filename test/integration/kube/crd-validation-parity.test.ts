@@ -27,60 +27,58 @@ const NS = 'parity';
 const MQ = 'mq.iotoperations.azure.com/v1beta1';
 const PROBE = 'parity.iotmq.test/v1';
 
+/** A namespaced CRD of the test's own group, served as v1 with a status subresource. */
+function testCrd(kind: string, openAPIV3Schema: Record<string, unknown>): KubeObject {
+  const plural = `${kind.toLowerCase()}s`;
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${plural}.parity.iotmq.test` },
+    spec: {
+      group: 'parity.iotmq.test',
+      scope: 'Namespaced',
+      names: { kind, plural, singular: kind.toLowerCase(), listKind: `${kind}List` },
+      versions: [
+        { name: 'v1', served: true, storage: true, subresources: { status: {} }, schema: { openAPIV3Schema } },
+      ],
+    },
+  };
+}
+
 /** Keywords the chart's CRDs do not use (yet), on a kind of its own. */
-const PROBE_CRD: KubeObject = {
-  apiVersion: 'apiextensions.k8s.io/v1',
-  kind: 'CustomResourceDefinition',
-  metadata: { name: 'probes.parity.iotmq.test' },
-  spec: {
-    group: 'parity.iotmq.test',
-    scope: 'Namespaced',
-    names: { kind: 'Probe', plural: 'probes', singular: 'probe', listKind: 'ProbeList' },
-    versions: [
-      {
-        name: 'v1',
-        served: true,
-        storage: true,
-        subresources: { status: {} },
-        schema: {
-          openAPIV3Schema: {
+const PROBE_CRD = testCrd('Probe', {
+  type: 'object',
+  required: ['spec'],
+  properties: {
+    spec: {
+      type: 'object',
+      required: ['mode'],
+      properties: {
+        mode: { type: 'string', enum: ['a', 'b'] },
+        count: { type: 'integer', format: 'int32', minimum: 1, maximum: 10 },
+        big: { type: 'integer', format: 'int32' },
+        name: { type: 'string', pattern: '^[a-z]+$', minLength: 2, maxLength: 5 },
+        note: { type: 'string', nullable: true },
+        defaulted: { type: 'string', default: 'x' },
+        port: { 'x-kubernetes-int-or-string': true },
+        extra: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+        entries: {
+          type: 'array',
+          maxItems: 2,
+          items: {
             type: 'object',
-            required: ['spec'],
-            properties: {
-              spec: {
-                type: 'object',
-                required: ['mode'],
-                properties: {
-                  mode: { type: 'string', enum: ['a', 'b'] },
-                  count: { type: 'integer', format: 'int32', minimum: 1, maximum: 10 },
-                  big: { type: 'integer', format: 'int32' },
-                  name: { type: 'string', pattern: '^[a-z]+$', minLength: 2, maxLength: 5 },
-                  note: { type: 'string', nullable: true },
-                  defaulted: { type: 'string', default: 'x' },
-                  port: { 'x-kubernetes-int-or-string': true },
-                  extra: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
-                  entries: {
-                    type: 'array',
-                    maxItems: 2,
-                    items: {
-                      type: 'object',
-                      required: ['key'],
-                      properties: { key: { type: 'string' }, value: { type: 'integer' } },
-                    },
-                  },
-                  labels: { type: 'object', additionalProperties: { type: 'string' } },
-                  ratio: { type: 'number', minimum: 0, maximum: 1, exclusiveMaximum: true },
-                  when: { type: 'string', format: 'date-time' },
-                },
-              },
-              status: { type: 'object', properties: { phase: { type: 'string', enum: ['Up', 'Down'] } } },
-            },
+            required: ['key'],
+            properties: { key: { type: 'string' }, value: { type: 'integer' } },
           },
         },
+        labels: { type: 'object', additionalProperties: { type: 'string' } },
+        ratio: { type: 'number', minimum: 0, maximum: 1, exclusiveMaximum: true },
+        when: { type: 'string', format: 'date-time' },
       },
-    ],
+    },
+    status: { type: 'object', properties: { phase: { type: 'string', enum: ['Up', 'Down'] } } },
   },
-};
+});
 
 const image = { repository: 'ghcr.io/iotmq/iotmq', tag: 'test' };
 const listener = (spec: Record<string, unknown>) => ({ kind: 'BrokerListener', apiVersion: MQ, spec });
@@ -430,30 +428,8 @@ function driftCrd(schema: 'loose' | 'tight'): KubeObject {
       count: { type: 'integer' },
     },
   };
-  return {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: 'drifts.parity.iotmq.test' },
-    spec: {
-      group: 'parity.iotmq.test',
-      scope: 'Namespaced',
-      names: { kind: 'Drift', plural: 'drifts', singular: 'drift', listKind: 'DriftList' },
-      versions: [
-        {
-          name: 'v1',
-          served: true,
-          storage: true,
-          subresources: { status: {} },
-          schema: {
-            openAPIV3Schema: {
-              type: 'object',
-              properties: { spec, status: { type: 'object', properties: { phase: { type: 'string' } } } },
-            },
-          },
-        },
-      ],
-    },
-  };
+  const status = { type: 'object', properties: { phase: { type: 'string' } } };
+  return testCrd('Drift', { type: 'object', properties: { spec, status } });
 }
 const drift = (name: string, spec: Record<string, unknown>): KubeObject => ({
   apiVersion: DRIFT.apiVersion,
