@@ -50,6 +50,17 @@ export async function verifyPassword(password: Buffer, encoded: string): Promise
   return timingSafeEqual(got, want);
 }
 
+/**
+ * A hash no password matches, with the parameters of `like` (a real entry of the database), so
+ * that checking a password against it costs what checking a real user's costs: a refusal then
+ * takes as long whether the user name exists or not.
+ */
+export function standInHash(like: string | undefined): string {
+  const m = like === undefined ? null : HASH_FORMAT.exec(like);
+  const [digest, iterations, length] = m ? [m[1], Number(m[2]), Number(m[3])] : ['sha512', 210_000, 64];
+  return `$pbkdf2-${digest}$i=${iterations},l=${length}$${b64(randomBytes(16))}$${b64(randomBytes(length))}`;
+}
+
 function b64(buf: Buffer): string {
   return buf.toString('base64').replace(/=+$/, '');
 }

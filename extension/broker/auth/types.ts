@@ -16,6 +16,10 @@ export interface Credentials {
   certificateChain?: string[];
   authenticationMethod?: string;
   authenticationData?: Buffer;
+  /** The client's IP address (rate limits and fair queuing of costly checks). */
+  sourceAddress?: string;
+  /** False once the connection has closed: work for it can be skipped. */
+  stillWanted?: () => boolean;
 }
 
 export type AuthOutcome =

@@ -50,6 +50,8 @@ export async function handleConnect(conn: Connection, packet: IConnectPacket): P
     assertTopicName(packet.will.topic);
   }
 
+  conn.clientId = packet.clientId;
+  conn.ctx.connections.connectArrived(conn);
   const security = conn.ctx.security(conn.info.listener);
   const credentials: Credentials = {
     clientId: packet.clientId,
@@ -58,6 +60,9 @@ export async function handleConnect(conn: Connection, packet: IConnectPacket): P
     certificateChain: conn.info.certificateAuthorized === false ? undefined : conn.info.certificateChain,
     authenticationMethod: props.authenticationMethod,
     authenticationData: props.authenticationData,
+    sourceAddress: conn.remoteAddress,
+    // (a close while the CONNECT is being handled waits in the connection's queue: ask the transport)
+    stillWanted: () => conn.state !== 'closed' && conn.transport.writable,
   };
 
   if (props.authenticationMethod !== undefined) {
@@ -97,6 +102,7 @@ export async function continueEnhancedAuth(conn: Connection, outcome: AuthOutcom
 
 async function finishAuthentication(conn: Connection, packet: IConnectPacket, outcome: AuthOutcome): Promise<void> {
   const { ctx } = conn;
+  if (!conn.transport.writable) return; // gone while it was being authenticated
   if (outcome.result === 'continue') throw new ProtocolError(ReasonCode.BadAuthenticationMethod, 'unexpected continue');
   if (outcome.result !== 'accept') {
     const reasonCode = outcome.result === 'reject' ? outcome.reasonCode : ReasonCode.NotAuthorized;
@@ -139,6 +145,12 @@ async function finishAuthentication(conn: Connection, packet: IConnectPacket, ou
       delayInterval: willDelayInterval ?? 0,
       messageExpiryInterval,
     };
+  }
+
+  if (!ctx.connections.claim(conn)) {
+    // a CONNECT of this client id that came later is connected already: this one lost the takeover
+    if (ctx.log.isLevelEnabled('info')) conn.log.info('a later CONNECT of this client id already took the session');
+    return conn.terminate({ publishWill: false });
   }
 
   const props = packet.properties ?? {};

@@ -636,6 +636,7 @@ export class Connection implements SessionLink, TransportSink, FrameReader, Hold
   terminate(options: TerminateOptions): void {
     if (this.state === 'closed') return;
     const wasConnected = this.state === 'connected';
+    if (this.state === 'authenticating') this.ctx.connections.connectDone(this);
     this.state = 'closed';
     const x = this.x;
     if (x) {

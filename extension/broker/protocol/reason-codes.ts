@@ -35,6 +35,7 @@ export const ReasonCode = {
   AdministrativeAction: 0x98,
   PayloadFormatInvalid: 0x99,
   SharedSubscriptionsNotSupported: 0x9e,
+  ConnectionRateExceeded: 0x9f,
   SubscriptionIdentifiersNotSupported: 0xa1,
 } as const;
 
@@ -56,6 +57,7 @@ const V5_TO_V3_CONNACK: Record<number, number> = {
   [ReasonCode.ServerUnavailable]: ConnackReturnCodeV3.ServerUnavailable,
   [ReasonCode.ServerBusy]: ConnackReturnCodeV3.ServerUnavailable,
   [ReasonCode.ServerShuttingDown]: ConnackReturnCodeV3.ServerUnavailable,
+  [ReasonCode.ConnectionRateExceeded]: ConnackReturnCodeV3.ServerUnavailable,
   [ReasonCode.BadUserNameOrPassword]: ConnackReturnCodeV3.BadUserNameOrPassword,
   [ReasonCode.BadAuthenticationMethod]: ConnackReturnCodeV3.NotAuthorized,
   [ReasonCode.NotAuthorized]: ConnackReturnCodeV3.NotAuthorized,

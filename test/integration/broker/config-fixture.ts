@@ -66,3 +66,20 @@ export function portOf(running: RunningBroker, name: string): number {
   if (!l) throw new Error(`no listener ${name}`);
   return l.port;
 }
+
+/** A broker whose one listener `l` authenticates against this password database (TOML). */
+export async function startWithPasswords(passwordsToml: string): Promise<RunningBroker> {
+  const dir = createConfigDir();
+  dir.secret('pw', 'passwords.toml', passwordsToml);
+  return startFromConfig(
+    dir.config({
+      listeners: [listener('l', { authenticationEnabled: true })],
+      authentications: [
+        {
+          name: 'a',
+          spec: { listenerRef: ['l'], authenticationMethods: [{ usernamePassword: { secretName: 'pw' } }] },
+        },
+      ],
+    }),
+  );
+}
