@@ -275,6 +275,16 @@ describe('agent: RP feed → custom resources → status back', () => {
     }
   });
 
+  it('an ARM name a Kubernetes object cannot have (capitals) fails the operation with the cluster`s reason', async () => {
+    const put = await rp.call('PUT', `${listenerPath('Upper')}?${API}`, body('BrokerListener'));
+    expect(put.status).toBe(201); // the API allows [a-zA-Z0-9-]
+    await untilState(listenerPath('Upper'), 'Failed');
+    const operation = new URL(put.headers.get('azure-asyncoperation')!);
+    const { body: failed } = await rp.call('GET', operation.pathname + operation.search);
+    expect(failed.error.code).toBe('CustomResourceInvalid');
+    expect(failed.error.message).toContain('metadata.name: Invalid value: "Upper": a lowercase RFC 1123 subdomain');
+  });
+
   it('a resource the cluster refuses (its CRD narrower than the RP) fails with the API server`s causes, and goes through once fixed', async () => {
     // CRDs one release behind the RP, say: the cluster's BrokerListener allows ports up to 2000 only.
     const narrow = loadChartCrds().map((crd) =>
