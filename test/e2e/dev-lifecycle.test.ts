@@ -210,4 +210,15 @@ describe('iotmq dev owns its processes', { timeout: 240_000 }, () => {
     expect(processesUnder(dir)).toEqual([]);
     expect((await devMqtt()).state).toBe('stopped');
   });
+
+  it('a second signal exits at once (130); the children still go with it', async () => {
+    const cli = startDev();
+    await mqttUp(cli);
+    expect(brokerPids()).toHaveLength(1);
+    cli.child.kill('SIGINT');
+    await cli.waitFor(/SIGINT: stopping iotmq dev/);
+    cli.child.kill('SIGINT'); // before the first stop is done: a pending signal is coalesced, not queued
+    expect(await cli.exited, cli.output()).toBe(130);
+    await eventually('no process left under the data dir', () => processesUnder(dir).length === 0, 10_000);
+  });
 });
