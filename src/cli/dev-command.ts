@@ -8,7 +8,7 @@ import path from 'node:path';
 import { restrictToOwner } from '../common/private-files.js';
 import { parseCommandLine, UsageError } from './command-line.js';
 import { DEV } from './commands.js';
-import { devInstructions, startDev } from './dev.js';
+import { DATA_DIR_ENTRIES, devInstructions, startDev } from './dev.js';
 import { mqttInstructions, recordMqtt, startDevExtension, type DevExtension } from './dev-extension.js';
 
 const SHUTDOWN_MS = 20_000;
@@ -28,8 +28,8 @@ export async function runDev(args: string[]): Promise<void> {
     ...(values['mqtts-port'] !== undefined ? { tls: portFlag('mqtts-port', values['mqtts-port']) } : {}),
   };
   const dataDir = path.resolve(values['data-dir']);
-  // files of data dirs made before everything was created private
-  await restrictToOwner(dataDir);
+  // the files of a data dir made before everything was created private
+  await restrictToOwner(dataDir, DATA_DIR_ENTRIES);
   const dev = await startDev({ host: values.host, port, dataDir }).catch((error: unknown) => {
     // only the ARM endpoint listens on a given port (the RP takes any free one)
     if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;

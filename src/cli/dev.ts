@@ -61,6 +61,18 @@ export interface DevHandles {
   close(): Promise<void>;
 }
 
+/** What `iotmq dev` keeps in its data dir (each with its companions, e.g. rp.db-wal): nothing else there is its own. */
+export const DATA_DIR_ENTRIES = [
+  'arm.db',
+  'rp.db',
+  'ca.pem',
+  'ca-key.pem',
+  'identity-signing-key.json',
+  'dev-state.json',
+  'dev.json',
+  'local-cluster',
+] as const;
+
 /** The RP's app id URI: the audience of tokens the front door and agents present to it. */
 export const RP_AUDIENCE = 'api://iotmq-rp';
 const RESOURCE_GROUP = 'iotmq-local';

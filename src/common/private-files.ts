@@ -19,21 +19,29 @@ export function ensurePrivateDatabase(file: string): void {
 }
 
 /**
- * Every file under `dir` 0600 and every directory 0700 (symbolic links left alone): for a data dir
- * written by an earlier version that created them readable by all. Nothing happens if `dir` is missing.
+ * Makes the named entries of `dir` the owner's only: files 0600, directories 0700 with everything in
+ * them; an entry matches its name and its companions (`rp.db` also `rp.db-wal`, `rp.db.lock`). For a
+ * data dir written by an earlier version that created them readable by all. Only the named ones:
+ * the directory may be shared with the user's own files (`--data-dir .`), whose modes are theirs.
  */
-export async function restrictToOwner(dir: string): Promise<void> {
+export async function restrictToOwner(dir: string, names: readonly string[]): Promise<void> {
   let entries;
   try {
-    entries = await readdir(dir, { withFileTypes: true, recursive: true });
+    entries = await readdir(dir, { withFileTypes: true });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw error;
   }
-  await chmod(dir, 0o700);
-  for (const entry of entries) {
-    const file = path.join(entry.parentPath, entry.name);
-    if (entry.isDirectory()) await chmod(file, 0o700);
-    else if (entry.isFile()) await chmod(file, 0o600);
+  const ours = (name: string) => names.some((n) => name === n || name.startsWith(`${n}-`) || name.startsWith(`${n}.`));
+  for (const entry of entries.filter((e) => ours(e.name))) {
+    const file = path.join(dir, entry.name);
+    if (entry.isFile()) await chmod(file, 0o600);
+    if (!entry.isDirectory()) continue;
+    await chmod(file, 0o700);
+    for (const inner of await readdir(file, { withFileTypes: true, recursive: true })) {
+      const innerPath = path.join(inner.parentPath, inner.name);
+      if (inner.isDirectory()) await chmod(innerPath, 0o700);
+      else if (inner.isFile()) await chmod(innerPath, 0o600);
+    }
   }
 }

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -154,8 +154,15 @@ describe('iotmq dev owns its processes', { timeout: 240_000 }, () => {
     running.child.kill('SIGKILL');
     await running.exited;
     await eventually('no process left under the data dir', () => processesUnder(dir).length === 0, 10_000);
+    // as an earlier version left a data dir; and a file of the user's own beside iotmq's
+    for (const file of ['rp.db', 'dev-state.json', 'local-cluster/cluster/cluster.db'])
+      await chmod(path.join(dir, file), 0o644);
+    await writeFile(path.join(dir, 'notes.sh'), '#!/bin/sh\n', { mode: 0o755 });
+    await chmod(path.join(dir, 'notes.sh'), 0o755);
     running = startDev();
     await mqttUp(running);
+    expect(await modesUnder(dir)).toEqual(['notes.sh 755']);
+    await rm(path.join(dir, 'notes.sh'));
     expect(await devMqtt()).toEqual(first);
     await mqttWorks(first);
     expect(running.output()).not.toContain(first.password);
