@@ -27,7 +27,9 @@ export const DEFAULT_LIMITS: BrokerLimits = {
   maximumConnectPacketSize: 64 * 1024,
   receiveMaximum: 1024,
   topicAliasMaximum: 64,
-  maxKeepAlive: 0,
+  // Clients asking for a longer keep alive (or none) get this one: a connection whose client is
+  // gone without a FIN is noticed within 1.5 × 60 s (also what Paho's interoperability suite expects)
+  maxKeepAlive: 60,
   maxSessionExpiry: SESSION_NEVER_EXPIRES,
   connectTimeout: 10,
   outboundHighWater: 1024 * 1024,

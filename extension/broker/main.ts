@@ -5,7 +5,7 @@ import { readFileSync, watch } from 'node:fs';
 import path from 'node:path';
 import { componentLogger } from '../../src/common/log.js';
 import { buildSecurity } from './auth/listener-security.js';
-import { createBroker, type Broker, type BrokerOptions } from './broker.js';
+import { createBroker, DEFAULT_LIMITS, type Broker, type BrokerOptions } from './broker.js';
 import {
   loadConfig,
   maximumPacketSizeFor,
@@ -16,6 +16,7 @@ import {
 } from './config.js';
 import { startListener, type RunningListener } from './listeners/listener.js';
 import { startMetricsServer } from './observability/metrics-server.js';
+import type { BrokerLimits } from './protocol/context.js';
 import { createMemoryStore } from './session/memory-store.js';
 
 export interface RunningBroker {
@@ -42,7 +43,11 @@ export async function startBroker(given: BrokerConfig, options: StartBrokerOptio
     store,
     security: (l) => plan.security(l),
     sysInterval: options.sysInterval,
-    limits: { maximumPacketSize: maximumPacketSizeFor(config.broker.spec.memoryProfile), ...options.limits },
+    limits: {
+      maximumPacketSize: maximumPacketSizeFor(config.broker.spec.memoryProfile),
+      ...configuredLimits(config),
+      ...options.limits,
+    },
   });
   const listeners = new Map<string, RunningListener>();
   const applied = new Map<string, string>();
@@ -86,6 +91,8 @@ export async function startBroker(given: BrokerConfig, options: StartBrokerOptio
       const next = validateConfig(given);
       plan = buildSecurity(next); // throws on a broken config: the running one stays in force
       await broker.setSecurity((l) => plan.security(l));
+      // applies to the CONNECTs from now on
+      broker.limits.maxKeepAlive = configuredLimits(next).maxKeepAlive ?? DEFAULT_LIMITS.maxKeepAlive;
       await syncListeners(next);
       log.info('configuration reloaded');
     },
@@ -95,6 +102,11 @@ export async function startBroker(given: BrokerConfig, options: StartBrokerOptio
       await broker.close();
     },
   };
+}
+
+/** Broker limits the config file sets; the rest keep their defaults (DEFAULT_LIMITS). */
+function configuredLimits(config: BrokerConfig): Partial<BrokerLimits> {
+  return config.maxKeepAlive === undefined ? {} : { maxKeepAlive: config.maxKeepAlive };
 }
 
 /**

@@ -66,6 +66,7 @@ export function brokerConfigSchema(document: OpenApiDocument = spec()): JsonSche
       dataDir: text,
       bindAddress: text,
       metricsPort: { type: 'integer', minimum: 0, maximum: 65535 },
+      maxKeepAlive: { type: 'integer', minimum: 0, maximum: 65535 },
       kubernetes: {
         type: 'object',
         required: ['tokenReviewUrl'],

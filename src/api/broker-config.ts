@@ -10,6 +10,7 @@
 //   "mounts": { "secrets": { "pw": "/etc/iotmq/secrets/pw" }, "configMaps": { "client-ca": "/etc/iotmq/configmaps/client-ca" } },
 //   "dataDir": "/var/lib/iotmq/broker", "bindAddress": "0.0.0.0",
 //   "metricsPort": 9600,                                              // optional: Prometheus /metrics
+//   "maxKeepAlive": 60,                                               // optional: Server Keep Alive cap (s)
 //   "kubernetes": { "tokenReviewUrl": "https://kubernetes.default.svc", "caFile": "…", "tokenFile": "…" }
 // }
 //
@@ -74,6 +75,11 @@ export interface BrokerConfig {
   dataDir?: string;
   bindAddress?: string;
   metricsPort?: number;
+  /**
+   * iotmq setting: the longest keep alive a client may have, in seconds. An MQTT 5 client that asks
+   * for more, or for none, gets this one in CONNACK (Server Keep Alive); 0 imposes none. Default 60.
+   */
+  maxKeepAlive?: number;
   kubernetes?: { tokenReviewUrl: string; caFile?: string; tokenFile?: string };
 }
 

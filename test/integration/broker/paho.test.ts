@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { collect, connectClient, startTestBroker, type Received } from './helpers.js';
+import { createConfigDir, listener, portOf, startFromConfig } from './config-fixture.js';
 import { startPeer } from './peer-process.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -101,5 +102,39 @@ describe.each([4, 5] as const)('paho-mqtt, protocol level %i', (version) => {
     await late.subscribeAsync(`${prefix}/from-py/retained`, { qos: 1 });
     const r = await lateGot.next();
     expect([r.payload.toString(), r.packet.retain]).toEqual(['py-retained', true]);
+  }, 60_000);
+});
+
+// The Paho interoperability suite's test_server_keep_alive: a client asking for a longer keep
+// alive than the broker's maximum (60 s unless the config says otherwise) gets the broker's in
+// CONNACK; so does one asking for none; one within the maximum gets no Server Keep Alive at all.
+describe('paho-mqtt: Server Keep Alive (MQTT 5)', () => {
+  const serverKeepAlive = async (port: number, keepalive: number): Promise<unknown> => {
+    const peer = startPeer(python, [
+      path.join(here, 'fixtures/paho_keepalive.py'),
+      '127.0.0.1',
+      String(port),
+      String(keepalive),
+    ]);
+    const line = JSON.parse(await peer.waitForLine(() => true, 20_000)) as {
+      reasonCode: number;
+      serverKeepAlive: unknown;
+    };
+    expect(line.reasonCode).toBe(0);
+    expect(await peer.exited).toBe(0);
+    return line.serverKeepAlive;
+  };
+
+  it('the default maximum: 120 s and "none" become 60 s, 30 s stays', async () => {
+    const running = await startFromConfig(createConfigDir().config({ listeners: [listener('l')] }));
+    const port = portOf(running, 'l');
+    expect(await serverKeepAlive(port, 120)).toBe(60);
+    expect(await serverKeepAlive(port, 0)).toBe(60);
+    expect(await serverKeepAlive(port, 30)).toBeNull();
+  }, 60_000);
+
+  it('maxKeepAlive in the config file sets the maximum', async () => {
+    const running = await startFromConfig(createConfigDir().config({ listeners: [listener('l')], maxKeepAlive: 20 }));
+    expect(await serverKeepAlive(portOf(running, 'l'), 120)).toBe(20);
   }, 60_000);
 });
