@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { AGENT_API_ROOT } from '../api/agent-protocol.js';
 import { ApiError, apiError } from '../common/errors.js';
-import { authorizeArmCaller } from './caller.js';
+import { authorizeArmCaller, type ArmCaller } from './caller.js';
 import type { ArmContext, ArmRequest, ArmResponse } from './context.js';
 import { deploymentRoutes } from './deployments/routes.js';
 import { forwardRoutes } from './forward.js';
@@ -14,7 +14,7 @@ import { cloudMetadata, legacyCloudMetadata } from './metadata.js';
 import { providerRoutes } from './providers.js';
 import { resourceGroupRoutes } from './resource-groups.js';
 import { parseRequestTarget, refuseUnreadableRequest, type RequestTarget } from '../common/request-target.js';
-import { matchRoute, type Route } from './router.js';
+import { matchRoute, type Route, type RouteMatch } from './router.js';
 import { subscriptionRoutes } from './subscriptions.js';
 
 /** ARM drops request bodies above 4 MB. */
@@ -141,15 +141,28 @@ export async function buildArmApp(options: ArmAppOptions): Promise<FastifyInstan
     },
   });
 
+  // Routed and authenticated before the body is read: a caller without a valid token cannot make
+  // the front door take in (up to 4 MB of) a body first [issue 11, exhaustion before authentication].
+  const admitted = new WeakMap<FastifyRequest, { match: RouteMatch; caller?: ArmCaller }>();
   app.route({
     method: ['GET', 'PUT', 'PATCH', 'DELETE', 'POST', 'HEAD'],
     url: '/*',
-    handler: async (request: FastifyRequest, reply: FastifyReply) => {
-      const target = targetOf(request);
-      const path = target.path;
+    onRequest: async (request: FastifyRequest) => {
+      const path = targetOf(request).path;
       const match = matchRoute(routes, request.method, path);
       if (!match) throw apiError('NotFound', { method: request.method, path });
       if ('methodNotAllowed' in match) throw apiError('MethodNotAllowed', { method: request.method, path });
+      let caller: ArmCaller | undefined;
+      if (!match.route.anonymous) {
+        caller = await ctx.verifyCaller(first(request.headers.authorization));
+        authorizeArmCaller(caller);
+      }
+      admitted.set(request, { match, caller });
+    },
+    handler: async (request: FastifyRequest, reply: FastifyReply) => {
+      const target = targetOf(request);
+      const path = target.path;
+      const { match, caller } = admitted.get(request)!;
       const armRequest: ArmRequest = {
         method: request.method,
         path,
@@ -158,14 +171,11 @@ export async function buildArmApp(options: ArmAppOptions): Promise<FastifyInstan
         params: match.params,
         headers: request.headers,
         bodyText: typeof request.body === 'string' ? request.body : '',
-        caller: undefined as unknown as ArmRequest['caller'],
+        // Anonymous routes never read it.
+        caller: caller as ArmCaller,
         correlationId: String(reply.getHeader('x-ms-correlation-request-id')),
         clientIp: request.ip,
       };
-      if (!match.route.anonymous) {
-        armRequest.caller = await ctx.verifyCaller(first(request.headers.authorization));
-        authorizeArmCaller(armRequest.caller);
-      }
       const response = await match.route.handler(armRequest);
       return send(reply, response, request.method === 'HEAD');
     },

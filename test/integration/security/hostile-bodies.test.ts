@@ -1,6 +1,7 @@
 // Issue 11 items 8 and 10: bodies that skipped validation or broke the server. Property names that
 // are also names of Object.prototype members are unknown properties like any other (400, never
 // stored or pushed to the cluster); bodies too wide or too deep answer a 4xx ARM error, never 500.
+import tls from 'node:tls';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLES } from '../../../scripts/specs/samples.js';
 import { MQ_API, NS, useSecurityStack } from './stack.js';
@@ -112,5 +113,37 @@ describe('bodies too wide or too deep get a 4xx ARM error', () => {
   it('the server keeps serving afterwards', async () => {
     const { arm, a } = stack();
     expect((await arm.call('GET', `${a.mq}?api-version=${MQ_API}`)).status).toBe(200);
+  });
+});
+
+describe('before authentication', () => {
+  it('a PUT announcing a 4 MB body without a token is answered 401 before the body is sent', async () => {
+    const { arm, a } = stack();
+    const url = new URL(arm.url);
+    const head =
+      `PUT ${a.mq}?api-version=${MQ_API} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${4 * 1024 * 1024 - 1}\r\n\r\n{"tags":`;
+    // Only the head and a few bytes go out; unless the front door answers first, nothing comes back.
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = tls.connect({ host: url.hostname, port: Number(url.port), ca: arm.dev.caPem }, () =>
+        socket.write(head),
+      );
+      let text = '';
+      const timer = setTimeout(() => {
+        socket.destroy();
+        resolve(text);
+      }, 5000);
+      socket.on('data', (chunk: Buffer) => {
+        text += chunk.toString('utf8');
+        if (text.includes('\r\n\r\n') && text.includes('}}')) {
+          clearTimeout(timer);
+          socket.destroy();
+          resolve(text);
+        }
+      });
+      socket.on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 401 /);
+    expect(answer).toContain('"code":"AuthenticationFailed"');
   });
 });
