@@ -58,12 +58,12 @@ function ajv(): Ajv {
     validate: (n: number) => Number.isInteger(n) && n >= -(2 ** 31) && n < 2 ** 31,
   });
   shared.addFormat('int64', { type: 'number', validate: (n: number) => Number.isSafeInteger(n) });
-  // RFC 3339 as Go's strfmt reads it: a zone is optional, the date and time must exist.
+  // RFC 3339 as kube-apiserver reads it: a `T`, a zone (`Z` or `±hh:mm`), a date and time that exist.
   shared.addFormat('date-time', {
     type: 'string',
     validate: (s: string) =>
-      /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:?\d{2})?$/.test(s) &&
-      !Number.isNaN(Date.parse(s.replace(' ', 'T'))),
+      /^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/.test(s) &&
+      !Number.isNaN(Date.parse(s.toUpperCase())),
   });
   shared.addFormat('date', {
     type: 'string',

@@ -74,6 +74,9 @@ const PROBE_CRD = testCrd('Probe', {
         labels: { type: 'object', additionalProperties: { type: 'string' } },
         ratio: { type: 'number', minimum: 0, maximum: 1, exclusiveMaximum: true },
         when: { type: 'string', format: 'date-time' },
+        day: { type: 'string', format: 'date' },
+        id: { type: 'string', format: 'uuid' },
+        blob: { type: 'string', format: 'byte' },
       },
     },
     status: { type: 'object', properties: { phase: { type: 'string', enum: ['Up', 'Down'] } } },
@@ -150,6 +153,14 @@ const BAD_AND_GOOD: Case[] = [
   },
   { name: 'null list item', object: probe({ mode: 'a', entries: [null] }), refused: ['spec.entries[0]'] },
   { name: 'date-time that is not one', object: probe({ mode: 'a', when: 'yesterday' }), refused: ['spec.when'] },
+  {
+    name: 'date-time without a zone',
+    object: probe({ mode: 'a', when: '2024-01-01T00:00:00' }),
+    refused: ['spec.when'],
+  },
+  { name: 'date that is not one', object: probe({ mode: 'a', day: '2024-13-01' }), refused: ['spec.day'] },
+  { name: 'uuid that is not one', object: probe({ mode: 'a', id: 'not-a-uuid' }), refused: ['spec.id'] },
+  { name: 'bytes that are not base64', object: probe({ mode: 'a', blob: 'not base64!' }), refused: ['spec.blob'] },
   // Required fields.
   { name: 'listener without brokerRef', object: listener({ port: 1883 }), refused: ['spec.brokerRef'] },
   {
@@ -202,6 +213,23 @@ const BAD_AND_GOOD: Case[] = [
   },
   // Accepted, with what the server makes of them.
   { name: 'null where a default applies', object: listener({ brokerRef: 'b', port: 1883, serviceType: null }) },
+  { name: 'date-time with fraction', object: probe({ mode: 'a', when: '2024-01-01T00:00:00.123456Z' }) },
+  {
+    name: 'date-time with a space for the T',
+    object: probe({ mode: 'a', when: '2024-01-01 00:00:00Z' }),
+    refused: ['spec.when'],
+  },
+  { name: 'date-time with a lower-case t and z', object: probe({ mode: 'a', when: '2024-01-01t00:00:00z' }) },
+  { name: 'date-time with an offset', object: probe({ mode: 'a', when: '2024-01-01T00:00:00+01:00' }) },
+  {
+    name: 'date-time with an offset without a colon',
+    object: probe({ mode: 'a', when: '2024-01-01T00:00:00+0100' }),
+    refused: ['spec.when'],
+  },
+  {
+    name: 'date, uuid and bytes',
+    object: probe({ mode: 'a', day: '2024-02-29', id: '0b4c6c1e-2f0b-4d59-9d1c-3c1f5c2a9e11', blob: 'aGVsbG8=' }),
+  },
   { name: 'nullable null kept', object: probe({ mode: 'a', note: null }) },
   { name: 'int-or-string as integer', object: probe({ mode: 'b', port: 8080 }) },
   { name: 'int-or-string as string', object: probe({ mode: 'b', port: 'http' }) },
