@@ -20,6 +20,9 @@ import { Secrets, type PlanEntry, type States, type TemplateInput } from './temp
  * heavy template costs others at most one wait.
  */
 const POOL_SIZE = 2;
+// The worker's entry is loaded by URL, never imported: this type-only reference keeps it in every
+// compilation that includes this file (the bench compiles only what its entry point reaches).
+export type { EvaluatorEntry } from './evaluator-worker.js';
 /** Evaluation time one deployment (with its nested deployments) may use in all. */
 export const EVALUATION_BUDGET_MS = 10_000;
 /** Heap of one evaluator thread; values are at most 4 MB each (ARM's template limit), so this is roomy. */
@@ -132,7 +135,6 @@ class Slot {
   private start(): Worker {
     if (this.worker) return this.worker;
     const worker = createWorker();
-    worker.unref();
     worker.on('message', (reply: EvaluatorReply) => {
       if (this.pending?.id === reply.id) this.pending.settle(reply);
     });
@@ -153,6 +155,8 @@ class Slot {
     };
     worker.on('error', fail);
     worker.on('exit', (code) => fail(Object.assign(new Error(`exit code ${code}`), { code: 'EXIT' })));
+    // An idle evaluator must not keep the process alive (after the listeners: adding one refs the port again).
+    worker.unref();
     this.worker = worker;
     return worker;
   }
