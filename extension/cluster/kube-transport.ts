@@ -64,7 +64,11 @@ export function statusError(code: number, status: KubeStatus | string | undefine
 function typedPatchCauses(message: string): StatusCause[] {
   const errors = message.slice(message.indexOf('): ') + 3);
   return [...errors.matchAll(/^\s*\.(\S+?): (.+)$/gm)].map(([, field, text]) => ({
-    reason: /not declared in schema/.test(text!) ? 'FieldValueInvalid' : 'FieldValueTypeInvalid',
+    reason: /not declared in schema/.test(text!)
+      ? 'FieldValueInvalid'
+      : /^duplicate entries/.test(text!)
+        ? 'FieldValueDuplicate'
+        : 'FieldValueTypeInvalid',
     message: text!,
     field: field!,
   }));

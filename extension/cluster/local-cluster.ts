@@ -146,17 +146,10 @@ export function createLocalCluster(options: LocalClusterOptions = {}): LocalClus
     collectGarbage(existing.metadata.uid);
   }
 
-  function refuseUndeclared(object: KubeObject): void {
-    const fields = schemas.undeclaredFields(object);
-    if (fields.length)
-      throw invalidObject(
-        object,
-        fields.map((f) => ({
-          reason: 'FieldValueInvalid',
-          message: 'field not declared in schema',
-          field: f.slice(1),
-        })),
-      );
+  /** Like server-side apply on Kubernetes: what the schema cannot type fails the whole apply. */
+  function refuseUntyped(object: KubeObject): void {
+    const causes = schemas.applyTypingCauses(object);
+    if (causes.length) throw invalidObject(object, causes);
   }
 
   const cluster: LocalCluster = {
@@ -218,9 +211,8 @@ export function createLocalCluster(options: LocalClusterOptions = {}): LocalClus
 
     async apply(object, applyOptions: ApplyOptions) {
       if (!object.metadata?.name) throw new ClusterError('Invalid', 'metadata.name is required', 422);
-      // Like server-side apply on Kubernetes: a field the CRD does not declare fails the whole apply.
       const { status: _ignored, ...applied } = object;
-      refuseUndeclared(applied as KubeObject);
+      refuseUntyped(applied as KubeObject);
       const typeKey = typeKeyOf(object);
       const key = keyOf(typeKey, object.metadata.namespace, object.metadata.name);
       const existing = objects.get(key);
@@ -274,7 +266,7 @@ export function createLocalCluster(options: LocalClusterOptions = {}): LocalClus
       const key = keyOf(typeKey, namespace, name);
       const existing = objects.get(key);
       if (!existing) throw new ClusterError('NotFound', `${type.kind} ${namespace}/${name} not found`, 404);
-      refuseUndeclared({ apiVersion: type.apiVersion, kind: type.kind, metadata: { name }, status });
+      refuseUntyped({ apiVersion: type.apiVersion, kind: type.kind, metadata: { name }, status });
       const next = schemas.normalise(
         mergeApply(existing, {
           existing,

@@ -40,6 +40,8 @@ export interface StructuralSchema {
   'x-kubernetes-preserve-unknown-fields'?: boolean;
   'x-kubernetes-embedded-resource'?: boolean;
   'x-kubernetes-int-or-string'?: boolean;
+  'x-kubernetes-list-type'?: 'atomic' | 'set' | 'map';
+  'x-kubernetes-list-map-keys'?: string[];
 }
 
 /** Checks a value against one schema; `previous` (an update's stored value) turns on ratcheting. */

@@ -45,30 +45,54 @@ function normaliseValue(value: unknown, schema: StructuralSchema | undefined): v
   }
 }
 
-/** Paths of fields the schema does not declare (what server-side apply refuses). */
-function undeclared(value: unknown, schema: StructuralSchema | undefined, path: string, into: string[]): void {
+/** `spec.x` under `path` (`''` at the top). */
+const child = (path: string, key: string) => (path ? `${path}.${key}` : key);
+
+/**
+ * What server-side apply refuses before any validation, when it types the applied object against
+ * the schema: fields the schema does not declare, and two items with one key in a map-typed list
+ * (`x-kubernetes-list-type: map`, e.g. two conditions of one type) — in its words.
+ */
+function typingCauses(value: unknown, schema: StructuralSchema | undefined, path: string, into: StatusCause[]): void {
   if (!schema || schema['x-kubernetes-preserve-unknown-fields'] === true) return;
   if (Array.isArray(value)) {
-    value.forEach((item) => undeclared(item, schema.items, `${path}[]`, into));
+    if (schema['x-kubernetes-list-type'] === 'map')
+      duplicateKeys(value, schema['x-kubernetes-list-map-keys'] ?? [], path, into);
+    value.forEach((item, i) => typingCauses(item, schema.items, `${path}[${i}]`, into));
     return;
   }
   if (!isPlainObject(value)) return;
   if (schema.properties) {
-    for (const [key, child] of Object.entries(value)) {
-      if (key in schema.properties) undeclared(child, schema.properties[key], `${path}.${key}`, into);
-      else if (schema.additionalProperties === undefined) into.push(`${path}.${key}`);
+    for (const [key, item] of Object.entries(value)) {
+      if (key in schema.properties) typingCauses(item, schema.properties[key], child(path, key), into);
+      else if (schema.additionalProperties === undefined)
+        into.push({ reason: 'FieldValueInvalid', message: 'field not declared in schema', field: child(path, key) });
     }
   } else if (isPlainObject(schema.additionalProperties)) {
-    for (const [key, child] of Object.entries(value))
-      undeclared(child, schema.additionalProperties, `${path}.${key}`, into);
+    for (const [key, item] of Object.entries(value))
+      typingCauses(item, schema.additionalProperties, child(path, key), into);
+  }
+}
+
+function duplicateKeys(items: unknown[], keys: string[], path: string, into: StatusCause[]): void {
+  const seen = new Set<string>();
+  for (const item of items) {
+    if (!isPlainObject(item)) continue;
+    const key = `[${keys.map((k) => `${k}=${JSON.stringify(item[k])}`).join(',')}]`;
+    if (seen.has(key))
+      into.push({ reason: 'FieldValueDuplicate', message: `duplicate entries for key ${key}`, field: path });
+    seen.add(key);
   }
 }
 
 export interface SchemaRegistry {
   /** Prunes and defaults a custom resource of a known kind, in place; other objects pass untouched. */
   normalise(object: KubeObject): KubeObject;
-  /** Fields of an applied custom resource its schema does not declare, e.g. `.spec.bogus`. */
-  undeclaredFields(object: KubeObject): string[];
+  /**
+   * What server-side apply refuses in an applied custom resource before validating it: undeclared
+   * fields (`spec.bogus`) and duplicate keys in map-typed lists. Empty for other objects.
+   */
+  applyTypingCauses(object: KubeObject): StatusCause[];
   /**
    * What the API server refuses in a (pruned, defaulted) custom resource written through the main
    * resource: every field but status, which that write does not change. `previous` is the stored
@@ -128,14 +152,15 @@ export function createSchemaRegistry(crds: readonly KubeObject[]): SchemaRegistr
       if (!version || object.status === undefined) return [];
       return version.status(object.status, previous ? (previous.status ?? {}) : undefined);
     },
-    undeclaredFields(object) {
+    applyTypingCauses(object) {
       const schema = schemas.get(`${object.apiVersion}|${object.kind}`);
       if (!schema?.properties) return [];
-      const found: string[] = [];
+      const found: StatusCause[] = [];
       for (const [key, value] of Object.entries(object)) {
         if (key === 'apiVersion' || key === 'kind' || key === 'metadata') continue;
-        if (!(key in schema.properties)) found.push(`.${key}`);
-        else undeclared(value, schema.properties[key], `.${key}`, found);
+        if (!(key in schema.properties))
+          found.push({ reason: 'FieldValueInvalid', message: 'field not declared in schema', field: key });
+        else typingCauses(value, schema.properties[key], key, found);
       }
       return found;
     },

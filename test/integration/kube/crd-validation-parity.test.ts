@@ -382,6 +382,53 @@ describe('CRD validation: the local cluster refuses and accepts exactly what kub
     }
   });
 
+  it('a listener`s conditions through the status subresource: the same verdicts and causes on both', async () => {
+    const condition = (status: string, extra: Record<string, unknown> = {}) => ({
+      type: 'Ready',
+      status,
+      reason: 'Reconciled',
+      message: 'listening',
+      lastTransitionTime: '2024-01-01T00:00:00Z',
+      ...extra,
+    });
+    const writes: [string, Record<string, unknown>][] = [
+      ['a status outside its enum', { conditions: [condition('Maybe')] }],
+      [
+        'a condition without lastTransitionTime',
+        { conditions: [condition('True', { lastTransitionTime: undefined })] },
+      ],
+      ['two conditions of one type', { conditions: [condition('True'), condition('False')] }],
+      ['a valid condition', { observedGeneration: 1, conditions: [condition('True', { observedGeneration: 1 })] }],
+    ];
+    const verdicts = async (client: ClusterClient) => {
+      await client.apply(named({ name: 'l', object: listener({ brokerRef: 'b', port: 1883 }) }, 'conditions'), {
+        fieldManager: 'parity',
+      });
+      const results = [];
+      for (const [what, status] of writes) {
+        const result = await client
+          .patchStatus(LISTENER_TYPE, NS, 'conditions', JSON.parse(JSON.stringify(status)), { fieldManager: 'op' })
+          .then(
+            (cr) => ({ accepted: true, status: cr.status }),
+            (error: unknown) =>
+              isClusterError(error)
+                ? {
+                    accepted: false,
+                    code: error.status,
+                    fields: fieldsOf(error.causes),
+                    messages: messagesOf(error.causes),
+                  }
+                : { error: String(error) },
+          );
+        results.push({ what, ...result });
+      }
+      return results;
+    };
+    const onKube = await verdicts(real);
+    expect(onKube.map((v) => v.accepted)).toEqual([false, false, false, true]);
+    expect(await verdicts(local)).toEqual(onKube);
+  });
+
   it('an object stored before its CRD tightened: unchanged values ratchet, status writes pass, new values are judged — on both', async () => {
     const stored = { mode: 'b', name: 'ab' }; // valid under the loose schema only
     const steps = async (client: ClusterClient) => [
@@ -444,6 +491,7 @@ describe('CRD validation: the local cluster refuses and accepts exactly what kub
 });
 
 const probeType = { apiVersion: PROBE, kind: 'Probe', plural: 'probes' };
+const LISTENER_TYPE = { apiVersion: MQ, kind: 'BrokerListener', plural: 'brokerlisteners' };
 
 /** A kind whose schema a test tightens: `mode` loses `b`, `name` shrinks to one character. */
 const DRIFT = { apiVersion: PROBE, kind: 'Drift', plural: 'drifts' };
