@@ -3,7 +3,8 @@
 // spec changes only, list + watch from a version (410 Gone once it falls out of the history),
 // server-side apply with field managers, finalizers holding deletion, the status subresource and
 // owner-reference garbage collection, and the CRDs' structural schemas (unknown fields pruned,
-// defaults filled in, as kube-apiserver does). Persisted to the data dir so a restart keeps the cluster.
+// defaults filled in, then validated with kube-apiserver's 422 causes: schema-validation.ts).
+// Persisted to the data dir so a restart keeps the cluster.
 import { randomUUID } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { createEventQueue, type EventQueue } from './event-queue.js';
