@@ -11,7 +11,15 @@ import { destroyAll, openLoopFanIn, rawMqtt, rawSubscribe, type RawMqtt } from '
 
 export type Scenario =
   | { kind: 'fan-in'; port: number; qos: 0 | 1; publishers: number; seconds: number }
-  | { kind: 'open-loop'; port: number; qos: 0 | 1; publishers: number; messages: number; inflight: number }
+  | {
+      kind: 'open-loop';
+      port: number;
+      qos: 0 | 1;
+      publishers: number;
+      messages: number;
+      inflight: number;
+      subscriberReceiveMaximum?: number;
+    }
   | { kind: 'fan-out'; port: number; subscribers: number; seconds: number }
   | { kind: 'latency'; port: number; rate: number; seconds: number }
   | { kind: 'idle'; port: number; connections: number };

@@ -6,9 +6,10 @@
 // shows what a broker drops), fan-out (1 → N), latency at a fixed rate, and the RSS of 10,000 idle
 // connections. Printed as a table and as ratios to mosquitto.
 //
-// `npm run bench -- broker --only=open-loop --rounds=3`: only the scenarios whose name starts with
-// `open-loop`, three rounds with the brokers' order alternating, medians reported (figures on a
-// shared machine are noisy; the ratio column is the median of each round's ratio).
+// `npm run bench -- broker --only=open-loop --rounds=3 --brokers=mosquitto,iotmq`: only the
+// scenarios whose name starts with `open-loop`, three rounds with the brokers' order alternating,
+// medians reported (figures on a shared machine are noisy; the ratio column is the median of each
+// round's ratio), only the brokers named.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,6 +27,8 @@ const PUBLISHERS = 10;
 const SUBSCRIBERS = 50;
 const LATENCY_RATE = 2000; // messages per second
 const OPEN_LOOP = { publishers: 4, messages: 50_000, inflight: 64 };
+/** The open-loop QoS 1 flood once more, to an MQTT 5 subscriber with this Receive Maximum. */
+const SMALL_RECEIVE_MAXIMUM = 20;
 const IDLE_CONNECTIONS = 10_000;
 const MOSQUITTO = process.env.MOSQUITTO ?? '/usr/sbin/mosquitto';
 const here = import.meta.dirname;
@@ -127,6 +130,8 @@ interface Figures {
   open0Share: number;
   open1: number;
   open1Share: number;
+  open1Rm: number;
+  open1RmShare: number;
   fanOut: number;
   p50: number;
   p99: number;
@@ -178,8 +183,9 @@ function option(name: string): string | undefined {
   return process.argv.find((a) => a.startsWith(prefix))?.slice(prefix.length);
 }
 
-const median = (values: number[]): number => {
-  const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
+/** Of the rounds that measured it (a broker may not take part in a scenario, or fail in it). */
+const median = (values: Array<number | undefined>): number => {
+  const sorted = values.filter((v): v is number => v !== undefined && !Number.isNaN(v)).sort((a, b) => a - b);
   if (sorted.length === 0) return NaN;
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
@@ -193,12 +199,18 @@ const median = (values: number[]): number => {
 export async function runBrokerBenchmark(): Promise<void> {
   const only = option('only');
   const rounds = Math.max(1, Number(option('rounds') ?? 1));
+  const brokers = option('brokers')?.split(',') ?? ['mosquitto', 'iotmq', 'aedes'];
   const load = fork(path.join(here, 'broker-load.ts'), [], { ...tsx, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const subjects: Subject[] = [];
   const openLoop =
-    (qos: 0 | 1, rate: 'open0' | 'open1', share: 'open0Share' | 'open1Share') =>
+    (
+      qos: 0 | 1,
+      rate: 'open0' | 'open1' | 'open1Rm',
+      share: 'open0Share' | 'open1Share' | 'open1RmShare',
+      subscriberReceiveMaximum?: number,
+    ) =>
     async (s: Subject): Promise<void> => {
-      const r = await s.run(load, { kind: 'open-loop', qos, ...OPEN_LOOP });
+      const r = await s.run(load, { kind: 'open-loop', qos, ...OPEN_LOOP, subscriberReceiveMaximum });
       s.figures[rate] = r.rate;
       s.figures[share] = r.delivered! / r.sent!;
     };
@@ -221,6 +233,10 @@ export async function runBrokerBenchmark(): Promise<void> {
     ],
     ['open-loop QoS 0', openLoop(0, 'open0', 'open0Share')],
     ['open-loop QoS 1', openLoop(1, 'open1', 'open1Share')],
+    [
+      `open-loop QoS 1, Receive Maximum ${SMALL_RECEIVE_MAXIMUM}`,
+      openLoop(1, 'open1Rm', 'open1RmShare', SMALL_RECEIVE_MAXIMUM),
+    ],
     [
       'fan-out',
       async (s) => {
@@ -249,14 +265,25 @@ export async function runBrokerBenchmark(): Promise<void> {
   const selected = scenarios.filter(([label]) => !only || label.startsWith(only));
   if (selected.length === 0) throw new Error(`no broker scenario starts with '${only}'`);
   try {
-    for (const start of [startMosquitto, () => startNodeBroker('iotmq'), () => startNodeBroker('aedes')])
-      subjects.push(await Subject.create(start));
+    const starts = {
+      mosquitto: startMosquitto,
+      iotmq: () => startNodeBroker('iotmq'),
+      aedes: () => startNodeBroker('aedes'),
+    };
+    for (const [name, start] of Object.entries(starts))
+      if (brokers.includes(name)) subjects.push(await Subject.create(start));
     for (let round = 0; round < rounds; round++) {
       const order = round % 2 === 0 ? subjects : [...subjects].reverse();
       for (const [label, measure] of selected)
         for (const s of order) {
-          console.error(`${rounds > 1 ? `round ${round + 1}: ` : ''}${label}: ${s.name} …`);
+          // aedes speaks MQTT 3.1.1 only
+          if (label.includes('Receive Maximum') && s.name === 'aedes') continue;
+          const before = { ...s.figures };
           await measure(s);
+          const measured = Object.entries(s.figures)
+            .filter(([k, v]) => before[k as keyof Figures] !== v)
+            .map(([k, v]) => `${k} ${Number(v).toPrecision(4)}`);
+          console.error(`${rounds > 1 ? `round ${round + 1}: ` : ''}${label}: ${s.name}: ${measured.join(', ')}`);
         }
       for (const s of subjects) {
         s.rounds.push(s.figures);
@@ -280,6 +307,12 @@ function printTable(results: Map<string, Figures[]>): void {
     [`open-loop QoS 0, delivered/sent`, 'open0Share', (n) => n.toFixed(3)],
     [`open-loop QoS 1 (${open}, ${OPEN_LOOP.inflight} unacked), delivered msg/s`, 'open1', (n) => n.toFixed(0)],
     [`open-loop QoS 1, delivered/sent`, 'open1Share', (n) => n.toFixed(3)],
+    [`open-loop QoS 1 to Receive Maximum ${SMALL_RECEIVE_MAXIMUM}, delivered msg/s`, 'open1Rm', (n) => n.toFixed(0)],
+    [
+      `open-loop QoS 1 to Receive Maximum ${SMALL_RECEIVE_MAXIMUM}, delivered/sent`,
+      'open1RmShare',
+      (n) => n.toFixed(3),
+    ],
     [`fan-out QoS 0 (1→${SUBSCRIBERS}), deliveries/s`, 'fanOut', (n) => n.toFixed(0)],
     [`latency p50 @${LATENCY_RATE}/s, ms`, 'p50', (n) => n.toFixed(3)],
     [`latency p99 @${LATENCY_RATE}/s, ms`, 'p99', (n) => n.toFixed(3)],

@@ -140,6 +140,8 @@ export class Connection implements SessionLink, TransportSink, FrameReader, Hold
   private readonly seq: number;
   private flags = HOLD; // deliveries wait until CONNACK is out
   private out: Buffer | Buffer[] | undefined = undefined;
+  /** Bytes in `out`: a turn can read megabytes from publishers before the batch reaches the transport. */
+  private outBytes = 0;
   /** Clock ticks (context.ts) of the last packet; of the start until CONNECT is answered. */
   private seenAt: number;
   /** Ticks without a packet after which the connection is closed (1.5 × keep alive); 0: never. */
@@ -313,7 +315,7 @@ export class Connection implements SessionLink, TransportSink, FrameReader, Hold
   }
 
   onDrain(): void {
-    this.ctx.flow.drained(this); // publishers held for it are read again
+    this.ctx.flow.cleared(this, 'output'); // publishers held for it are read again
     if ((this.flags & READ_PAUSED) === 0) return;
     this.flags &= ~READ_PAUSED;
     if (this.reading && (this.flags & HELD) === 0) this.transport.resume();
@@ -438,6 +440,7 @@ export class Connection implements SessionLink, TransportSink, FrameReader, Hold
       scheduleFlush(this);
     } else if (Array.isArray(out)) out.push(buf);
     else this.out = [out, buf];
+    this.outBytes += buf.length;
     return true;
   }
 
@@ -446,7 +449,10 @@ export class Connection implements SessionLink, TransportSink, FrameReader, Hold
     const out = this.out;
     if (out === undefined) return;
     this.out = undefined;
+    this.outBytes = 0;
     this.transport.write(out);
+    // the socket took it all at once (no drain will come): publishers held for this batch go on
+    if (this.transport.pendingBytes === 0) this.ctx.flow.cleared(this, 'output');
     if ((this.flags & READ_PAUSED) === 0 && this.transport.pendingBytes > this.ctx.limits.outboundBufferLimit) {
       // Stop reading from a client that does not read what we send (its acks, its deliveries)
       // until its socket drains: its PUBLISHes wait in TCP instead of in our memory.
@@ -467,6 +473,15 @@ export class Connection implements SessionLink, TransportSink, FrameReader, Hold
 
   // ---- SessionLink -------------------------------------------------------------------------------
 
+  /** Its session's queue is past the high-water mark: the publisher being handled waits (backpressure.ts). */
+  backlogged(): void {
+    this.ctx.flow.deliveringTo(this, 'queue');
+  }
+
+  caughtUp(): void {
+    this.ctx.flow.cleared(this, 'queue');
+  }
+
   deliver(delivery: Delivery): void {
     if (this.state === 'closed') return;
     if (this.flags >= HOLD) {
@@ -475,14 +490,14 @@ export class Connection implements SessionLink, TransportSink, FrameReader, Hold
     }
     if (delivery.kind === 'publish') {
       const { limits } = this.ctx;
-      const pending = this.transport.pendingBytes;
+      const pending = this.transport.pendingBytes + this.outBytes;
       // Past the high-water mark the publisher waits for this client (backpressure.ts); only a
       // client stuck for the grace period loses QoS 0 messages, beyond its queue limit, instead
       // of growing our buffers without bound (QoS 0 may be discarded [MQTT-4.3.1]). QoS 1/2 stay
       // bounded by its Receive Maximum and the session queue limit in the back end.
       if (
         pending > limits.outboundHighWater &&
-        this.ctx.flow.deliveringTo(this) === 'stuck' &&
+        this.ctx.flow.deliveringTo(this, 'output') === 'stuck' &&
         delivery.qos === 0 &&
         pending > limits.outboundBufferLimit
       )

@@ -6,6 +6,7 @@
 // between the two (docs/design.md, "The broker"). Working state lives in memory; every change to a
 // persistent session (expiry > 0) and to retained messages is written through a SessionStore.
 import { componentLogger } from '../../../src/common/log.js';
+import { Fifo } from './fifo.js';
 import type { SessionStore } from './session-store.js';
 import { parseSharedFilter, topicMatches } from './topic-filter.js';
 import { createTopicTrie } from './topic-trie.js';
@@ -24,6 +25,14 @@ import {
 export interface SessionLink {
   readonly connectionId: string;
   deliver(delivery: Delivery): void;
+  /**
+   * A message was queued for it behind more than the queue's high-water mark (its Receive
+   * Maximum is in flight): whoever published it should wait (backpressure), as for a socket that
+   * does not take its output.
+   */
+  backlogged?(): void;
+  /** Its queue is back below the low-water mark: publishers held for it may go on. */
+  caughtUp?(): void;
   /** Close the connection with this reason (session takeover: 0x8E). */
   close(reasonCode: number): void;
 }
@@ -127,7 +136,9 @@ class Session {
 
 /** QoS 1/2 messages owed to a session: waiting for flow control, and in flight. */
 interface Outbox {
-  queue: OutboxEntry[];
+  queue: Fifo<OutboxEntry>;
+  /** The queue went past the high-water mark and has not come back below the low one. */
+  backlogged: boolean;
   inflight: Map<number, OutboxEntry>;
   nextPacketId: number;
 }
@@ -147,6 +158,8 @@ interface TrieValue {
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Messages queued for a connected session beyond which its publishers wait (at most half the queue limit). */
+const QUEUE_HIGH_WATER = 1000;
 /** Deliveries without subscription identifiers share this one (never written to). */
 const NO_IDENTIFIERS = Object.freeze([]) as unknown as number[];
 
@@ -177,7 +190,13 @@ export function createSessionBackend(options: SessionBackendOptions): SessionBac
   let closed = false;
 
   const persistent = (s: Session): boolean => s.expiryInterval > 0;
-  const outboxOf = (s: Session): Outbox => (s.outbox ??= { queue: [], inflight: new Map(), nextPacketId: 1 });
+  // Publishers wait while a connected session's queue is past this many messages (front end's
+  // backpressure), and go on once it is back at half of it; below the queue limit so that a
+  // subscriber that is merely busy never loses anything.
+  const queueHighWater = Math.max(1, Math.min(QUEUE_HIGH_WATER, Math.floor(maxQueued / 2)));
+  const queueLowWater = Math.floor(queueHighWater / 2);
+  const outboxOf = (s: Session): Outbox =>
+    (s.outbox ??= { queue: new Fifo(), backlogged: false, inflight: new Map(), nextPacketId: 1 });
   const trieKey = (clientId: string, group?: string): string => `${group ?? ''}\u0000${clientId}`;
 
   // ---- recovery -------------------------------------------------------------------------
@@ -303,6 +322,10 @@ export function createSessionBackend(options: SessionBackendOptions): SessionBac
       if (persistent(s)) store.saveOutbox(s.clientId, entry);
       s.link.deliver(publishDelivery(entry, false, left));
     }
+    if (o.backlogged && o.queue.length <= queueLowWater) {
+      o.backlogged = false;
+      s.link?.caughtUp?.();
+    }
     if (o.inflight.size === 0 && o.queue.length === 0 && s.outbox === o) s.outbox = undefined;
   }
 
@@ -343,6 +366,10 @@ export function createSessionBackend(options: SessionBackendOptions): SessionBac
     o.queue.push(entry);
     if (persistent(s)) store.saveOutbox(s.clientId, entry);
     pump(s);
+    if (o.queue.length > queueHighWater && s.link) {
+      o.backlogged = true;
+      s.link.backlogged?.();
+    }
   }
 
   function route(message: Message): number {

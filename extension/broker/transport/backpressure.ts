@@ -23,9 +23,20 @@ export interface HoldableSource {
  */
 export type Congestion = 'held' | 'stuck';
 
+/**
+ * Why a subscriber is congested: its socket holds more than the high-water mark of unsent output
+ * (`output`), or its session's queue is long because its Receive Maximum is in flight (`queue`).
+ * Each clears on its own (a drained socket says nothing about the queue); it holds publishers
+ * while either lasts.
+ */
+export type CongestionCause = 'output' | 'queue';
+const CAUSE = { output: 1, queue: 2 } as const;
+
 interface Congested {
-  /** performance.now() when its output went above the high-water mark (and has not drained since). */
+  /** performance.now() when it became congested (and has not been clear since). */
   since: number;
+  /** CAUSE bits. */
+  causes: number;
   stuck: boolean;
   /** Gives up on it after the grace period (a timer per congestion, not per message). */
   timer: NodeJS.Timeout | undefined;
@@ -50,17 +61,18 @@ export class Backpressure {
   constructor(private readonly options: BackpressureOptions) {}
 
   /**
-   * A message is going to `sink`, whose unsent output is above the high-water mark. Holds the
-   * publisher being handled (unless the sink is stuck) and says which case it is.
+   * A message is going to `sink`, which is congested for `cause`. Holds the publisher being
+   * handled (unless the sink is stuck) and says which case it is.
    */
-  deliveringTo(sink: object): Congestion {
+  deliveringTo(sink: object, cause: CongestionCause): Congestion {
     let c = this.congested.get(sink);
     if (!c) {
-      const entry: Congested = (c = { since: performance.now(), stuck: false, timer: undefined, held: [] });
+      const entry: Congested = (c = { since: performance.now(), causes: 0, stuck: false, timer: undefined, held: [] });
       this.congested.set(sink, entry);
       // everything that publishes to it is held by then, so no delivery would notice: a timer
       entry.timer = setTimeout(() => this.giveUp(sink, entry), this.options.graceMs).unref();
     }
+    c.causes |= CAUSE[cause];
     if (c.stuck) return 'stuck';
     const source = this.source;
     if (source !== undefined && source !== sink && !c.held.includes(source)) {
@@ -72,26 +84,28 @@ export class Backpressure {
     return 'held';
   }
 
-  /** The subscriber's output drained (or it is gone): release what it held, it is healthy again. */
-  drained(sink: object): void {
+  /**
+   * The subscriber caught up on `cause` (its output drained, its queue shortened). Once nothing
+   * else keeps it congested, what it held is released: it is healthy again.
+   */
+  cleared(sink: object, cause: CongestionCause): void {
     const c = this.congested.get(sink);
     if (!c) return;
-    this.congested.delete(sink);
-    clearTimeout(c.timer);
-    this.release(c);
+    c.causes &= ~CAUSE[cause];
+    if (c.causes === 0) this.forget(sink, c);
   }
 
   /** A connection is gone: as a subscriber it holds nobody any more; as a publisher it needs no release. */
   closed(conn: object): void {
-    this.drained(conn);
+    const c = this.congested.get(conn);
+    if (c) this.forget(conn, c);
     this.holds.delete(conn as HoldableSource);
   }
 
-  /** Subscribers currently congested, and of them stuck (for tests and metrics). */
-  get counts(): { congested: number; stuck: number; heldPublishers: number } {
-    let stuck = 0;
-    for (const c of this.congested.values()) if (c.stuck) stuck++;
-    return { congested: this.congested.size, stuck, heldPublishers: this.holds.size };
+  private forget(sink: object, c: Congested): void {
+    this.congested.delete(sink);
+    clearTimeout(c.timer);
+    this.release(c);
   }
 
   private giveUp(sink: object, c: Congested): void {

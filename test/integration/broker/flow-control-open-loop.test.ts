@@ -38,6 +38,22 @@ describe('open-loop fan-in', () => {
     expect(broker.backend.stats().queuedMessages).toBe(0);
   }, 120_000);
 
+  it('QoS 1 to a subscriber with a small Receive Maximum: publishers wait instead of its queue overflowing', async () => {
+    // 80,000 messages through a session queue of 10,000: all of them arrive only if the broker
+    // stops reading the publishers while the queue is long, rather than acknowledging and queueing
+    const { broker, port } = await startBroker({ maxQueuedMessages: 10_000 });
+    const r = await floodInChildProcess({
+      port,
+      qos: 1,
+      publishers: PUBLISHERS,
+      messages: MESSAGES,
+      inflight: 64,
+      subscriberReceiveMaximum: 20,
+    });
+    expect(broker.metrics.get('aio_mq_messages_dropped', { reason: 'queue-full' })).toBe(0);
+    expect(r.delivered).toBe(r.sent);
+  }, 120_000);
+
   it('a subscriber that never reads loses QoS 0 (counted) after the grace period; the others keep flowing', async () => {
     const limit = 256 * 1024;
     const { broker, connections, port } = await startBroker({
