@@ -218,9 +218,20 @@ describe('iotmq dev owns its processes', { timeout: 240_000 }, () => {
     expect((await devMqtt()).state).toBe('stopped');
   });
 
-  it('a second signal exits at once (130); the children still go with it', async () => {
-    const cli = startDev();
-    await mqttUp(cli);
+  it('--mqtt-port 0 when the kept port is taken: another one, printed and kept; a second signal exits at once (130)', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(ports.plain, '127.0.0.1', resolve));
+    const cli = startDev('--mqtt-port', '0');
+    try {
+      await mqttUp(cli);
+    } finally {
+      blocker.close();
+    }
+    const moved = await devMqtt();
+    expect(moved).toMatchObject({ state: 'running', ports: { tls: ports.tls }, password: first.password });
+    expect(moved.ports.plain).not.toBe(ports.plain);
+    expect(cli.output()).toContain(`MQTT             127.0.0.1:${moved.ports.plain}`);
+    await mqttWorks(moved); // the listener resource was updated to the new port
     expect(brokerPids()).toHaveLength(1);
     cli.child.kill('SIGINT');
     await cli.waitFor(/SIGINT: stopping iotmq dev/);
