@@ -6,6 +6,7 @@ const BENCHMARKS: Record<string, () => Promise<void>> = {
   rp: async () => (await import('./rp.js')).runRpBenchmark(),
   reconcile: async () => (await import('./reconcile.js')).runReconcileBenchmark(),
   broker: async () => (await import('./broker.js')).runBrokerBenchmark(),
+  'fuzz-templates': async () => (await import('./fuzz-templates.js')).runTemplateFuzz(),
   'fuzz-rp': async () => (await import('./fuzz-rp.js')).runRpFuzzBenchmark(),
   'fuzz-mqtt': async () => (await import('./fuzz-mqtt.js')).runMqttFuzz(),
 };
