@@ -1,9 +1,12 @@
 // What a Kubernetes API server does to a custom resource with a structural schema on every write:
 // prunes fields the schema does not know (unless x-kubernetes-preserve-unknown-fields) and fills
-// in `default`s of absent properties. The local cluster runs the same CRDs (extension/chart/crds)
-// through this, so what the agent and operator read back is what they would read on Kubernetes:
-// e.g. a listener applied without serviceType comes back with `serviceType: clusterIp`, owned by
-// no field manager; a condition field the schema lacks is dropped.
+// in `default`s of absent properties (and of nulls where null is not allowed); before that,
+// server-side apply refuses what it cannot type (applyTypingCauses), after it the schema is
+// validated (validate, validateStatus: schema-validation.ts). The local cluster runs the same CRDs
+// (extension/chart/crds) through this, so what the agent and operator read back is what they would
+// read on Kubernetes: e.g. a listener applied without serviceType comes back with
+// `serviceType: clusterIp`, owned by no field manager; a listener with serviceType `gigantic` is
+// refused with 422, as kube-apiserver refuses it.
 import { compileSchemaCheck, nameCauses, type SchemaCheck, type StructuralSchema } from './schema-validation.js';
 import type { KubeObject, StatusCause } from './types.js';
 
