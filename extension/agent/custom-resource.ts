@@ -95,8 +95,9 @@ export function isTerminal(status: string | undefined): status is Extract<Report
 export function refusalOf(kind: string, name: string, error: unknown): { code: string; message: string } | undefined {
   if (!isClusterError(error, 'Invalid') || error.status !== 422 || !error.causes.length) return undefined;
   const causes = error.causes.map((cause) => `${cause.field}: ${cause.message}`).join('; ');
-  return {
-    code: 'CustomResourceInvalid',
-    message: `The cluster refused the ${kind} '${name}': ${causes}. Its CustomResourceDefinition may be of another release than the service; update the extension or the resource.`,
-  };
+  // An ARM name may hold capitals, a Kubernetes name may not; anything else is the CRD disagreeing.
+  const what = error.causes.some((cause) => cause.field === 'metadata.name')
+    ? 'Recreate the resource under a name of lower-case letters, digits and hyphens.'
+    : 'Its CustomResourceDefinition may be of another release than the service; update the extension or the resource.';
+  return { code: 'CustomResourceInvalid', message: `The cluster refused the ${kind} '${name}': ${causes}. ${what}` };
 }

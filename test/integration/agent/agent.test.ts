@@ -283,6 +283,7 @@ describe('agent: RP feed → custom resources → status back', () => {
     const { body: failed } = await rp.call('GET', operation.pathname + operation.search);
     expect(failed.error.code).toBe('CustomResourceInvalid');
     expect(failed.error.message).toContain('metadata.name: Invalid value: "Upper": a lowercase RFC 1123 subdomain');
+    expect(failed.error.message).toContain('Recreate the resource under a name of lower-case letters');
   });
 
   it('a resource the cluster refuses (its CRD narrower than the RP) fails with the API server`s causes, and goes through once fixed', async () => {
@@ -304,6 +305,7 @@ describe('agent: RP feed → custom resources → status back', () => {
       expect(failed.error.message).toContain(
         'spec.port: Invalid value: 3000: spec.port in body should be less than or equal to 2000',
       );
+      expect(failed.error.message).toContain('update the extension or the resource');
       expect(await strict.get(LISTENER, NS, 'wide')).toBeUndefined();
 
       await rp.call('PUT', `${listenerPath('wide')}?${API}`, body('BrokerListener', { port: 1999 }));
