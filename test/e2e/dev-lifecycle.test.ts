@@ -212,7 +212,9 @@ describe('iotmq dev owns its processes', { timeout: 240_000 }, () => {
     await cli.waitFor(/starting the local cluster/, 120_000);
     const sent = Date.now();
     const code = await cli.stop('SIGTERM');
-    expect(Date.now() - sent).toBeLessThan(15_000);
+    // 5-10 s measured at load 12 on 2 cores: the start's synchronous work (CRDs, module loading under
+    // tsx) delays the signal handler; the stop itself then takes well under a second
+    expect(Date.now() - sent).toBeLessThan(20_000);
     expect(code, cli.output()).toBe(0);
     expect(processesUnder(dir)).toEqual([]);
     expect((await devMqtt()).state).toBe('stopped');
