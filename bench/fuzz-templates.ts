@@ -21,10 +21,10 @@ export async function runTemplateFuzz(): Promise<void> {
       first,
       cases,
       concurrency,
-      (done) => {
+      (done, found) => {
         if (done % 1000 === 0)
           console.log(
-            `fuzz-templates: ${done}/${cases} cases, ${((done * 1000) / (performance.now() - started)).toFixed(0)}/s`,
+            `fuzz-templates: ${done}/${cases} cases, ${((done * 1000) / (performance.now() - started)).toFixed(1)}/s, ${found.length} findings${found.length ? ` (seeds ${found.map((f) => f.seed).join(', ')})` : ''}`,
           );
       },
       outcomes,

@@ -264,7 +264,7 @@ export async function fuzzTemplates(
   first: number,
   count: number,
   concurrency = 4,
-  progress?: (done: number) => void,
+  progress?: (done: number, findings: FuzzFinding[]) => void,
   outcomes: Record<string, number> = {},
 ): Promise<FuzzFinding[]> {
   const findings: FuzzFinding[] = [];
@@ -277,7 +277,7 @@ export async function fuzzTemplates(
           outcomes[label] = (outcomes[label] ?? 0) + 1;
         });
         if (found) findings.push(found);
-        progress?.(++done);
+        progress?.(++done, findings);
       }
     }),
   );
