@@ -87,14 +87,23 @@ export function registerAgentApi(app: FastifyInstance, options: AgentApiOptions)
     },
   );
 
-  app.post<{ Params: { clusterId: string }; Body: unknown }>(AGENT_STATUS_ROUTE, async (request, reply) => {
-    const clusterId = await authorize(request);
-    const reports = parseReports(request.body); // every report checked before any is applied
-    const outcomes = await sync.reportBatch(clusterId, reports);
-    return reply
-      .code(200)
-      .send({ results: reports.map((r, i) => ({ resourceId: r.resourceId, outcome: outcomes[i] })) });
-  });
+  // Authorised in onRequest, before the body is read: only the cluster's agent may send one.
+  const reporters = new WeakMap<FastifyRequest, string>();
+  const admitReporter = async (request: FastifyRequest<{ Params: { clusterId: string } }>) => {
+    reporters.set(request, await authorize(request));
+  };
+  app.post<{ Params: { clusterId: string }; Body: unknown }>(
+    AGENT_STATUS_ROUTE,
+    { onRequest: admitReporter },
+    async (request, reply) => {
+      const clusterId = reporters.get(request)!;
+      const reports = parseReports(request.body); // every report checked before any is applied
+      const outcomes = await sync.reportBatch(clusterId, reports);
+      return reply
+        .code(200)
+        .send({ results: reports.map((r, i) => ({ resourceId: r.resourceId, outcome: outcomes[i] })) });
+    },
+  );
 }
 
 function sendNdjson(reply: FastifyReply, stream: PassThrough) {

@@ -12,7 +12,7 @@ import { parseRequestTarget, refuseUnreadableRequest } from '../common/request-t
 import type { Store } from '../store/index.js';
 import { registerAgentApi } from './agent-api.js';
 import { cachedArmPathParser, type ArmRoute } from './arm-path.js';
-import { createTokenVerifier, type TokenVerifier, type TokenVerifierOptions } from './auth.js';
+import { createTokenVerifier, type Caller, type TokenVerifier, type TokenVerifierOptions } from './auth.js';
 import { ClusterSync } from './cluster-sync.js';
 import { cachedCustomLocations, type CustomLocationDirectory } from './custom-locations.js';
 import { ResourceSchemas } from './resource-schema.js';
@@ -156,7 +156,10 @@ export async function buildRp(options: RpOptions): Promise<FastifyInstance> {
   registerAgentApi(app, { store: options.store, sync, verify, bookmarkIntervalMs: options.bookmarkIntervalMs });
 
   const armCallers = options.armCallers && new Set(options.armCallers.map((id) => id.toLowerCase()));
-  const handle = async (request: FastifyRequest, reply: FastifyReply) => {
+  // The caller is checked in onRequest, before the body is read: without a valid token from ARM
+  // nobody can make the RP take in (up to 4 MB of) a body first.
+  const callers = new WeakMap<FastifyRequest, Caller>();
+  const admit = async (request: FastifyRequest) => {
     const caller = await verify(request.headers.authorization);
     const appId = String(caller.claims.appid ?? caller.claims.azp ?? '').toLowerCase();
     if (armCallers && !armCallers.has(appId)) {
@@ -164,6 +167,10 @@ export async function buildRp(options: RpOptions): Promise<FastifyInstance> {
         reason: `The client '${appId || caller.principalName}' is not a trusted ARM caller of this resource provider.`,
       });
     }
+    callers.set(request, caller);
+  };
+  const handle = async (request: FastifyRequest, reply: FastifyReply) => {
+    const caller = callers.get(request)!;
     // The same parser as the front door's: one reading of the path and of api-version [issue 11 item 1].
     const target = parseRequestTarget(request.url);
     const route = parseRoute(target.path);
@@ -246,7 +253,12 @@ export async function buildRp(options: RpOptions): Promise<FastifyInstance> {
     }
   };
 
-  app.route({ method: ['GET', 'PUT', 'PATCH', 'DELETE', 'POST', 'HEAD', 'OPTIONS'], url: '/*', handler: handle });
+  app.route({
+    method: ['GET', 'PUT', 'PATCH', 'DELETE', 'POST', 'HEAD', 'OPTIONS'],
+    url: '/*',
+    onRequest: admit,
+    handler: handle,
+  });
 
   const expiry = setInterval(() => {
     sync.expireOperations().catch((error: unknown) => log.error({ err: error }, 'expiring operations failed'));

@@ -1,6 +1,7 @@
 // Issue 11 items 8 and 10: bodies that skipped validation or broke the server. Property names that
 // are also names of Object.prototype members are unknown properties like any other (400, never
 // stored or pushed to the cluster); bodies too wide or too deep answer a 4xx ARM error, never 500.
+import net from 'node:net';
 import tls from 'node:tls';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLES } from '../../../scripts/specs/samples.js';
@@ -117,17 +118,22 @@ describe('bodies too wide or too deep get a 4xx ARM error', () => {
 });
 
 describe('before authentication', () => {
-  it('a PUT announcing a 4 MB body without a token is answered 401 before the body is sent', async () => {
-    const { arm, a } = stack();
-    const url = new URL(arm.url);
+  /**
+   * Sends a request head announcing a 4 MB body and the body's first bytes only; what comes back
+   * within 5 s. Unless the server answers before reading the body, nothing does.
+   */
+  const announce = (base: string, method: string, target: string) => {
+    const { arm } = stack();
+    const url = new URL(base);
     const head =
-      `PUT ${a.mq}?api-version=${MQ_API} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\n` +
+      `${method} ${target} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\n` +
       `Content-Length: ${4 * 1024 * 1024 - 1}\r\n\r\n{"tags":`;
-    // Only the head and a few bytes go out; unless the front door answers first, nothing comes back.
-    const answer = await new Promise<string>((resolve, reject) => {
-      const socket = tls.connect({ host: url.hostname, port: Number(url.port), ca: arm.dev.caPem }, () =>
-        socket.write(head),
-      );
+    return new Promise<string>((resolve, reject) => {
+      const port = Number(url.port);
+      const socket =
+        url.protocol === 'https:'
+          ? tls.connect({ host: url.hostname, port, ca: arm.dev.caPem }, () => socket.write(head))
+          : net.connect(port, url.hostname, () => socket.write(head));
       let text = '';
       const timer = setTimeout(() => {
         socket.destroy();
@@ -143,7 +149,23 @@ describe('before authentication', () => {
       });
       socket.on('error', reject);
     });
+  };
+
+  it('a PUT to the front door announcing a 4 MB body without a token is answered 401 before the body is sent', async () => {
+    const { arm, a } = stack();
+    const answer = await announce(arm.url, 'PUT', `${a.mq}?api-version=${MQ_API}`);
     expect(answer).toMatch(/^HTTP\/1\.1 401 /);
     expect(answer).toContain('"code":"AuthenticationFailed"');
+  });
+
+  it("the RP's port does the same, for ARM's routes and the agent's status intake", async () => {
+    const { arm, a } = stack();
+    for (const [method, target] of [
+      ['PUT', `${a.mq}?api-version=${MQ_API}`],
+      ['POST', `/agent/v1/clusters/${encodeURIComponent(a.clusterId)}/status`],
+    ] as const) {
+      const answer = await announce(arm.dev.rpUrl, method, target);
+      expect(answer, target).toMatch(/^HTTP\/1\.1 401 /);
+    }
   });
 });
