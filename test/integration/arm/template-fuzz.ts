@@ -40,7 +40,10 @@ export function seedTemplates(): Seed[] {
 function readSeeds(): Seed[] {
   const modules = readdirSync(path.join(root, 'bicep/modules'))
     .filter((f) => f.endsWith('.json'))
-    .map((f) => ({ template: readJson(`bicep/modules/${f}`), parameters: {} }));
+    .map((f) => {
+      const template = readJson(`bicep/modules/${f}`);
+      return { template, parameters: requiredParameters(template) };
+    });
   return [
     {
       template: readJson('bicep/main.json'),
@@ -67,6 +70,21 @@ function readSeeds(): Seed[] {
       parameters: {},
     },
   ];
+}
+
+/** Plain values for a module's parameters that have no default, so that its cases get past binding. */
+function requiredParameters(template: Record<string, unknown>): Record<string, unknown> {
+  const declared = (template.parameters ?? {}) as Record<string, { type?: string; defaultValue?: unknown }>;
+  return Object.fromEntries(
+    Object.entries(declared)
+      .filter(([, d]) => !('defaultValue' in d))
+      .map(([name, d]) => {
+        const type = String(d.type).toLowerCase();
+        const value =
+          type === 'array' ? [] : type === 'object' ? {} : type === 'int' ? 1 : type === 'bool' ? true : `fuzz-${name}`;
+        return [name, { value }];
+      }),
+  );
 }
 
 const readJson = (file: string) => JSON.parse(readFileSync(path.join(root, file), 'utf8')) as Record<string, unknown>;
