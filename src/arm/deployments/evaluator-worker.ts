@@ -14,6 +14,9 @@ import {
 } from './template/index.js';
 import type { EvaluatorReply, EvaluatorRequest } from './evaluator-protocol.js';
 
+/** Named so that evaluator.ts can refer to this file: it is loaded by URL, and a compilation must still emit it. */
+export type EvaluatorEntry = 'evaluator-worker';
+
 /** Sessions kept; the oldest is dropped beyond this and replayed by the engine when it asks again. */
 const SESSIONS = 64;
 
