@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { AGENT_API_ROOT } from '../api/agent-protocol.js';
 import { ApiError, apiError } from '../common/errors.js';
-import { authorizeArmCaller, type ArmCaller } from './caller.js';
+import { authorizeArmCaller, type ArmCaller, type CallerVerifier } from './caller.js';
 import type { ArmContext, ArmRequest, ArmResponse } from './context.js';
 import { deploymentRoutes } from './deployments/routes.js';
 import { forwardRoutes } from './forward.js';
@@ -28,6 +28,8 @@ export interface ArmAppOptions {
   tls: { key: string; cert: string };
   /** The RP's loopback URL, for the agent API pass-through. */
   rpUrl: () => string;
+  /** Checks a token for the RP (the agent's): signature, issuer, audience — who it is, not what it may do. */
+  verifyRpToken?: CallerVerifier;
 }
 
 /**
@@ -108,9 +110,18 @@ export async function buildArmApp(options: ArmAppOptions): Promise<FastifyInstan
   });
 
   // The agent API passes through to the RP with the agent's own token (the RP checks its xms_mirid).
+  // The token is checked here too, before a status report's body is read: without one nobody makes
+  // the front door take in a body for the RP to refuse.
+  const verifyRpToken = options.verifyRpToken;
   app.route({
     method: ['GET', 'POST'],
     url: `${AGENT_PREFIX}*`,
+    ...(verifyRpToken
+      ? {
+          onRequest: async (request: FastifyRequest) =>
+            void (await verifyRpToken(first(request.headers.authorization))),
+        }
+      : {}),
     handler: async (request, reply) => {
       const headers: Record<string, string> = {};
       for (const name of ['authorization', 'content-type', 'accept']) {

@@ -95,7 +95,12 @@ export async function startFrontDoor(options: FrontDoorOptions): Promise<FrontDo
       await Promise.allSettled([...work]);
     },
   };
-  const app = await buildArmApp({ context, tls: options.tls, rpUrl: options.rp.url });
+  const app = await buildArmApp({
+    context,
+    tls: options.tls,
+    rpUrl: options.rp.url,
+    verifyRpToken: createCallerVerifier(identity, [options.rp.audience]),
+  });
   await app.listen({ host: options.host, port: options.port });
   const address = app.server.address() as { port: number };
   const hostPart = options.host.includes(':') ? `[${options.host}]` : options.host;

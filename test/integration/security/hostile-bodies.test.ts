@@ -156,6 +156,9 @@ describe('before authentication', () => {
     const answer = await announce(arm.url, 'PUT', `${a.mq}?api-version=${MQ_API}`);
     expect(answer).toMatch(/^HTTP\/1\.1 401 /);
     expect(answer).toContain('"code":"AuthenticationFailed"');
+    // The agent's status intake, passed through to the RP: refused at the front door already.
+    const status = await announce(arm.url, 'POST', `/agent/v1/clusters/${encodeURIComponent(a.clusterId)}/status`);
+    expect(status).toMatch(/^HTTP\/1\.1 401 /);
   });
 
   it("the RP's port does the same, for ARM's routes and the agent's status intake", async () => {
