@@ -128,7 +128,8 @@ const INPUT_REFUSED = 2; // a malformed or oversized packet: nothing more is rea
 const READ_PAUSED = 4; // slow consumer: not read until its output drains
 const BUSY = 8; // an asynchronous handler is running: packets wait in `waiting`
 const HELD = 16; // backpressure: not read while a subscriber of its messages catches up (holdInput)
-const HOLD = 32; // flags / HOLD is how many holds keep deliveries back (see hold())
+const PRE_AUTH_PAUSED = 32; // not read while the CONNECT's credentials are checked (packet())
+const HOLD = 64; // flags / HOLD is how many holds keep deliveries back (see hold())
 
 export class Connection implements SessionLink, TransportSink, FrameReader, HoldableSource {
   state: ConnectionState = 'awaiting-connect';
@@ -141,7 +142,6 @@ export class Connection implements SessionLink, TransportSink, FrameReader, Hold
   private flags = HOLD; // deliveries wait until CONNACK is out
   private out: Buffer | Buffer[] | undefined = undefined;
   /** Bytes in `out`: a turn can read megabytes from publishers before the batch reaches the transport. */
-  private outBytes = 0;
   /** Clock ticks (context.ts) of the last packet; of the start until CONNECT is answered. */
   private seenAt: number;
   /** Ticks without a packet after which the connection is closed (1.5 × keep alive); 0: never. */
@@ -290,6 +290,20 @@ export class Connection implements SessionLink, TransportSink, FrameReader, Hold
     }
     if (this.keepAliveTicks !== 0) this.seenAt = clockTicks();
     this.run(packet);
+    if (this.state === 'authenticating' && (this.flags & (BUSY | PRE_AUTH_PAUSED)) === BUSY) {
+      // Packets sent behind the CONNECT wait in memory for its outcome: until it is known, read
+      // no further (the rest waits in the kernel, bounded by TCP) — an unauthenticated client
+      // could otherwise queue any amount here while its credentials are checked.
+      this.flags |= PRE_AUTH_PAUSED;
+      this.transport.pause();
+    }
+  }
+
+  /** Reading stopped for authentication (packet above) goes on: it has ended, or awaits an AUTH. */
+  private readAfterAuthentication(): void {
+    if ((this.flags & PRE_AUTH_PAUSED) === 0) return;
+    this.flags &= ~PRE_AUTH_PAUSED;
+    if (this.reading && !this.x?.deferredInput && (this.flags & (READ_PAUSED | HELD)) === 0) this.transport.resume();
   }
 
   malformed(error: Error): void {
@@ -378,6 +392,8 @@ export class Connection implements SessionLink, TransportSink, FrameReader, Hold
 
   private resume(): void {
     this.flags &= ~BUSY;
+    // an enhanced authentication exchange waits for the client's next AUTH
+    if (this.state === 'authenticating') this.readAfterAuthentication();
     const next = this.nextWaiting();
     if (next !== undefined) this.run(next);
   }
@@ -402,6 +418,7 @@ export class Connection implements SessionLink, TransportSink, FrameReader, Hold
   authenticated(): void {
     this.state = 'connected';
     this.transport.setMessageLimit?.(this.ctx.limits.maximumPacketSize + MAX_FIXED_HEADER);
+    this.readAfterAuthentication();
     if (this.x?.deferredInput) this.run(() => this.readDeferred());
   }
 
@@ -440,7 +457,6 @@ export class Connection implements SessionLink, TransportSink, FrameReader, Hold
       scheduleFlush(this);
     } else if (Array.isArray(out)) out.push(buf);
     else this.out = [out, buf];
-    this.outBytes += buf.length;
     return true;
   }
 
@@ -449,7 +465,6 @@ export class Connection implements SessionLink, TransportSink, FrameReader, Hold
     const out = this.out;
     if (out === undefined) return;
     this.out = undefined;
-    this.outBytes = 0;
     this.transport.write(out);
     // the socket took it all at once (no drain will come): publishers held for this batch go on
     if (this.transport.pendingBytes === 0) this.ctx.flow.cleared(this, 'output');
@@ -490,7 +505,7 @@ export class Connection implements SessionLink, TransportSink, FrameReader, Hold
     }
     if (delivery.kind === 'publish') {
       const { limits } = this.ctx;
-      const pending = this.transport.pendingBytes + this.outBytes;
+      const pending = this.transport.pendingBytes;
       // Past the high-water mark the publisher waits for this client (backpressure.ts); only a
       // client stuck for the grace period loses QoS 0 messages, beyond its queue limit, instead
       // of growing our buffers without bound (QoS 0 may be discarded [MQTT-4.3.1]). QoS 1/2 stay

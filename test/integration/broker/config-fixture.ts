@@ -2,9 +2,13 @@
 // (<secrets>/<name>/<key>, <configMaps>/<name>/<key>), and starts brokers from them.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { once } from 'node:events';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { BrokerConfig, ListenerSpec } from '../../../extension/broker/config.js';
 import { startBroker, type RunningBroker, type StartBrokerOptions } from '../../../extension/broker/main.js';
+import { eventually } from '../../support/eventually.js';
 import { onCleanup } from './helpers.js';
 
 export interface ConfigDir {
@@ -82,4 +86,37 @@ export async function startWithPasswords(passwordsToml: string): Promise<Running
       ],
     }),
   );
+}
+
+/** A custom authentication server (plain HTTP) that accepts everyone, and holds `held` until release(). */
+export async function startHeldAuthServer(held: string) {
+  const seen = new Set<string>();
+  const waiting: Array<() => void> = [];
+  let released = false;
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const { username } = JSON.parse(Buffer.concat(chunks).toString()) as { username?: string };
+      seen.add(username ?? '');
+      const answer = (): void => void res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      if (username === held && !released) waiting.push(answer);
+      else answer();
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  onCleanup(async () => {
+    server.closeAllConnections();
+    server.close();
+    await once(server, 'close');
+  });
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    asked: (username: string) => eventually(`a request for ${username}`, () => seen.has(username)),
+    release() {
+      released = true;
+      for (const answer of waiting.splice(0)) answer();
+    },
+  };
 }

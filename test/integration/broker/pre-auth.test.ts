@@ -14,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import WebSocket, { createWebSocketStream } from 'ws';
 import type { RunningBroker } from '../../../extension/broker/main.js';
 import { collect, connectClient, onCleanup } from './helpers.js';
-import { createConfigDir, listener, portOf, startFromConfig } from './config-fixture.js';
+import { createConfigDir, listener, portOf, startFromConfig, startHeldAuthServer } from './config-fixture.js';
 
 type Kind = 'tcp' | 'tls' | 'ws' | 'wss';
 const KINDS: Kind[] = ['tcp', 'tls', 'ws', 'wss'];
@@ -158,6 +158,60 @@ it('a 1 MiB PUBLISH sent right behind the CONNECT (before CONNACK) waits for aut
   expect((await got.next(10_000)).payload.length).toBe(1024 * 1024);
   await expect.poll(() => packets.map((p) => p.cmd)).toEqual(['connack', 'puback']);
 });
+
+it('packets pipelined behind a CONNECT are not read while its credentials are checked', async () => {
+  const auth = await startHeldAuthServer('held');
+  const dir = createConfigDir();
+  const running = await startFromConfig(
+    dir.config({
+      listeners: [listener('l', { authenticationEnabled: true })],
+      authentications: [
+        { name: 'a', spec: { listenerRef: ['l'], authenticationMethods: [{ custom: { endpoint: auth.url } }] } },
+      ],
+    }),
+    { limits: { connectTimeout: 60 } },
+  );
+  const port = portOf(running, 'l');
+  const sub = await connectClient(`mqtt://127.0.0.1:${port}`, { username: 'sub' });
+  const got = collect(sub);
+  await sub.subscribeAsync('piped', { qos: 0 });
+  const { stream } = await open('tcp', port, Buffer.alloc(0), 4);
+  stream.write(
+    mqttPacket.generate({
+      cmd: 'connect',
+      protocolId: 'MQTT',
+      protocolVersion: 4,
+      clientId: 'piped',
+      clean: true,
+      keepalive: 60,
+      username: 'held',
+    }),
+  );
+  await auth.asked('held');
+  // 40 MiB of PUBLISH behind it: while the check is pending the broker must not take them in
+  const publish = mqttPacket.generate({
+    cmd: 'publish',
+    topic: 'piped',
+    payload: Buffer.alloc(60 * 1024, 0x70),
+    qos: 0,
+    retain: false,
+    dup: false,
+  });
+  const count = Math.ceil((40 * 1024 * 1024) / publish.length);
+  let flushed = false;
+  stream.write(Buffer.concat(Array.from({ length: count }, () => publish)), () => (flushed = true));
+  const rssHeld = process.memoryUsage().arrayBuffers;
+  // bounded look: the kernel's buffers take a few MiB, the broker nothing more
+  for (const until = Date.now() + 1500; Date.now() < until;) {
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(flushed).toBe(false);
+  }
+  expect(process.memoryUsage().arrayBuffers - rssHeld).toBeLessThan(16 * 1024 * 1024);
+  // once authenticated, all of it is read and delivered
+  auth.release();
+  for (let i = 0; i < count; i++) await got.next(10_000);
+  expect(flushed).toBe(true);
+}, 60_000);
 
 describe.each(['ws', 'wss'] as const)('%s: WebSocket messages before authentication', (kind) => {
   it('a message announcing 60 MiB is refused from its frame header', async () => {

@@ -2,14 +2,20 @@
 // the same moment. Each new CONNECT closes the connection before it, so the one the broker
 // handled last must be the one left connected — never none, never two.
 import { once } from 'node:events';
-import http from 'node:http';
-import net, { type AddressInfo } from 'node:net';
+import net from 'node:net';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
 import { hashPassword } from '../../../extension/broker/auth/password-db.js';
 import { eventually } from '../../support/eventually.js';
 import { connectClient, onCleanup, startTestBroker } from './helpers.js';
-import { createConfigDir, listener, portOf, startFromConfig, startWithPasswords } from './config-fixture.js';
+import {
+  createConfigDir,
+  listener,
+  portOf,
+  startFromConfig,
+  startHeldAuthServer,
+  startWithPasswords,
+} from './config-fixture.js';
 
 const CLIENTS = 300;
 
@@ -139,7 +145,7 @@ it('with password hashing at its real cost, a CONNECT sent after 299 others of i
 }, 60_000);
 
 it('an earlier CONNECT whose authentication finishes later does not take over from a later one', async () => {
-  const auth = await startSlowAuthServer();
+  const auth = await startHeldAuthServer('slow');
   const dir = createConfigDir();
   const running = await startFromConfig(
     dir.config({
@@ -165,36 +171,3 @@ it('an earlier CONNECT whose authentication finishes later does not take over fr
   expect(second.isClosed()).toBe(false);
   expect(running.broker.backend.stats().connectedSessions).toBe(1);
 });
-
-/** A custom authentication server that accepts everyone, and holds username `slow` until release(). */
-async function startSlowAuthServer() {
-  const seen = new Set<string>();
-  const waiting: Array<() => void> = [];
-  let released = false;
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const { username } = JSON.parse(Buffer.concat(chunks).toString()) as { username?: string };
-      seen.add(username ?? '');
-      const answer = (): void => void res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-      if (username === 'slow' && !released) waiting.push(answer);
-      else answer();
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  onCleanup(async () => {
-    server.closeAllConnections();
-    server.close();
-    await once(server, 'close');
-  });
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
-    asked: (username: string) => eventually(`a request for ${username}`, () => seen.has(username)),
-    release() {
-      released = true;
-      for (const answer of waiting.splice(0)) answer();
-    },
-  };
-}
