@@ -142,6 +142,7 @@ export class Connection implements SessionLink, TransportSink, FrameReader, Hold
   private flags = HOLD; // deliveries wait until CONNACK is out
   private out: Buffer | Buffer[] | undefined = undefined;
   /** Bytes in `out`: a turn can read megabytes from publishers before the batch reaches the transport. */
+  private outBytes = 0;
   /** Clock ticks (context.ts) of the last packet; of the start until CONNECT is answered. */
   private seenAt: number;
   /** Ticks without a packet after which the connection is closed (1.5 × keep alive); 0: never. */
@@ -457,6 +458,7 @@ export class Connection implements SessionLink, TransportSink, FrameReader, Hold
       scheduleFlush(this);
     } else if (Array.isArray(out)) out.push(buf);
     else this.out = [out, buf];
+    this.outBytes += buf.length;
     return true;
   }
 
@@ -465,6 +467,7 @@ export class Connection implements SessionLink, TransportSink, FrameReader, Hold
     const out = this.out;
     if (out === undefined) return;
     this.out = undefined;
+    this.outBytes = 0;
     this.transport.write(out);
     // the socket took it all at once (no drain will come): publishers held for this batch go on
     if (this.transport.pendingBytes === 0) this.ctx.flow.cleared(this, 'output');
@@ -505,7 +508,7 @@ export class Connection implements SessionLink, TransportSink, FrameReader, Hold
     }
     if (delivery.kind === 'publish') {
       const { limits } = this.ctx;
-      const pending = this.transport.pendingBytes;
+      const pending = this.transport.pendingBytes + this.outBytes;
       // Past the high-water mark the publisher waits for this client (backpressure.ts); only a
       // client stuck for the grace period loses QoS 0 messages, beyond its queue limit, instead
       // of growing our buffers without bound (QoS 0 may be discarded [MQTT-4.3.1]). QoS 1/2 stay
