@@ -275,31 +275,37 @@ export function deploymentRoutes(ctx: ArmContext): Route[] {
         ) {
           throw apiError('DeploymentBeingDeleted', { name: input.name });
         }
-        const prepared = await prepareDeployment(ctx, input);
-        const previous = ctx.store.deployments.get(id);
-        const operationId = randomUUID().replace(/-/g, '').toUpperCase().slice(0, 16);
-        const record: DeploymentRecord = {
-          id,
-          subscriptionId: input.subscription.id,
-          resourceGroup: input.group.name,
-          name: input.name,
-          body: envelope(id, input.name, {
-            ...prepared.summary,
-            provisioningState: 'Accepted',
-            timestamp: armTimestamp(),
-            duration: 'PT0S',
-            correlationId: request.correlationId,
-          }),
-          operations: [],
-        };
-        try {
-          ctx.store.deployments.put(record);
-        } catch (error) {
-          prepared.session.close();
-          throw error;
-        }
+        // Claimed before the template is prepared (which awaits its evaluator thread): a second PUT meanwhile is 409.
         const run = { canceled: false };
         running.set(id.toLowerCase(), run);
+        let prepared: Awaited<ReturnType<typeof prepareDeployment>> | undefined;
+        let previous: DeploymentRecord | undefined;
+        let record: DeploymentRecord;
+        try {
+          prepared = await prepareDeployment(ctx, input);
+          previous = ctx.store.deployments.get(id);
+          record = {
+            id,
+            subscriptionId: input.subscription.id,
+            resourceGroup: input.group.name,
+            name: input.name,
+            body: envelope(id, input.name, {
+              ...prepared.summary,
+              provisioningState: 'Accepted',
+              timestamp: armTimestamp(),
+              duration: 'PT0S',
+              correlationId: request.correlationId,
+            }),
+            operations: [],
+          };
+          ctx.store.deployments.put(record);
+        } catch (error) {
+          prepared?.session.close();
+          running.delete(id.toLowerCase());
+          throw error;
+        }
+        const operationId = randomUUID().replace(/-/g, '').toUpperCase().slice(0, 16);
+        const session = prepared.session;
         ctx.track(
           runDeployment(ctx, prepared, record, {
             save: (r) => ctx.store.deployments.put(r),
@@ -309,7 +315,7 @@ export function deploymentRoutes(ctx: ArmContext): Route[] {
           })
             .catch((error: unknown) => endCrashed(record, error))
             .finally(() => {
-              prepared.session.close();
+              session.close();
               running.delete(id.toLowerCase());
             }),
         );
