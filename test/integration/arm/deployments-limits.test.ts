@@ -185,6 +185,34 @@ describe('a heavy template does not stop the front door [issue 11.2]', () => {
     expect(result.properties.error.code).toBe('DeploymentOutputEvaluationFailed');
     expect(result.properties.error.message).toMatch(/evaluat.*seconds/i);
   }, 120_000);
+  it('a PUT of the same deployment while its template is still being prepared is 409 DeploymentActive', async () => {
+    // Variables are resolved while the template is prepared: this one outlasts the evaluation budget.
+    const ranges = Array.from({ length: 40 }, (_, i) => `range(${i * 10000}, 10000)`).join(', ');
+    const slow = put('busy', {
+      mode: 'Incremental',
+      template: template({
+        variables: {
+          big: `[concat(${ranges})]`,
+          copy: [{ name: 'spin', count: 800, input: "[length(string(variables('big')))]" }],
+        },
+      }),
+    });
+    // Any answer from the front door after the slow PUT was sent: its handler is past the claim by then.
+    expect(
+      (
+        await arm.call(
+          'GET',
+          `/subscriptions/${arm.dev.config.subscriptionId}/resourceGroups/${GROUP}?api-version=2022-09-01`,
+        )
+      ).status,
+    ).toBe(200);
+    const second = await put('busy', { mode: 'Incremental', template: template({}) });
+    expect(second.status, second.text).toBe(409);
+    expect(second.body.error.code).toBe('DeploymentActive');
+    const first = await slow;
+    expect(first.status).toBe(400);
+    expect(first.body.error.message).toMatch(/evaluat.*seconds/i);
+  }, 120_000);
 });
 
 describe('inputs nested beyond the parsers [issue 11.10]', () => {
