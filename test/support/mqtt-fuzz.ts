@@ -188,7 +188,7 @@ export function mqttFuzzCases(seed: number): () => Buffer {
 }
 
 /** One case on its own connection: answered, closed by the broker, or silent (a defect). */
-export function runFuzzCase(port: number, data: Buffer, timeoutMs = 4000): Promise<Outcome> {
+export function runFuzzCase(port: number, data: Buffer, timeoutMs = 10_000): Promise<Outcome> {
   return new Promise((resolve) => {
     const socket = net.connect(port, '127.0.0.1');
     let received = 0;
@@ -228,6 +228,12 @@ export async function runFuzz(
     cases: number;
     rounds: number;
     concurrency: number;
+    /**
+     * How long a case may go without an answer or a close (default 10 s). The broker must act
+     * within ~2 s (CONNECT timeout and keep alive 1 s, a 1 s sweep); the margin is for a loaded
+     * machine (a 30,000-case run beside other work had cases take over 4 s).
+     */
+    caseTimeoutMs?: number;
     /** After each round, with the broker's heap then (none once it has crashed). */
     onRound?: (round: number, heap: HeapReport | undefined) => void;
   },
@@ -240,7 +246,7 @@ export async function runFuzz(
     const inputs = Array.from({ length: Math.min(perRound, options.cases - ran) }, next);
     for (let i = 0; i < inputs.length && !broker.exit; i += options.concurrency) {
       const batch = inputs.slice(i, i + options.concurrency);
-      const results = await Promise.all(batch.map((data) => runFuzzCase(broker.port, data)));
+      const results = await Promise.all(batch.map((data) => runFuzzCase(broker.port, data, options.caseTimeoutMs)));
       results.forEach((o, j) => {
         run.outcomes[o]++;
         if (o === 'silent') run.silent.push(batch[j].toString('hex'));
