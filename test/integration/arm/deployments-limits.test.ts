@@ -298,6 +298,9 @@ describe('secure parameters are never printed [issue 11.11]', () => {
       outputs: {
         echoed: { type: 'string', value: "[concat('at ', parameters('where'), ' with ', parameters('config').token)]" },
         plain: { type: 'string', value: 'visible' },
+        // A number derived from a secret (its length) is no secret: the same digits elsewhere stay readable.
+        size: { type: 'int', value: "[add(length(parameters('where')), 1000)]" },
+        release: { type: 'string', value: 'release-1018' },
       },
     });
     const result = await deploy(arm, GROUP, 'secure-outputs', {
@@ -307,6 +310,8 @@ describe('secure parameters are never printed [issue 11.11]', () => {
     });
     expect(result.properties.provisioningState).toBe('Succeeded');
     expect(result.properties.outputs.plain.value).toBe('visible');
+    expect(result.properties.outputs.size.value).toBe(1018);
+    expect(result.properties.outputs.release.value).toBe('release-1018');
     expect(JSON.stringify(result)).not.toContain(secret);
     expect(JSON.stringify(result)).not.toContain('tok-9d2e41');
   });

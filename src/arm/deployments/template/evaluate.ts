@@ -41,7 +41,7 @@ export function evaluateExpression(source: string, scope: FunctionScope): unknow
   try {
     const value = evaluate(expr, scope);
     tainted = secrets.end();
-    if (tainted) secrets.add(value);
+    if (tainted) secrets.add(value, true);
     return value;
   } catch (error) {
     if (!tainted) secrets.end();

@@ -19,13 +19,17 @@ export class Secrets {
     for (const value of values) this.addString(value);
   }
 
-  /** Marks every string (and number) inside `value` as secret. */
-  add(value: unknown): void {
+  /**
+   * Marks every string inside `value` as secret — and its numbers when it is a secure value itself;
+   * numbers an expression derived from one (a `length()`, a `range()`) are not secrets, and hiding
+   * them would blank those digits in every message.
+   */
+  add(value: unknown, derived = false): void {
     const stack = [value];
     while (stack.length > 0) {
       const v = stack.pop();
       if (typeof v === 'string') this.addString(v);
-      else if (typeof v === 'number' || typeof v === 'boolean') this.addString(String(v));
+      else if (!derived && typeof v === 'number') this.addString(String(v));
       else if (Array.isArray(v)) for (const item of v) stack.push(item);
       else if (v && typeof v === 'object') for (const item of Object.values(v)) stack.push(item);
     }
