@@ -290,11 +290,14 @@ export class Connection implements SessionLink, TransportSink, FrameReader, Hold
       if ((packet as { bridgeMode?: boolean }).bridgeMode) this.flags |= BRIDGE_MODE;
     }
     if (this.keepAliveTicks !== 0) this.seenAt = clockTicks();
+    const behindConnect = this.state === 'authenticating';
     this.run(packet);
-    if (this.state === 'authenticating' && (this.flags & (BUSY | PRE_AUTH_PAUSED)) === BUSY) {
-      // Packets sent behind the CONNECT wait in memory for its outcome: until it is known, read
-      // no further (the rest waits in the kernel, bounded by TCP) — an unauthenticated client
-      // could otherwise queue any amount here while its credentials are checked.
+    if (behindConnect && (this.flags & (BUSY | PRE_AUTH_PAUSED)) === BUSY) {
+      // Packets sent behind the CONNECT wait in memory for its outcome: once one has come, read
+      // no further until it is known (the rest waits in the kernel, bounded by TCP) — an
+      // unauthenticated client could otherwise queue any amount here. Not before one has come:
+      // a socket that is read sees its peer's FIN, and the credentials of a client that has
+      // gone are not worth checking (auth/password-queue.ts skips them).
       this.flags |= PRE_AUTH_PAUSED;
       this.transport.pause();
     }
