@@ -1,4 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { FairWorkQueue } from '../../common/fair-work-queue.js';
 import { verifySecret } from './secrets.js';
 
 /**
@@ -7,7 +8,7 @@ import { verifySecret } from './secrets.js';
  * - a secret this process has verified before is recognised by an HMAC in memory (microseconds),
  *   so clients that already hold a good secret never wait behind the expensive checks;
  * - scrypt checks run at most `concurrency` at a time, taken round-robin from each client
- *   address's queue; at most `maxWaiting` wait, and one address holds at most `maxPerSource`
+ *   address's queue (a FairWorkQueue, src/common/fair-work-queue.ts); at most `maxWaiting` wait, and one address holds at most `maxPerSource`
  *   checks — beyond that the request is refused at once with `Throttled` (429 + Retry-After)
  *   instead of queueing work nobody can wait for;
  * - a check whose caller has gone away is dropped before it starts;
@@ -55,49 +56,9 @@ export function createSecretChecker(options: SecretCheckerOptions = {}): SecretC
   const verified = new Map<string, { secretHash: string; digest: Buffer }>();
 
   // Waiting checks per client address, served round-robin: one address's flood delays another
-  // address by at most one round of running checks, not by everything it queued.
-  let running = 0;
-  let waitingCount = 0;
-  const queues = new Map<string, (() => void)[]>();
-  const held = new Map<string, number>();
-  const next = () => {
-    while (running < concurrency && waitingCount > 0) {
-      const [source, queue] = queues.entries().next().value!;
-      const start = queue.shift()!;
-      queues.delete(source);
-      if (queue.length > 0) queues.set(source, queue); // to the back of the rotation
-      waitingCount--;
-      start();
-    }
-  };
-  /** Runs `work` in turn; the caller's address holds a slot from admission until the work ends. */
-  const inTurn = <T>(source: string, work: () => Promise<T>): Promise<T> => {
-    const mine = held.get(source) ?? 0;
-    if (mine >= maxPerSource || waitingCount >= maxWaiting) {
-      // About how long the work ahead takes to drain (~100 ms per check), in whole seconds.
-      throw new Throttled(Math.max(1, Math.ceil(((waitingCount + running) * 0.1) / concurrency)));
-    }
-    held.set(source, mine + 1);
-    return new Promise<T>((resolve, reject) => {
-      const start = () => {
-        running++;
-        work()
-          .then(resolve, reject)
-          .finally(() => {
-            running--;
-            const left = (held.get(source) ?? 1) - 1;
-            if (left <= 0) held.delete(source);
-            else held.set(source, left);
-            next();
-          });
-      };
-      const queue = queues.get(source);
-      if (queue) queue.push(start);
-      else queues.set(source, [start]);
-      waitingCount++;
-      next();
-    });
-  };
+  // address by at most one round of running checks, not by everything it queued. An address holds
+  // a place from admission until its check ends.
+  const queue = new FairWorkQueue({ concurrency, maxWaiting, maxPerSource, perSourceCountsRunning: true });
 
   return {
     async verify({ source, clientId, secret, secretHash, signal }) {
@@ -105,8 +66,7 @@ export function createSecretChecker(options: SecretCheckerOptions = {}): SecretC
       const mac = digest(clientId, secret);
       if (known && secretHash !== undefined && known.secretHash === secretHash && timingSafeEqual(known.digest, mac))
         return true;
-      return inTurn(source, async () => {
-        if (signal?.aborted) return false; // the caller is gone: no answer to compute
+      const outcome = queue.run({ source, signal }, async () => {
         if (secretHash === undefined) {
           await verifySecret(secret, UNKNOWN_CLIENT_HASH);
           return false;
@@ -115,6 +75,14 @@ export function createSecretChecker(options: SecretCheckerOptions = {}): SecretC
         if (ok) verified.set(clientId, { secretHash, digest: mac });
         return ok;
       });
+      const load = queue.waiting + queue.running; // read at once: the load a refusal was decided on
+      const result = await outcome;
+      if (result === 'abandoned') return false; // the caller is gone: no answer to compute
+      if (result === 'busy' || result === 'source-busy') {
+        // About how long the work ahead takes to drain (~100 ms per check), in whole seconds.
+        throw new Throttled(Math.max(1, Math.ceil((load * 0.1) / concurrency)));
+      }
+      return result;
     },
   };
 }
