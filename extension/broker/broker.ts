@@ -85,7 +85,10 @@ export function createBroker(options: BrokerOptions = {}): Broker {
   const connections = new ConnectionList();
   let connectionSeq = 0;
   const flow = new Backpressure({
-    graceMs: limits.slowSubscriberGraceMs,
+    // read at each congestion, so that a reloaded limit applies to the next one
+    get graceMs() {
+      return limits.slowSubscriberGraceMs;
+    },
     onStuck: (sink, heldMs) =>
       (sink as Connection).log.warn(
         { heldMs: Math.round(heldMs), pendingBytes: (sink as Connection).transport.pendingBytes },

@@ -78,6 +78,12 @@ export function validateConfig(raw: unknown): BrokerConfig {
 /** What the schema cannot say: cross-references, exactly-one-of, and what iotmq does not support. */
 function checkReferences(config: BrokerConfig): void {
   const broker = config.broker.name;
+  const packetLimit = maximumPacketSizeFor(config.broker.spec.memoryProfile);
+  if (config.maxConnectPacketBytes !== undefined && config.maxConnectPacketBytes > packetLimit)
+    throw new ConfigError(
+      'maxConnectPacketBytes',
+      `must not exceed the packet limit of the memory profile (${packetLimit} bytes)`,
+    );
   const names = new Set<string>();
   config.listeners.forEach(({ name, spec }, i) => {
     const at = `listeners[${i}]`;

@@ -18,6 +18,7 @@ import { startListener, type RunningListener } from './listeners/listener.js';
 import { startMetricsServer } from './observability/metrics-server.js';
 import type { BrokerLimits } from './protocol/context.js';
 import { createMemoryStore } from './session/memory-store.js';
+import { DEFAULT_MAX_QUEUED_MESSAGES } from './session/session-backend.js';
 
 export interface RunningBroker {
   broker: Broker;
@@ -39,15 +40,17 @@ export async function startBroker(given: BrokerConfig, options: StartBrokerOptio
   const store = config.dataDir
     ? (await import('./session/sqlite-store.js')).createSqliteStore(path.join(config.dataDir, 'broker.db'))
     : createMemoryStore();
+  const { maxQueuedMessages, ...limits } = configuredLimits(config);
   const broker = createBroker({
     store,
     security: (l) => plan.security(l),
     sysInterval: options.sysInterval,
     limits: {
       maximumPacketSize: maximumPacketSizeFor(config.broker.spec.memoryProfile),
-      ...configuredLimits(config),
+      ...limits,
       ...options.limits,
     },
+    maxQueuedMessages,
   });
   const listeners = new Map<string, RunningListener>();
   const applied = new Map<string, string>();
@@ -91,8 +94,12 @@ export async function startBroker(given: BrokerConfig, options: StartBrokerOptio
       const next = validateConfig(given);
       plan = buildSecurity(next); // throws on a broken config: the running one stays in force
       await broker.setSecurity((l) => plan.security(l));
-      // applies to the CONNECTs from now on
-      broker.limits.maxKeepAlive = configuredLimits(next).maxKeepAlive ?? DEFAULT_LIMITS.maxKeepAlive;
+      // the limits apply from now on: keep alive and packet size to new connections, the queue
+      // limits and the grace period to the next message or congestion; a queue over a lowered
+      // limit loses only what comes next
+      const { maxQueuedMessages, ...limits } = configuredLimits(next);
+      Object.assign(broker.limits, limits, options.limits);
+      broker.backend.setMaxQueuedMessages(maxQueuedMessages);
       await syncListeners(next);
       log.info('configuration reloaded');
     },
@@ -104,9 +111,25 @@ export async function startBroker(given: BrokerConfig, options: StartBrokerOptio
   };
 }
 
-/** Broker limits the config file sets; the rest keep their defaults (DEFAULT_LIMITS). */
-function configuredLimits(config: BrokerConfig): Partial<BrokerLimits> {
-  return config.maxKeepAlive === undefined ? {} : { maxKeepAlive: config.maxKeepAlive };
+/** The broker limits the config file sets (docs/broker.md), each its default when the file leaves it out. */
+export type ConfiguredLimits = Pick<
+  BrokerLimits,
+  'maxKeepAlive' | 'maximumConnectPacketSize' | 'outboundBufferLimit' | 'outboundHighWater' | 'slowSubscriberGraceMs'
+> & { maxQueuedMessages: number };
+
+/** What the config file's settings make of the broker's limits; the others keep DEFAULT_LIMITS. */
+export function configuredLimits(config: BrokerConfig): ConfiguredLimits {
+  const queueBytes = config.maxSubscriberQueueBytes ?? DEFAULT_LIMITS.outboundBufferLimit;
+  return {
+    maxKeepAlive: config.maxKeepAlive ?? DEFAULT_LIMITS.maxKeepAlive,
+    maximumConnectPacketSize: config.maxConnectPacketBytes ?? DEFAULT_LIMITS.maximumConnectPacketSize,
+    outboundBufferLimit: queueBytes,
+    // publishers wait well before a subscriber reaches its limit: at a quarter of it, at most the
+    // default mark (1 MiB, a quarter of the default 4 MiB limit)
+    outboundHighWater: Math.min(DEFAULT_LIMITS.outboundHighWater, Math.floor(queueBytes / 4)),
+    slowSubscriberGraceMs: config.slowSubscriberGraceMs ?? DEFAULT_LIMITS.slowSubscriberGraceMs,
+    maxQueuedMessages: config.maxSessionQueueMessages ?? DEFAULT_MAX_QUEUED_MESSAGES,
+  };
 }
 
 /**

@@ -22,6 +22,11 @@ const text = { type: 'string', minLength: 1 };
 /** A directory per referenced name, or one root directory holding a directory per name. */
 const mount = { anyOf: [text, { type: 'object', additionalProperties: text }] };
 
+/** Largest remaining length MQTT can encode (four bytes of variable byte integer). */
+const MQTT_MAX_PACKET_BYTES = 268_435_455;
+/** 2^31 - 1: the longest Node timer (a longer one fires at once), and a safe ceiling for counts. */
+const INT32_MAX = 2_147_483_647;
+
 let committed: OpenApiDocument | undefined;
 /**
  * The committed spec as the service enforces it (extensible enums closed: the broker knows its own
@@ -67,6 +72,12 @@ export function brokerConfigSchema(document: OpenApiDocument = spec()): JsonSche
       bindAddress: text,
       metricsPort: { type: 'integer', minimum: 0, maximum: 65535 },
       maxKeepAlive: { type: 'integer', minimum: 0, maximum: 65535 },
+      // the broker's limits (defaults in extension/broker/broker.ts): no schema defaults, so that a
+      // rendered config reads back unchanged
+      maxConnectPacketBytes: { type: 'integer', minimum: 256, maximum: MQTT_MAX_PACKET_BYTES },
+      maxSubscriberQueueBytes: { type: 'integer', minimum: 65536, maximum: INT32_MAX },
+      maxSessionQueueMessages: { type: 'integer', minimum: 1, maximum: INT32_MAX },
+      slowSubscriberGraceMs: { type: 'integer', minimum: 0, maximum: INT32_MAX },
       kubernetes: {
         type: 'object',
         required: ['tokenReviewUrl'],

@@ -11,6 +11,10 @@
 //   "dataDir": "/var/lib/iotmq/broker", "bindAddress": "0.0.0.0",
 //   "metricsPort": 9600,                                              // optional: Prometheus /metrics
 //   "maxKeepAlive": 60,                                               // optional: Server Keep Alive cap (s)
+//   "maxConnectPacketBytes": 65536,                                   // optional: packets before authentication
+//   "maxSubscriberQueueBytes": 4194304,                               // optional: unsent output per subscriber
+//   "maxSessionQueueMessages": 100000,                                // optional: QoS 1/2 queued per session
+//   "slowSubscriberGraceMs": 5000,                                    // optional: backpressure before "stuck"
 //   "kubernetes": { "tokenReviewUrl": "https://kubernetes.default.svc", "caFile": "…", "tokenFile": "…" }
 // }
 //
@@ -80,6 +84,28 @@ export interface BrokerConfig {
    * for more, or for none, gets this one in CONNACK (Server Keep Alive); 0 imposes none. Default 60.
    */
   maxKeepAlive?: number;
+  /**
+   * iotmq setting: the largest packet, in bytes, read from a client before it is authenticated
+   * (CONNECT, AUTH); one announcing more is refused from its header. At most the memory profile's
+   * packet limit. Default 65536 (64 KiB).
+   */
+  maxConnectPacketBytes?: number;
+  /**
+   * iotmq setting: per subscriber, the bytes written to it and not yet taken by its socket beyond
+   * which a stuck subscriber loses QoS 0 messages and its own packets are not read until it drains.
+   * Publishers wait for it from a quarter of this (at most 1 MiB). Default 4194304 (4 MiB).
+   */
+  maxSubscriberQueueBytes?: number;
+  /**
+   * iotmq setting: QoS 1/2 messages queued per session (offline, or with its Receive Maximum in
+   * flight) beyond which new ones for it are dropped. Default 100000.
+   */
+  maxSessionQueueMessages?: number;
+  /**
+   * iotmq setting: milliseconds a congested subscriber may hold its publishers back before it
+   * counts as stuck (publishers go on without it); 0 gives up on it at once. Default 5000.
+   */
+  slowSubscriberGraceMs?: number;
   kubernetes?: { tokenReviewUrl: string; caFile?: string; tokenFile?: string };
 }
 

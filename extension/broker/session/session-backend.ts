@@ -89,6 +89,8 @@ export interface SessionBackend {
   receiveQos2(clientId: string, packetId: number, message: Message): Promise<{ duplicate: boolean; routed: number }>;
   /** PUBREL: forget the packet id; false when it was unknown. */
   releaseQos2(clientId: string, packetId: number): Promise<boolean>;
+  /** Change the queue limit (config reload): sessions already past it lose only new messages. */
+  setMaxQueuedMessages(limit: number): void;
   stats(): BackendStats;
   close(): Promise<void>;
 }
@@ -158,6 +160,8 @@ interface TrieValue {
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** Queued QoS 1/2 messages per session when the options set no limit. */
+export const DEFAULT_MAX_QUEUED_MESSAGES = 100_000;
 /** Messages queued for a connected session beyond which its publishers wait (at most half the queue limit). */
 const QUEUE_HIGH_WATER = 1000;
 /** Deliveries without subscription identifiers share this one (never written to). */
@@ -180,7 +184,6 @@ function addDelivery(perSession: PerSession, v: TrieValue, message: Message): vo
 export function createSessionBackend(options: SessionBackendOptions): SessionBackend {
   const { store } = options;
   const now = options.now ?? Date.now;
-  const maxQueued = options.maxQueuedMessages ?? 100_000;
   const log = componentLogger('broker-session');
   const sessions = new Map<string, Session>();
   const trie = createTopicTrie<TrieValue>();
@@ -193,8 +196,15 @@ export function createSessionBackend(options: SessionBackendOptions): SessionBac
   // Publishers wait while a connected session's queue is past this many messages (front end's
   // backpressure), and go on once it is back at half of it; below the queue limit so that a
   // subscriber that is merely busy never loses anything.
-  const queueHighWater = Math.max(1, Math.min(QUEUE_HIGH_WATER, Math.floor(maxQueued / 2)));
-  const queueLowWater = Math.floor(queueHighWater / 2);
+  let maxQueued = 0;
+  let queueHighWater = 0;
+  let queueLowWater = 0;
+  const setMaxQueuedMessages = (limit: number): void => {
+    maxQueued = limit;
+    queueHighWater = Math.max(1, Math.min(QUEUE_HIGH_WATER, Math.floor(limit / 2)));
+    queueLowWater = Math.floor(queueHighWater / 2);
+  };
+  setMaxQueuedMessages(options.maxQueuedMessages ?? DEFAULT_MAX_QUEUED_MESSAGES);
   const outboxOf = (s: Session): Outbox =>
     (s.outbox ??= { queue: new Fifo(), backlogged: false, inflight: new Map(), nextPacketId: 1 });
   const trieKey = (clientId: string, group?: string): string => `${group ?? ''}\u0000${clientId}`;
@@ -582,6 +592,7 @@ export function createSessionBackend(options: SessionBackendOptions): SessionBac
       return true;
     },
 
+    setMaxQueuedMessages,
     stats() {
       let connected = 0;
       let queued = 0;

@@ -13,7 +13,7 @@ import mqttPacket, { type Packet } from 'mqtt-packet';
 import { describe, expect, it } from 'vitest';
 import WebSocket, { createWebSocketStream } from 'ws';
 import type { RunningBroker } from '../../../extension/broker/main.js';
-import { collect, connectClient, onCleanup } from './helpers.js';
+import { collect, connectClient, connectRefused, onCleanup } from './helpers.js';
 import { createConfigDir, listener, portOf, startFromConfig, startHeldAuthServer } from './config-fixture.js';
 
 type Kind = 'tcp' | 'tls' | 'ws' | 'wss';
@@ -212,6 +212,22 @@ it('packets pipelined behind a CONNECT are not read while its credentials are ch
   for (let i = 0; i < count; i++) await got.next(10_000);
   expect(flushed).toBe(true);
 }, 60_000);
+
+it('maxConnectPacketBytes in the config file sets the limit: a CONNECT the default admits is refused below it, and admitted again once a reload restores the default', async () => {
+  const dir = createConfigDir();
+  const running = await startFromConfig(dir.config({ listeners: [listener('l')], maxConnectPacketBytes: 1024 }));
+  const url = `mqtt://127.0.0.1:${portOf(running, 'l')}`;
+  // a CONNECT of some 4 KiB: far within the default 64 KiB
+  const withWill = (clientId: string) => ({
+    clientId,
+    protocolVersion: 5 as const,
+    will: { topic: 'will/4k', payload: Buffer.alloc(4 * 1024, 0x77), qos: 0 as const, retain: false },
+  });
+  expect((await connectRefused(url, withWill('big'))).code).toBe(0x95); // Packet too large
+  await connectClient(url, { clientId: 'small', protocolVersion: 5 }); // a small one still goes in
+  await running.reload(dir.config({ listeners: [listener('l')] }));
+  await connectClient(url, withWill('big'));
+});
 
 describe.each(['ws', 'wss'] as const)('%s: WebSocket messages before authentication', (kind) => {
   it('a message announcing 60 MiB is refused from its frame header', async () => {
