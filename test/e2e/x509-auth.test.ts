@@ -48,7 +48,10 @@ async function refusal(port: number, cert: { certPem: string; keyPem: string }):
     (await connectWith(port, cert)).end(true);
     return undefined;
   } catch (error) {
-    return (error as { code?: number }).code ?? -1;
+    // An MQTT refusal carries its reason code (a number); a socket error such as ECONNREFUSED while
+    // the broker restarts with its new listener is not an answer yet, so the poll goes on.
+    const code = (error as { code?: unknown }).code;
+    return typeof code === 'number' ? code : undefined;
   }
 }
 
