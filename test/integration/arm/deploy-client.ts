@@ -8,6 +8,13 @@ export const DEPLOY_API = 'api-version=2022-09-01';
 export const deploymentPath = (arm: ArmHarness, group: string, name: string) =>
   `/subscriptions/${arm.dev.config.subscriptionId}/resourceGroups/${group}/providers/Microsoft.Resources/deployments/${name}`;
 
+/** The status of a GET of a resource group: whether the front door still answers after a hostile template. */
+export async function resourceGroupStatus(arm: ArmHarness, group: string): Promise<number> {
+  return (
+    await arm.call('GET', `/subscriptions/${arm.dev.config.subscriptionId}/resourceGroups/${group}?${DEPLOY_API}`)
+  ).status;
+}
+
 /** PUT a deployment; throws with the response when it is refused. */
 export async function startDeployment(
   arm: ArmHarness,

@@ -14,7 +14,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DevConfig } from '../../../src/cli/dev.js';
 import { devCredential, ARM_SCOPE } from '../../support/dev-sdk.js';
 import { eventually } from '../../support/eventually.js';
-import { awaitDeployment, DEPLOY_API, deploy, deploymentPath, startDeployment } from './deploy-client.js';
+import {
+  awaitDeployment,
+  DEPLOY_API,
+  deploy,
+  deploymentPath,
+  resourceGroupStatus,
+  startDeployment,
+} from './deploy-client.js';
 import { httpsRequest, MQ_API, startArm, type ArmHarness } from './harness.js';
 
 const GROUP = 'limits';
@@ -138,14 +145,7 @@ describe("ARM's template limits [issue 11.2]", () => {
       expect(result.properties.error.message).toMatch(/range.*10,?000/i);
       expect(result.properties.outputs).toBeUndefined();
     }
-    expect(
-      (
-        await arm.call(
-          'GET',
-          `/subscriptions/${arm.dev.config.subscriptionId}/resourceGroups/${GROUP}?api-version=2022-09-01`,
-        )
-      ).status,
-    ).toBe(200);
+    expect(await resourceGroupStatus(arm, GROUP)).toBe(200);
   });
 
   it('values that outgrow the 4 MB template ARM allows after expansion fail their deployment with an ARM error', async () => {
@@ -198,14 +198,7 @@ describe('a heavy template does not stop the front door [issue 11.2]', () => {
       }),
     });
     // Any answer from the front door after the slow PUT was sent: its handler is past the claim by then.
-    expect(
-      (
-        await arm.call(
-          'GET',
-          `/subscriptions/${arm.dev.config.subscriptionId}/resourceGroups/${GROUP}?api-version=2022-09-01`,
-        )
-      ).status,
-    ).toBe(200);
+    expect(await resourceGroupStatus(arm, GROUP)).toBe(200);
     const second = await put('busy', { mode: 'Incremental', template: template({}) });
     expect(second.status, second.text).toBe(409);
     expect(second.body.error.code).toBe('DeploymentActive');
