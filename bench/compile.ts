@@ -1,10 +1,10 @@
 // Servers under benchmark run as the product ships them: JavaScript compiled by the project's own
 // tsc and tsconfig, not under tsx, whose esbuild keepNames gives every closure a property store —
 // that inflated the broker's memory per connection and cost time per message and per request.
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
 
 const root = path.join(import.meta.dirname, '..');
 
@@ -27,13 +27,8 @@ export async function compileForBench(name: string): Promise<string> {
   );
   const entry = path.join(outDir, `bench/${name}.js`);
   rmSync(entry, { force: true }); // a tsc that fails must not leave the last run's code to be measured
-  // In a worker thread with a large stack: the generated validators (src/api/*.generated.ts) are
-  // deep enough for tsc's recursion to overflow the main thread's default stack.
-  const tsc = new Worker(path.join(root, 'node_modules/typescript/bin/tsc'), {
-    argv: ['-p', project],
-    stdout: true,
-    stderr: true,
-    resourceLimits: { stackSizeMb: 256 },
+  const tsc = spawn(process.execPath, [path.join(root, 'node_modules/typescript/bin/tsc'), '-p', project], {
+    stdio: 'ignore',
   });
   // Type errors of a work tree in progress do not stop the emit; only a missing output does.
   await once(tsc, 'exit');
