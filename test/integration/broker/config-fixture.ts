@@ -120,3 +120,18 @@ export async function startHeldAuthServer(held: string) {
     },
   };
 }
+
+/** A broker whose one listener `l` authenticates through a held custom auth server (startHeldAuthServer). */
+export async function startWithHeldAuth(held: string, options: StartBrokerOptions = {}) {
+  const auth = await startHeldAuthServer(held);
+  const running = await startFromConfig(
+    createConfigDir().config({
+      listeners: [listener('l', { authenticationEnabled: true })],
+      authentications: [
+        { name: 'a', spec: { listenerRef: ['l'], authenticationMethods: [{ custom: { endpoint: auth.url } }] } },
+      ],
+    }),
+    options,
+  );
+  return { auth, running };
+}

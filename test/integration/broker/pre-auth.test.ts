@@ -14,7 +14,7 @@ import { describe, expect, it } from 'vitest';
 import WebSocket, { createWebSocketStream } from 'ws';
 import type { RunningBroker } from '../../../extension/broker/main.js';
 import { collect, connectClient, connectRefused, onCleanup } from './helpers.js';
-import { createConfigDir, listener, portOf, startFromConfig, startHeldAuthServer } from './config-fixture.js';
+import { createConfigDir, listener, portOf, startFromConfig, startWithHeldAuth } from './config-fixture.js';
 
 type Kind = 'tcp' | 'tls' | 'ws' | 'wss';
 const KINDS: Kind[] = ['tcp', 'tls', 'ws', 'wss'];
@@ -160,17 +160,7 @@ it('a 1 MiB PUBLISH sent right behind the CONNECT (before CONNACK) waits for aut
 });
 
 it('packets pipelined behind a CONNECT are not read while its credentials are checked', async () => {
-  const auth = await startHeldAuthServer('held');
-  const dir = createConfigDir();
-  const running = await startFromConfig(
-    dir.config({
-      listeners: [listener('l', { authenticationEnabled: true })],
-      authentications: [
-        { name: 'a', spec: { listenerRef: ['l'], authenticationMethods: [{ custom: { endpoint: auth.url } }] } },
-      ],
-    }),
-    { limits: { connectTimeout: 60 } },
-  );
+  const { auth, running } = await startWithHeldAuth('held', { limits: { connectTimeout: 60 } });
   const port = portOf(running, 'l');
   const sub = await connectClient(`mqtt://127.0.0.1:${port}`, { username: 'sub' });
   const got = collect(sub);

@@ -8,14 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { hashPassword } from '../../../extension/broker/auth/password-db.js';
 import { eventually } from '../../support/eventually.js';
 import { connectClient, onCleanup, startTestBroker } from './helpers.js';
-import {
-  createConfigDir,
-  listener,
-  portOf,
-  startFromConfig,
-  startHeldAuthServer,
-  startWithPasswords,
-} from './config-fixture.js';
+import { portOf, startWithHeldAuth, startWithPasswords } from './config-fixture.js';
 
 const CLIENTS = 300;
 
@@ -145,16 +138,7 @@ it('with password hashing at its real cost, a CONNECT sent after 299 others of i
 }, 60_000);
 
 it('an earlier CONNECT whose authentication finishes later does not take over from a later one', async () => {
-  const auth = await startHeldAuthServer('slow');
-  const dir = createConfigDir();
-  const running = await startFromConfig(
-    dir.config({
-      listeners: [listener('l', { authenticationEnabled: true })],
-      authentications: [
-        { name: 'a', spec: { listenerRef: ['l'], authenticationMethods: [{ custom: { endpoint: auth.url } }] } },
-      ],
-    }),
-  );
+  const { auth, running } = await startWithHeldAuth('slow');
   const port = portOf(running, 'l');
   // the first asks a slow authentication server, the second a quick one
   const [first] = await race(port, 5, { username: 'slow' }, 1);
